@@ -1,0 +1,92 @@
+import { TopologyError } from '../errors.js';
+import type { Serde } from '../serdes/serde.js';
+import { LogicalGraph, type TimestampExtractor } from '../plan/graph.js';
+import { compileTopology, type Topology } from '../plan/topology.js';
+import { KStream } from './kstream.js';
+
+export interface StreamOptions<K, V> {
+  key: Serde<K>;
+  value: Serde<V>;
+  /** Event time of a record; default: the record's Kafka timestamp. */
+  timestamp?: TimestampExtractor;
+  name?: string;
+}
+
+export interface KeyValueStoreOptions<K, V> {
+  key: Serde<K>;
+  value: Serde<V>;
+  /** Back the store with `<applicationId>-<name>-changelog` (default true). */
+  changelog?: boolean;
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Where a topology starts: declare source topics and stores, chain operations
+ * on the returned streams, then `build()`. The builder checks its arguments and
+ * names the bad one; the logical graph behind it is internal.
+ *
+ * @example
+ * const builder = new TopologyBuilder();
+ * builder.stream('raw_events', { key: Serdes.string, value: avroSerde('TelemetryEvent') })
+ *   .filter((e) => e.tenantId !== '')
+ *   .to('clean_events');
+ * const topology = builder.build();
+ */
+export class TopologyBuilder {
+  private readonly graph = new LogicalGraph();
+  private readonly sourceTopics = new Set<string>();
+
+  /** Reads one or more topics as a stream. Each topic may be read by one source only. */
+  stream<K, V>(topics: string | string[], options: StreamOptions<K, V>): KStream<K, V> {
+    const list = Array.isArray(topics) ? topics : [topics];
+    if (list.length === 0) throw new TopologyError('stream(): give at least one topic');
+    for (const topic of list) {
+      if (!TOPIC_NAME.test(topic)) {
+        throw new TopologyError(`stream(): '${topic}' is not a valid topic name`, 'use letters, digits, ".", "_" and "-" (at most 249)');
+      }
+      if (this.sourceTopics.has(topic)) {
+        throw new TopologyError(`stream(): topic '${topic}' is already a source of this topology`, 'read it once and reuse the KStream');
+      }
+      this.sourceTopics.add(topic);
+    }
+    if (options?.key === undefined || options.value === undefined) {
+      throw new TopologyError(`stream('${list.join(',')}'): key and value serdes are required`, "pass { key: Serdes.string, value: Serdes.json() }");
+    }
+    const node = this.graph.add({
+      kind: 'source',
+      name: options.name ?? this.graph.newName('KSTREAM-SOURCE'),
+      topics: list.map((name) => ({ kind: 'external' as const, name })),
+      keySerde: options.key as Serde<unknown>,
+      valueSerde: options.value as Serde<unknown>,
+      timestampExtractor: options.timestamp,
+    });
+    return new KStream<K, V>({
+      graph: this.graph,
+      node: node.name,
+      serdes: { key: options.key, value: options.value },
+      repartitionRequired: false,
+      path: list.join('+'),
+    });
+  }
+
+  /** Declares a key-value store for custom processors (`process(..., { stores: [name] })`). */
+  addStateStore<K, V>(name: string, options: KeyValueStoreOptions<K, V>): this {
+    if (!TOPIC_NAME.test(name)) {
+      throw new TopologyError(`addStateStore(): '${name}' is not a valid store name`, 'it becomes part of a topic name: use letters, digits, ".", "_" and "-"');
+    }
+    this.graph.addStore({
+      name,
+      type: 'key-value',
+      keySerde: options.key as Serde<unknown>,
+      valueSerde: options.value as Serde<unknown>,
+      changelog: options.changelog ?? true,
+    });
+    return this;
+  }
+
+  /** Freezes the graph into sub-topologies. */
+  build(): Topology {
+    return compileTopology(this.graph);
+  }
+}

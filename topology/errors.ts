@@ -1,0 +1,72 @@
+/**
+ * The error catalogue shared by the engine, the CLI and the API. Every error a
+ * user can see has a stable code (`VEROAI_ERR_*`), a message that says what was
+ * wrong, and where possible a hint that says what to do.
+ */
+export class VeroaiError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  /** HTTP status when the error reaches the API. */
+  readonly status: number;
+
+  constructor(code: string, message: string, options: { hint?: string; status?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.status = options.status ?? 500;
+  }
+}
+
+/** The bytes of a record could not be turned into a value. Always routed to the dead-letter topic. */
+export class DeserializationError extends VeroaiError {
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(code, message, { ...options, status: 400 });
+  }
+}
+
+/** A value could not be turned into bytes for a sink topic. */
+export class SerializationError extends VeroaiError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('VEROAI_ERR_SERIALIZE', message, options);
+  }
+}
+
+/** A user function (map, filter, process, ...) threw while processing a record. */
+export class ProcessingError extends VeroaiError {
+  readonly node: string;
+  constructor(node: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('VEROAI_ERR_PROCESSING', `processor '${node}' failed: ${reason}`, {
+      cause,
+      hint: `check the function given to '${node}' for this record`,
+    });
+    this.node = node;
+  }
+}
+
+/** The topology was built wrongly: a missing serde, a duplicate name, a sink without a topic. */
+export class TopologyError extends VeroaiError {
+  constructor(message: string, hint?: string) {
+    super('VEROAI_ERR_TOPOLOGY', message, hint === undefined ? {} : { hint });
+  }
+}
+
+/** A configuration value is missing or malformed. The message names the variable and the expected form. */
+export class ConfigError extends VeroaiError {
+  constructor(message: string) {
+    super('VEROAI_ERR_CONFIG', message, { status: 500 });
+  }
+}
+
+export const errorCodes = {
+  decodeMagicByte: 'VEROAI_ERR_DECODE_MAGIC_BYTE',
+  decodeUnknownSchema: 'VEROAI_ERR_DECODE_UNKNOWN_SCHEMA',
+  decodeTruncated: 'VEROAI_ERR_DECODE_TRUNCATED',
+  decodeInvalid: 'VEROAI_ERR_DECODE_INVALID',
+  decodeNull: 'VEROAI_ERR_DECODE_NULL',
+  serialize: 'VEROAI_ERR_SERIALIZE',
+  processing: 'VEROAI_ERR_PROCESSING',
+  topology: 'VEROAI_ERR_TOPOLOGY',
+  config: 'VEROAI_ERR_CONFIG',
+} as const;

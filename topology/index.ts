@@ -1,0 +1,26 @@
+/**
+ * The engine's public surface. Everything not exported here is internal and
+ * may change without notice.
+ */
+export { BranchedKStream } from './dsl/branched-kstream.js';
+export { KGroupedStream, type AggregateOptions } from './dsl/kgrouped-stream.js';
+export { KStream, type Named, type RepartitionOptions, type StreamSerdes, type ToOptions } from './dsl/kstream.js';
+export { KTable } from './dsl/ktable.js';
+export type { KeyValue, ValueCallback } from './dsl/operators.js';
+export { TopologyBuilder, type KeyValueStoreOptions, type StreamOptions } from './dsl/topology-builder.js';
+export * from './errors.js';
+export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
+export type { TimestampExtractor } from './plan/graph.js';
+export { changelogTopic, deadLetterTopic, type Topology } from './plan/topology.js';
+export type { ProcessorContext, ProcessorSupplier } from './processor.js';
+export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
+export { DLQ_HEADERS } from './runtime/dead-letter.js';
+export { murmur2, partitionForKey } from './runtime/partitioner.js';
+export { type ApplicationState, type ProcessingGuarantee, StreamsApplication, type StreamsConfig } from './runtime/streams-application.js';
+export { Serdes, jsonSerde, numberSerde, stringSerde, bufferSerde } from './serdes/builtin.js';
+export type { Serde } from './serdes/serde.js';
+export type { KeyValueStore, StateStore } from './state/store.js';
+export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
+export { MemoryTransport } from './transports/memory/memory-transport.js';
+export { MemoryLog } from './transports/memory/memory-log.js';
+export type { Transport, TopicSpec } from './transports/transport.js';

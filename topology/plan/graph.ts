@@ -1,0 +1,99 @@
+import { TopologyError } from '../errors.js';
+import type { ProcessorSupplier } from '../processor.js';
+import type { StreamRecord } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
+
+/** Picks the event time of a record; by default the record's own timestamp. */
+export type TimestampExtractor = (record: StreamRecord<unknown, unknown>) => number;
+
+/**
+ * A topic name as written in the DSL. Internal topics are named without the
+ * application id, which the runtime prefixes: `<applicationId>-<name>`.
+ */
+export type TopicRef = { readonly kind: 'external'; readonly name: string } | { readonly kind: 'internal'; readonly name: string };
+
+export interface StoreSpec {
+  readonly name: string;
+  readonly type: 'key-value';
+  readonly keySerde: Serde<unknown>;
+  readonly valueSerde: Serde<unknown>;
+  /** Backed by `<applicationId>-<name>-changelog` and restored from it. */
+  readonly changelog: boolean;
+}
+
+export interface SourceNode {
+  readonly kind: 'source';
+  readonly name: string;
+  readonly topics: readonly TopicRef[];
+  readonly keySerde: Serde<unknown>;
+  readonly valueSerde: Serde<unknown>;
+  readonly timestampExtractor: TimestampExtractor | undefined;
+}
+
+export interface ProcessorNode {
+  readonly kind: 'processor';
+  readonly name: string;
+  /** What the DSL operation was (`filter`, `map`, `process`, ...): for describe() and metrics. */
+  readonly operation: string;
+  readonly parents: readonly string[];
+  readonly supplier: ProcessorSupplier<unknown, unknown, unknown, unknown>;
+  readonly stores: readonly string[];
+}
+
+export interface SinkNode {
+  readonly kind: 'sink';
+  readonly name: string;
+  readonly parents: readonly string[];
+  readonly topic: TopicRef;
+  readonly keySerde: Serde<unknown>;
+  readonly valueSerde: Serde<unknown>;
+}
+
+export type GraphNode = SourceNode | ProcessorNode | SinkNode;
+
+export interface RepartitionTopicSpec {
+  readonly name: string;
+  /** Fixed partition count, or undefined to take the upstream sources' maximum. */
+  readonly partitions: number | undefined;
+}
+
+/**
+ * The logical graph the DSL writes into: nodes in insertion order, stores,
+ * internal topics. It checks names are unique; compile() turns it into
+ * sub-topologies.
+ */
+export class LogicalGraph {
+  readonly nodes = new Map<string, GraphNode>();
+  readonly stores = new Map<string, StoreSpec>();
+  readonly repartitionTopics = new Map<string, RepartitionTopicSpec>();
+  private counter = 0;
+
+  /** Kafka-Streams-style generated name: `KSTREAM-FILTER-0000000003`. */
+  newName(prefix: string): string {
+    const name = `${prefix}-${String(this.counter).padStart(10, '0')}`;
+    this.counter += 1;
+    return name;
+  }
+
+  add<N extends GraphNode>(node: N): N {
+    if (this.nodes.has(node.name)) {
+      throw new TopologyError(`a processor named '${node.name}' already exists in this topology`, 'give each named operation a unique name');
+    }
+    this.nodes.set(node.name, node);
+    return node;
+  }
+
+  addStore(spec: StoreSpec): void {
+    if (this.stores.has(spec.name)) {
+      throw new TopologyError(`a state store named '${spec.name}' already exists in this topology`, 'give each stateful operation a unique name');
+    }
+    this.stores.set(spec.name, spec);
+  }
+
+  addRepartitionTopic(spec: RepartitionTopicSpec): void {
+    if (this.repartitionTopics.has(spec.name)) {
+      throw new TopologyError(`a repartition topic named '${spec.name}' already exists in this topology`, 'give the re-keying operation another name');
+    }
+    this.repartitionTopics.set(spec.name, spec);
+  }
+}

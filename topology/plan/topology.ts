@@ -1,0 +1,102 @@
+import { TopologyError } from '../errors.js';
+import type { GraphNode, LogicalGraph, RepartitionTopicSpec, SinkNode, SourceNode, StoreSpec, TopicRef } from './graph.js';
+
+/** A connected part of the topology: its own tasks, one per partition of its sources. */
+export interface SubTopology {
+  readonly id: number;
+  readonly sources: readonly SourceNode[];
+  /** Every node of the sub-topology, parents before children. */
+  readonly nodes: readonly GraphNode[];
+  readonly sinks: readonly SinkNode[];
+  readonly stores: readonly StoreSpec[];
+}
+
+/** The compiled plan: what runs, and what `describe()` prints. */
+export interface Topology {
+  readonly subTopologies: readonly SubTopology[];
+  readonly nodes: ReadonlyMap<string, GraphNode>;
+  /** Children of each node, in insertion order. */
+  readonly children: ReadonlyMap<string, readonly string[]>;
+  readonly stores: ReadonlyMap<string, StoreSpec>;
+  readonly repartitionTopics: ReadonlyMap<string, RepartitionTopicSpec>;
+}
+
+/** The real name of a topic: internal topics carry the application id. */
+export function topicName(ref: TopicRef, applicationId: string): string {
+  return ref.kind === 'internal' ? `${applicationId}-${ref.name}` : ref.name;
+}
+
+export function changelogTopic(applicationId: string, store: string): string {
+  return `${applicationId}-${store}-changelog`;
+}
+
+export function deadLetterTopic(applicationId: string): string {
+  return `${applicationId}-dlq`;
+}
+
+export function compileTopology(graph: LogicalGraph): Topology {
+  const nodes = [...graph.nodes.values()];
+  if (!nodes.some((n) => n.kind === 'source')) {
+    throw new TopologyError('the topology has no source', 'start with builder.stream(topic, serdes)');
+  }
+  const children = new Map<string, string[]>(nodes.map((n) => [n.name, []]));
+  const root = new Map<string, string>(nodes.map((n) => [n.name, n.name]));
+  const find = (name: string): string => {
+    let r = name;
+    while (root.get(r) !== r) r = root.get(r)!;
+    root.set(name, r);
+    return r;
+  };
+  const union = (a: string, b: string) => root.set(find(a), find(b));
+
+  const storeUsers = new Map<string, string>();
+  for (const node of nodes) {
+    if (node.kind === 'source') continue;
+    for (const parent of node.parents) {
+      children.get(parent)!.push(node.name);
+      union(node.name, parent);
+    }
+    if (node.kind === 'processor') {
+      for (const store of node.stores) {
+        const other = storeUsers.get(store);
+        if (other === undefined) storeUsers.set(store, node.name);
+        else union(node.name, other);
+      }
+    }
+  }
+  for (const node of nodes) {
+    if (node.kind !== 'sink' && children.get(node.name)!.length === 0 && node.kind === 'source') {
+      throw new TopologyError(`source '${node.name}' has no downstream operation`, 'add at least one operation or sink after builder.stream()');
+    }
+  }
+
+  const groups = new Map<string, GraphNode[]>();
+  for (const node of nodes) {
+    const key = find(node.name);
+    const list = groups.get(key);
+    if (list === undefined) groups.set(key, [node]);
+    else list.push(node);
+  }
+  const subTopologies = [...groups.values()].map((members, id): SubTopology => {
+    const storeNames = new Set(members.flatMap((n) => (n.kind === 'processor' ? n.stores : [])));
+    return {
+      id,
+      sources: members.filter((n): n is SourceNode => n.kind === 'source'),
+      nodes: members,
+      sinks: members.filter((n): n is SinkNode => n.kind === 'sink'),
+      stores: [...storeNames].map((s) => graph.stores.get(s)!),
+    };
+  });
+  for (const sub of subTopologies) {
+    if (sub.sources.length === 0) {
+      throw new TopologyError(`sub-topology ${sub.id} has no source`, 'every stream must start at builder.stream()');
+    }
+  }
+  return {
+    subTopologies,
+    nodes: graph.nodes,
+    children,
+    stores: graph.stores,
+    repartitionTopics: graph.repartitionTopics,
+  };
+}

@@ -1,0 +1,36 @@
+import type { OperatorFunction } from 'rxjs';
+import type { StreamRecord } from './record.js';
+import type { StateStore } from './state/store.js';
+
+/**
+ * What a processor sees of its task. One context per (processor node, task):
+ * a processor supplier is called once per task, so closure state in the
+ * supplier is per partition, never shared.
+ */
+export interface ProcessorContext {
+  readonly applicationId: string;
+  /** `<subTopology>_<partition>`, as Kafka Streams names tasks. */
+  readonly taskId: string;
+  readonly partition: number;
+  /** The processor node's name in the topology. */
+  readonly nodeName: string;
+  /** The highest event time this task has seen (-1 before the first record). */
+  streamTime(): number;
+  /** A state store connected to this processor (named in `process(..., { stores })`). */
+  getStateStore<S extends StateStore = StateStore>(name: string): S;
+  /**
+   * Emits a record downstream outside the operator's own output, e.g. from a
+   * punctuator. It is delivered with the batch being processed.
+   */
+  forward<K, V>(record: StreamRecord<K, V>): void;
+}
+
+/**
+ * A custom processor: given its context, returns a plain RxJS operator over the
+ * records of one batch. The operator sees each batch as a finite stream that
+ * completes when the batch ends; state that must outlive a batch belongs in a
+ * state store (or the supplier's closure, which lives as long as the task).
+ */
+export type ProcessorSupplier<KIn, VIn, KOut, VOut> = (
+  context: ProcessorContext,
+) => OperatorFunction<StreamRecord<KIn, VIn>, StreamRecord<KOut, VOut>>;

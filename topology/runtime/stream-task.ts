@@ -1,0 +1,342 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Logger } from 'pino';
+import { DeserializationError, TopologyError, VeroaiError } from '../errors.js';
+import type { SubTopology } from '../plan/topology.js';
+import { changelogTopic, topicName } from '../plan/topology.js';
+import type { ProcessorContext } from '../processor.js';
+import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
+import { tpKey } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
+import { ChangeLoggingKeyValueStore } from '../state/change-logging-store.js';
+import { MemoryKeyValueStore } from '../state/memory-key-value-store.js';
+import type { KeyValueStore, StateStore } from '../state/store.js';
+import type { ConsumedBatch, Transport } from '../transports/transport.js';
+import { type BatchHooks, type Downstream, ProcessorRunner, SinkRunner, SourceRunner } from './batch-graph.js';
+import { deadLetterRecord } from './dead-letter.js';
+import type { RuntimeMetrics } from './metrics.js';
+
+type AnyRecord = StreamRecord<unknown, unknown>;
+
+/** What a task needs from the application that owns it. */
+export interface TaskEnvironment {
+  readonly applicationId: string;
+  readonly transport: Transport;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly deadLetterTopic: string;
+  partitionCount(topic: string): number;
+  partitionFor(topic: string, key: Buffer | null): number;
+  now(): number;
+}
+
+/** A processed batch: its output, and the call to make once the log has acknowledged it. */
+export interface ProcessedBatch {
+  readonly records: OutgoingRecord[];
+  readonly acknowledge: () => void;
+}
+
+/** A batch whose output is on its way: its offsets become committable once acknowledged. */
+interface InFlight {
+  readonly offsets: Map<string, number>;
+  acked: boolean;
+}
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
+
+/**
+ * One task: a sub-topology bound to one partition. It processes the batches
+ * of its input partitions in order, owns its state stores, keeps stream time,
+ * and knows which offsets are safe to commit: only those whose batch output
+ * (results, changelog writes, dead letters) has been acknowledged.
+ */
+export class StreamTask {
+  readonly id: string;
+  private readonly operators = new Map<string, OperatorFunction<AnyRecord, AnyRecord>>();
+  private readonly stores = new Map<string, KeyValueStore<unknown, unknown>>();
+  private readonly runners = new Map<string, ProcessorRunner>();
+  private readonly topicToSource = new Map<string, { name: string; key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined }>();
+  private outputs: OutgoingRecord[] = [];
+  private readonly inFlight: InFlight[] = [];
+  private readonly committable = new Map<string, number>();
+  private drainWaiters: Array<() => void> = [];
+  private streamTimeMs = -1;
+  private currentSource: SourceRecord | undefined;
+  private readonly children = new Map<string, string[]>();
+  private lock: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly subTopology: SubTopology,
+    readonly partition: number,
+    private readonly env: TaskEnvironment,
+  ) {
+    this.id = `${subTopology.id}_${partition}`;
+    for (const source of subTopology.sources) {
+      for (const ref of source.topics) {
+        this.topicToSource.set(topicName(ref, env.applicationId), {
+          name: source.name,
+          key: source.keySerde,
+          value: source.valueSerde,
+          extract: source.timestampExtractor,
+        });
+      }
+    }
+    for (const spec of subTopology.stores) {
+      const keySerde = spec.keySerde;
+      const topic = changelogTopic(env.applicationId, spec.name);
+      const inner = new MemoryKeyValueStore<unknown, unknown>(spec.name, (k) => keySerde.serialize(k, topic) ?? Buffer.alloc(0));
+      const store = spec.changelog
+        ? new ChangeLoggingKeyValueStore(inner, keySerde, spec.valueSerde, topic, partition, (r) => this.outputs.push(r), env.now)
+        : inner;
+      this.stores.set(spec.name, store);
+    }
+    for (const node of subTopology.nodes) {
+      this.children.set(node.name, []);
+      if (node.kind !== 'source') for (const parent of node.parents) this.children.get(parent)?.push(node.name);
+    }
+    for (const node of subTopology.nodes) {
+      if (node.kind === 'processor') this.operators.set(node.name, node.supplier(this.contextFor(node.name, node.stores)) as OperatorFunction<AnyRecord, AnyRecord>);
+    }
+  }
+
+  /** The source topic-partitions this task reads. */
+  inputPartitions(): TopicPartition[] {
+    return [...this.topicToSource.keys()]
+      .filter((topic) => this.partition < this.env.partitionCount(topic))
+      .map((topic) => ({ topic, partition: this.partition }));
+  }
+
+  streamTime(): number {
+    return this.streamTimeMs;
+  }
+
+  store(name: string): StateStore | undefined {
+    return this.stores.get(name);
+  }
+
+  /** Rebuilds every changelogged store from its topic, before the first batch. */
+  async restore(): Promise<void> {
+    for (const spec of this.subTopology.stores) {
+      if (!spec.changelog) continue;
+      const topic = changelogTopic(this.env.applicationId, spec.name);
+      const inner = this.stores.get(spec.name)!;
+      let restored = 0;
+      const started = Date.now();
+      for await (const batch of this.env.transport.readPartition(topic, this.partition, 0)) {
+        for (const r of batch) {
+          const k = spec.keySerde.deserialize(r.key, topic);
+          const key = isPromise(k) ? await k : k;
+          if (r.value === null) {
+            this.rawPut(inner, key, undefined);
+          } else {
+            const v = spec.valueSerde.deserialize(r.value, topic);
+            this.rawPut(inner, key, isPromise(v) ? await v : v);
+          }
+          restored += 1;
+        }
+        this.env.metrics.restored(spec.name, batch.length);
+      }
+      if (restored > 0) {
+        const seconds = (Date.now() - started) / 1000;
+        this.env.logger.info({ task: this.id, store: spec.name, restored, recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)) }, 'store restored from changelog');
+      }
+    }
+  }
+
+  /**
+   * Runs one batch through the sub-topology and returns its output (results,
+   * changelog writes, dead letters), to be sent by the caller.
+   */
+  process(batch: ConsumedBatch): Promise<ProcessedBatch> {
+    // batches of a task's input partitions may arrive concurrently; a task runs one at a time
+    const run = this.lock.then(() => this.processNow(batch));
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async processNow(batch: ConsumedBatch): Promise<ProcessedBatch> {
+    const source = this.topicToSource.get(batch.topic);
+    if (source === undefined) throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
+    this.outputs = [];
+    const { sources, done } = this.buildBatchGraph();
+    const entry = sources.get(source.name)!;
+    for (const raw of batch.records) {
+      this.currentSource = raw;
+      let record: AnyRecord;
+      try {
+        record = await this.decode(raw, source);
+      } catch (error) {
+        this.deadLetterRaw(raw, error, source.name);
+        continue;
+      }
+      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+      entry.push(record);
+    }
+    this.currentSource = undefined;
+    for (const s of sources.values()) s.parentEnded();
+    await done;
+    this.runners.clear();
+    this.env.metrics.consumed(batch.topic, batch.records.length);
+    const last = batch.records[batch.records.length - 1];
+    const flight: InFlight = { offsets: new Map(), acked: false };
+    if (last !== undefined) flight.offsets.set(tpKey(batch.topic, batch.partition), last.offset + 1);
+    this.inFlight.push(flight);
+    this.env.metrics.flush();
+    const records = this.outputs;
+    this.outputs = [];
+    return { records, acknowledge: () => this.acknowledge(flight) };
+  }
+
+  /** The batch's output is safely in the log: its offsets (and all before) may be committed. */
+  private acknowledge(flight: InFlight): void {
+    flight.acked = true;
+    while (this.inFlight[0]?.acked) {
+      for (const [k, offset] of this.inFlight.shift()!.offsets) this.committable.set(k, offset);
+    }
+    if (this.inFlight.length === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Batches processed but not yet acknowledged. */
+  get backlog(): number {
+    return this.inFlight.length;
+  }
+
+  /** Resolves when every processed batch is acknowledged. */
+  drained(): Promise<void> {
+    if (this.inFlight.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Offsets safe to commit since the last call. */
+  takeCommittable(): Array<{ topic: string; partition: number; offset: number }> {
+    const out = [...this.committable].map(([k, offset]) => {
+      const i = k.lastIndexOf(':');
+      return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset };
+    });
+    this.committable.clear();
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const store of this.stores.values()) await store.close();
+  }
+
+  private async decode(raw: SourceRecord, source: { key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined }): Promise<AnyRecord> {
+    const k = source.key.deserialize(raw.key, raw.topic);
+    const v = source.value.deserialize(raw.value, raw.topic);
+    const record: AnyRecord = {
+      topic: raw.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      key: isPromise(k) ? await k : k,
+      value: isPromise(v) ? await v : v,
+      timestamp: raw.timestamp,
+      headers: raw.headers,
+      origin: raw,
+    };
+    if (source.extract === undefined) return record;
+    const timestamp = source.extract(record);
+    if (!Number.isFinite(timestamp) || timestamp < 0) {
+      throw new DeserializationError('VEROAI_ERR_DECODE_INVALID', `topic '${raw.topic}': the timestamp extractor returned ${timestamp}, not an epoch-millisecond time`);
+    }
+    return { ...record, timestamp };
+  }
+
+  private buildBatchGraph(): { sources: Map<string, Downstream>; done: Promise<void> } {
+    const { nodes } = this.subTopology;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    const terminals = nodes.filter((n) => n.kind === 'sink' || (n.kind === 'processor' && (this.childrenOf(n.name).length === 0))).length;
+    let open = terminals;
+    const end = () => {
+      open -= 1;
+      if (open === 0) resolveDone();
+    };
+    const completion: Downstream = { push: () => undefined, parentEnded: end };
+    const hooks: BatchHooks = {
+      deadLetter: (record, error, node) => this.deadLetter(record, error, node),
+      emit: (record) => this.outputs.push(record),
+      partitionFor: (topic, key) => this.env.partitionFor(topic, key),
+      recordProcessed: (node, direction) => this.env.metrics.processed(node, direction),
+    };
+    const built = new Map<string, Downstream>();
+    const sources = new Map<string, Downstream>();
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i]!;
+      const children = this.childrenOf(node.name).map((c) => built.get(c)!);
+      if (node.kind === 'sink') {
+        built.set(node.name, new SinkRunner(node, topicName(node.topic, this.env.applicationId), node.parents.length, hooks, end));
+      } else if (node.kind === 'processor') {
+        const runner = new ProcessorRunner(node.name, this.operators.get(node.name)!, children.length === 0 ? [completion] : children, node.parents.length, hooks);
+        this.runners.set(node.name, runner);
+        built.set(node.name, runner);
+      } else {
+        const runner = new SourceRunner(node.name, children, hooks);
+        built.set(node.name, runner);
+        sources.set(node.name, runner);
+      }
+    }
+    for (const runner of this.runners.values()) runner.start();
+    if (terminals === 0) resolveDone();
+    return { sources, done };
+  }
+
+  private childrenOf(name: string): readonly string[] {
+    return this.children.get(name) ?? [];
+  }
+
+  private deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void {
+    const source = record?.origin ?? this.currentSource;
+    if (source === undefined) {
+      this.env.logger.error({ task: this.id, node, err: error }, 'a processor failed outside any record; nothing to dead-letter');
+      return;
+    }
+    this.deadLetterRaw(source, error, node);
+  }
+
+  private deadLetterRaw(source: SourceRecord, error: unknown, node: string): void {
+    const dlq = this.env.deadLetterTopic;
+    this.outputs.push(deadLetterRecord(dlq, this.env.partitionCount(dlq), source, error, node));
+    const code = error instanceof VeroaiError ? error.code : 'VEROAI_ERR_UNEXPECTED';
+    this.env.metrics.deadLettered(source.topic, code);
+    this.env.logger.warn({ task: this.id, node, topic: source.topic, partition: source.partition, offset: source.offset, code, reason: (error as Error)?.message }, 'record sent to the dead-letter topic');
+  }
+
+  private rawPut(store: KeyValueStore<unknown, unknown>, key: unknown, value: unknown): void {
+    // restore writes under the changelog wrapper: replaying must not log again
+    const target = store instanceof ChangeLoggingKeyValueStore ? store.inner : store;
+    if (value === undefined) target.delete(key);
+    else target.put(key, value);
+  }
+
+  private contextFor(nodeName: string, storeNames: readonly string[]): ProcessorContext {
+    return {
+      applicationId: this.env.applicationId,
+      taskId: this.id,
+      partition: this.partition,
+      nodeName,
+      streamTime: () => this.streamTimeMs,
+      getStateStore: <S extends StateStore>(name: string): S => {
+        if (!storeNames.includes(name)) {
+          throw new TopologyError(`processor '${nodeName}' asked for store '${name}', which is not connected to it`, `name it in process(..., { stores: ['${name}'] })`);
+        }
+        return this.stores.get(name) as unknown as S;
+      },
+      forward: <K, V>(record: StreamRecord<K, V>) => {
+        const runner = this.runners.get(nodeName);
+        if (runner === undefined) {
+          throw new TopologyError(`processor '${nodeName}' called forward() outside of a batch`, 'forward only while processing or from a punctuator');
+        }
+        runner.forward(record as AnyRecord);
+      },
+    };
+  }
+}

@@ -1,0 +1,346 @@
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { TopologyError } from '../errors.js';
+import type { SourceNode } from '../plan/graph.js';
+import { changelogTopic, deadLetterTopic, type SubTopology, type Topology, topicName } from '../plan/topology.js';
+import type { OutgoingRecord, TopicPartition } from '../record.js';
+import { tpKey } from '../record.js';
+import type { StateStore } from '../state/store.js';
+import type { ConsumedBatch, Transport, TransportConsumer, TopicSpec } from '../transports/transport.js';
+import { RuntimeMetrics } from './metrics.js';
+import { Outbox } from './outbox.js';
+import { partitionForKey } from './partitioner.js';
+import { StreamTask, type TaskEnvironment } from './stream-task.js';
+
+export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
+
+export interface StreamsConfig {
+  /** Consumer group id, prefix of internal topics and of the dead-letter topic. */
+  readonly applicationId: string;
+  readonly transport: Transport;
+  /** Default `at_least_once`. */
+  readonly processingGuarantee?: ProcessingGuarantee;
+  /** How often acknowledged offsets are committed. Default 1000 ms. */
+  readonly commitIntervalMs?: number;
+  /** Processed-but-unacknowledged batches a task may hold before its partitions are paused. Default 8. */
+  readonly maxInFlightBatches?: number;
+  /** Partitions processed concurrently (kafka transport). Default 3. */
+  readonly concurrency?: number;
+  readonly logger?: Logger;
+  readonly metricsRegistry?: Registry;
+  /** Wall clock; the TestDriver moves its own. */
+  readonly clock?: () => number;
+}
+
+export type ApplicationState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * Runs a topology: one consumer group per application id, one task per
+ * (sub-topology, partition) owned by this instance, outputs sent through one
+ * outbox, offsets committed only once the output they produced is in the log.
+ * More instances with the same application id share the partitions.
+ *
+ * Events: `state` (new, old), `error` (fatal error; the application stops).
+ */
+export class StreamsApplication extends EventEmitter {
+  readonly applicationId: string;
+  readonly metrics: RuntimeMetrics;
+  readonly registry: Registry;
+  private readonly transport: Transport;
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly commitIntervalMs: number;
+  private readonly maxInFlight: number;
+  private readonly partitions = new Map<string, number>();
+  private readonly topicToSubTopology = new Map<string, SubTopology>();
+  private readonly tasks = new Map<string, StreamTask>();
+  private readonly tpToTask = new Map<string, StreamTask>();
+  private readonly pausedTasks = new Set<string>();
+  private consumer: TransportConsumer | undefined;
+  private outbox: Outbox | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private roundRobin = 0;
+  private currentState: ApplicationState = 'created';
+  private processing = 0;
+
+  constructor(
+    readonly topology: Topology,
+    private readonly config: StreamsConfig,
+  ) {
+    super();
+    if (!/^[a-zA-Z0-9._-]{1,200}$/.test(config.applicationId)) {
+      throw new TopologyError(`applicationId '${config.applicationId}' is not valid`, 'use letters, digits, ".", "_" and "-": it prefixes topic names');
+    }
+    if (config.processingGuarantee === 'exactly_once') {
+      throw new TopologyError('processingGuarantee exactly_once is not available yet', 'use at_least_once');
+    }
+    this.applicationId = config.applicationId;
+    this.transport = config.transport;
+    this.logger = (config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ app: config.applicationId });
+    this.registry = config.metricsRegistry ?? new Registry();
+    this.metrics = new RuntimeMetrics(this.registry, config.applicationId);
+    this.clock = config.clock ?? Date.now;
+    this.commitIntervalMs = config.commitIntervalMs ?? 1000;
+    this.maxInFlight = config.maxInFlightBatches ?? 8;
+  }
+
+  get state(): ApplicationState {
+    return this.currentState;
+  }
+
+  /** Creates internal topics, prepares serdes, joins the group and starts processing. */
+  async start(): Promise<void> {
+    if (this.currentState !== 'created') throw new TopologyError(`start(): the application is ${this.currentState}`, 'create a new StreamsApplication');
+    this.setState('starting');
+    try {
+      await this.prepareTopics();
+      await this.prepareSerdes();
+      const producer = await this.transport.producer();
+      this.outbox = new Outbox(
+        producer,
+        (records) => this.countProduced(records),
+        (error) => this.fail(error),
+      );
+      const topics = [...this.topicToSubTopology.keys()];
+      this.consumer = this.transport.consumer({ groupId: this.applicationId, topics, concurrency: this.config.concurrency ?? 3 });
+      await this.consumer.start({
+        onAssigned: (tps) => this.onAssigned(tps),
+        onRevoked: (tps) => this.onRevoked(tps),
+        onBatch: (batch) => this.onBatch(batch),
+      });
+      this.commitTimer = setInterval(() => void this.commit().catch((e) => this.logger.warn({ err: e }, 'commit failed; will retry')), this.commitIntervalMs);
+      this.commitTimer.unref();
+      this.setState('running');
+    } catch (error) {
+      this.setState('failed');
+      throw error;
+    }
+  }
+
+  /** Finishes the batch in progress, waits for its output, commits and leaves the group. */
+  async stop(): Promise<void> {
+    if (this.currentState === 'stopped' || this.currentState === 'stopping') return;
+    const failed = this.currentState === 'failed';
+    this.setState('stopping');
+    clearInterval(this.commitTimer);
+    const allInputs = [...this.tasks.values()].flatMap((t) => t.inputPartitions());
+    this.consumer?.pause(allInputs);
+    while (this.processing > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.outbox?.flush();
+    if (!failed) await this.commit();
+    await this.consumer?.stop();
+    for (const task of this.tasks.values()) await task.close();
+    this.tasks.clear();
+    this.tpToTask.clear();
+    this.metrics.tasks.set({ application: this.applicationId }, 0);
+    this.setState('stopped');
+  }
+
+  /** Tasks this instance runs now, by id (`<subTopology>_<partition>`). */
+  activeTasks(): ReadonlyMap<string, StreamTask> {
+    return this.tasks;
+  }
+
+  /** Local instances of a store: one per task that owns it here. */
+  localStores(name: string): Array<{ partition: number; store: StateStore }> {
+    const out: Array<{ partition: number; store: StateStore }> = [];
+    for (const task of this.tasks.values()) {
+      const store = task.store(name);
+      if (store !== undefined) out.push({ partition: task.partition, store });
+    }
+    return out;
+  }
+
+  /** True while a batch is being processed or output is unacknowledged. */
+  busy(): boolean {
+    return this.processing > 0 || [...this.tasks.values()].some((t) => t.backlog > 0);
+  }
+
+  /** Commits every offset whose batch output is acknowledged. */
+  async commit(): Promise<void> {
+    const offsets = [...this.tasks.values()].flatMap((t) => t.takeCommittable());
+    if (offsets.length === 0 || this.consumer === undefined) return;
+    const end = this.metrics.commitLatency.startTimer({ application: this.applicationId });
+    await this.consumer.commit(offsets);
+    end();
+  }
+
+  private setState(next: ApplicationState): void {
+    const previous = this.currentState;
+    this.currentState = next;
+    this.logger.info({ from: previous, to: next }, 'application state');
+    this.emit('state', next, previous);
+  }
+
+  private fail(error: unknown): void {
+    if (this.currentState === 'failed') return;
+    this.logger.error({ err: error }, 'fatal error: output could not be written; stopping without committing');
+    this.setState('failed');
+    this.emit('error', error);
+  }
+
+  private async prepareTopics(): Promise<void> {
+    const { topology, applicationId } = this;
+    const external = new Set<string>();
+    for (const sub of topology.subTopologies) {
+      for (const node of sub.nodes) {
+        if (node.kind === 'source') for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
+        if (node.kind === 'sink' && node.topic.kind === 'external') external.add(node.topic.name);
+      }
+    }
+    const missing: string[] = [];
+    for (const topic of external) {
+      const count = await this.transport.partitionCount(topic);
+      if (count === undefined) missing.push(topic);
+      else this.partitions.set(topic, count);
+    }
+    if (missing.length > 0) {
+      throw new TopologyError(`topics missing on the ${this.transport.kind} transport: ${missing.join(', ')}`, 'create them first (veroai topics create, or your platform tooling)');
+    }
+    const specs: TopicSpec[] = [];
+    // sub-topologies are in build order, so a repartition topic's writer comes before its reader
+    for (const sub of topology.subTopologies) {
+      const sourceCounts = sub.sources.flatMap((s: SourceNode) => s.topics.map((t) => this.partitions.get(topicName(t, applicationId))));
+      if (sourceCounts.some((c) => c === undefined)) {
+        throw new TopologyError(`sub-topology ${sub.id} reads a repartition topic written by a later sub-topology`, 'this is a bug in the topology compiler; please report it');
+      }
+      const tasks = Math.max(...(sourceCounts as number[]));
+      for (const sink of sub.sinks) {
+        if (sink.topic.kind !== 'internal') continue;
+        const name = topicName(sink.topic, applicationId);
+        const fixed = topology.repartitionTopics.get(sink.topic.name)?.partitions;
+        this.partitions.set(name, fixed ?? tasks);
+        specs.push({ name, partitions: fixed ?? tasks });
+      }
+      for (const store of sub.stores) {
+        if (!store.changelog) continue;
+        const name = changelogTopic(applicationId, store.name);
+        this.partitions.set(name, tasks);
+        specs.push({ name, partitions: tasks, compacted: true });
+      }
+      for (const source of sub.sources) for (const t of source.topics) this.topicToSubTopology.set(topicName(t, applicationId), sub);
+    }
+    const dlq = deadLetterTopic(applicationId);
+    const dlqPartitions = Math.max(1, ...this.partitions.values());
+    specs.push({ name: dlq, partitions: (await this.transport.partitionCount(dlq)) ?? dlqPartitions });
+    await this.transport.ensureTopics(specs);
+    for (const spec of specs) this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
+  }
+
+  private async prepareSerdes(): Promise<void> {
+    const { applicationId } = this;
+    for (const sub of this.topology.subTopologies) {
+      for (const node of sub.nodes) {
+        if (node.kind === 'source') {
+          for (const t of node.topics) {
+            await node.keySerde.prepare?.(topicName(t, applicationId));
+            await node.valueSerde.prepare?.(topicName(t, applicationId));
+          }
+        } else if (node.kind === 'sink') {
+          await node.keySerde.prepare?.(topicName(node.topic, applicationId));
+          await node.valueSerde.prepare?.(topicName(node.topic, applicationId));
+        }
+      }
+      for (const store of sub.stores) {
+        await store.keySerde.prepare?.(changelogTopic(applicationId, store.name));
+        await store.valueSerde.prepare?.(changelogTopic(applicationId, store.name));
+      }
+    }
+  }
+
+  private environment(): TaskEnvironment {
+    return {
+      applicationId: this.applicationId,
+      transport: this.transport,
+      metrics: this.metrics,
+      logger: this.logger,
+      deadLetterTopic: deadLetterTopic(this.applicationId),
+      partitionCount: (topic) => this.partitionCount(topic),
+      partitionFor: (topic, key) => partitionForKey(key, this.partitionCount(topic), () => this.roundRobin++),
+      now: this.clock,
+    };
+  }
+
+  private partitionCount(topic: string): number {
+    const count = this.partitions.get(topic);
+    if (count === undefined) throw new TopologyError(`no partition count known for topic '${topic}'`, 'is it a sink of this topology?');
+    return count;
+  }
+
+  private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
+    for (const tp of tps) {
+      const sub = this.topicToSubTopology.get(tp.topic);
+      if (sub === undefined) continue;
+      const id = `${sub.id}_${tp.partition}`;
+      let task = this.tasks.get(id);
+      if (task === undefined) {
+        task = new StreamTask(sub, tp.partition, this.environment());
+        await task.restore();
+        this.tasks.set(id, task);
+        this.logger.info({ task: id }, 'task created');
+      }
+      this.tpToTask.set(tpKey(tp.topic, tp.partition), task);
+    }
+    this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
+  }
+
+  private async onRevoked(tps: readonly TopicPartition[]): Promise<void> {
+    const affected = new Set<StreamTask>();
+    for (const tp of tps) {
+      const key = tpKey(tp.topic, tp.partition);
+      const task = this.tpToTask.get(key);
+      if (task !== undefined) affected.add(task);
+      this.tpToTask.delete(key);
+    }
+    await this.outbox?.flush();
+    await this.commit().catch((e) => this.logger.warn({ err: e }, 'commit on revocation failed; the new owner will reprocess'));
+    for (const task of affected) {
+      if (task.inputPartitions().some((tp) => this.tpToTask.has(tpKey(tp.topic, tp.partition)))) continue;
+      await task.close();
+      this.tasks.delete(task.id);
+      this.pausedTasks.delete(task.id);
+      this.logger.info({ task: task.id }, 'task closed');
+    }
+    this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
+  }
+
+  private async onBatch(batch: ConsumedBatch): Promise<void> {
+    if (this.currentState !== 'running' && this.currentState !== 'starting') return;
+    const task = this.tpToTask.get(tpKey(batch.topic, batch.partition));
+    if (task === undefined) {
+      throw new TopologyError(`no task owns ${batch.topic}:${batch.partition}`, 'the consumer delivered a partition it did not assign');
+    }
+    this.processing += 1;
+    const end = this.metrics.batchDuration.startTimer({ application: this.applicationId });
+    try {
+      const processed = await task.process(batch);
+      this.outbox!.enqueue(processed.records, () => {
+        processed.acknowledge();
+        this.maybeResume(task);
+      });
+    } finally {
+      end();
+      this.processing -= 1;
+    }
+    if (task.backlog >= this.maxInFlight && !this.pausedTasks.has(task.id)) {
+      this.pausedTasks.add(task.id);
+      this.consumer?.pause(task.inputPartitions());
+      this.metrics.pausedPartitions.inc({ application: this.applicationId }, task.inputPartitions().length);
+    }
+  }
+
+  private maybeResume(task: StreamTask): void {
+    if (!this.pausedTasks.has(task.id) || task.backlog > this.maxInFlight / 2) return;
+    if (this.currentState !== 'running') return;
+    this.pausedTasks.delete(task.id);
+    this.consumer?.resume(task.inputPartitions());
+    this.metrics.pausedPartitions.dec({ application: this.applicationId }, task.inputPartitions().length);
+  }
+
+  private countProduced(records: readonly OutgoingRecord[]): void {
+    const counts = new Map<string, number>();
+    for (const r of records) counts.set(r.topic, (counts.get(r.topic) ?? 0) + 1);
+    for (const [topic, n] of counts) this.metrics.produced(topic, n);
+  }
+}

@@ -1,0 +1,83 @@
+import type { OutgoingRecord, SourceRecord, TopicPartition } from '../record.js';
+
+/**
+ * What the runtime needs of a log: topics, a producer, a consumer group. The
+ * `kafka` transport maps it onto kafkajs; the `memory` transport is an
+ * in-process partitioned log with the same partitioning, offsets and commit
+ * semantics. The runtime never imports a Kafka client.
+ */
+export interface Transport {
+  readonly kind: 'kafka' | 'memory';
+  /** Creates the topics that do not exist; fails if an existing one has another partition count. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  /** Partition count of a topic, or undefined if it does not exist. */
+  partitionCount(topic: string): Promise<number | undefined>;
+  producer(options?: ProducerOptions): Promise<TransportProducer>;
+  consumer(options: ConsumerOptions): TransportConsumer;
+  /** The next offset to be written, per partition of a topic (the high watermark). */
+  endOffsets(topic: string): Promise<number[]>;
+  /**
+   * Reads one partition from `fromOffset` up to the end offset seen when the
+   * read starts (for state restore and tools), in batches.
+   */
+  readPartition(topic: string, partition: number, fromOffset: number, options?: { readCommitted?: boolean }): AsyncIterable<SourceRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** `cleanup.policy=compact`, for changelogs. */
+  readonly compacted?: boolean;
+}
+
+export interface ProducerOptions {
+  /** Makes the producer transactional (exactly-once), fencing older producers with the same id. */
+  readonly transactionalId?: string;
+}
+
+export interface TransportProducer {
+  /** Resolves once every record is acknowledged by the log. */
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Consume only committed transactional data. */
+  readonly readCommitted?: boolean;
+  /** Upper bound of records handed over in one batch (memory transport; kafka bounds by bytes). */
+  readonly maxBatchRecords?: number;
+  /** How many partitions' batches may be processed at once. */
+  readonly concurrency?: number;
+}
+
+export interface ConsumedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly SourceRecord[];
+}
+
+export interface ConsumerListener {
+  /** Partitions newly owned by this member; called before any of their batches. */
+  onAssigned(partitions: readonly TopicPartition[]): Promise<void>;
+  /** Partitions no longer owned; no batch of theirs follows. */
+  onRevoked(partitions: readonly TopicPartition[]): Promise<void>;
+  /** A batch of one partition, in offset order. The next batch of that partition waits for this promise. */
+  onBatch(batch: ConsumedBatch): Promise<void>;
+}
+
+export interface CommitOffset extends TopicPartition {
+  /** The next offset to read, as Kafka commits it. */
+  readonly offset: number;
+}
+
+export interface TransportConsumer {
+  start(listener: ConsumerListener): Promise<void>;
+  pause(partitions: readonly TopicPartition[]): void;
+  resume(partitions: readonly TopicPartition[]): void;
+  commit(offsets: readonly CommitOffset[]): Promise<void>;
+  /** Leaves the group after the batch in progress. */
+  stop(): Promise<void>;
+}
