@@ -23,4 +23,5 @@ export type { KeyValueStore, StateStore } from './state/store.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
 export { MemoryTransport } from './transports/memory/memory-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';
+export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export type { Transport, TopicSpec } from './transports/transport.js';

@@ -29,9 +29,10 @@ export interface Named {
   name?: string;
 }
 
+/** A sink only serialises, so a serde that also accepts null (like `Serdes.number`) fits a non-null stream. */
 export interface ToOptions<K, V> extends Named {
-  key?: Serde<K>;
-  value?: Serde<V>;
+  key?: Serde<K> | Serde<K | null>;
+  value?: Serde<V> | Serde<V | null>;
 }
 
 export interface RepartitionOptions<K, V> extends Named {

@@ -1,3 +1,4 @@
+import type { StreamRecord } from '../record.js';
 import { TopologyError } from '../errors.js';
 import type { Serde } from '../serdes/serde.js';
 import { LogicalGraph, type TimestampExtractor } from '../plan/graph.js';
@@ -7,8 +8,12 @@ import { KStream } from './kstream.js';
 export interface StreamOptions<K, V> {
   key: Serde<K>;
   value: Serde<V>;
-  /** Event time of a record; default: the record's Kafka timestamp. */
-  timestamp?: TimestampExtractor;
+  /**
+   * Event time of a record, from its decoded key and value; default: the
+   * record's Kafka timestamp. A result that is not a non-negative number sends
+   * the record to the dead-letter topic.
+   */
+  timestamp?: (record: StreamRecord<K, V>) => number;
   name?: string;
 }
 
@@ -59,7 +64,7 @@ export class TopologyBuilder {
       topics: list.map((name) => ({ kind: 'external' as const, name })),
       keySerde: options.key as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
-      timestampExtractor: options.timestamp,
+      timestampExtractor: options.timestamp as TimestampExtractor | undefined,
     });
     return new KStream<K, V>({
       graph: this.graph,

@@ -223,6 +223,14 @@ export class StreamTask {
     return out;
   }
 
+  /** Puts back offsets whose commit failed, unless a newer offset for the partition is waiting. */
+  returnCommittable(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): void {
+    for (const o of offsets) {
+      const k = tpKey(o.topic, o.partition);
+      if ((this.committable.get(k) ?? -1) < o.offset) this.committable.set(k, o.offset);
+    }
+  }
+
   async close(): Promise<void> {
     for (const store of this.stores.values()) await store.close();
   }

@@ -159,11 +159,20 @@ export class StreamsApplication extends EventEmitter {
 
   /** Commits every offset whose batch output is acknowledged. */
   async commit(): Promise<void> {
-    const offsets = [...this.tasks.values()].flatMap((t) => t.takeCommittable());
-    if (offsets.length === 0 || this.consumer === undefined) return;
+    if (this.consumer === undefined) return;
+    const taken = [...this.tasks.values()].map((task) => ({ task, offsets: task.takeCommittable() }));
+    const offsets = taken.flatMap((t) => t.offsets);
+    if (offsets.length === 0) return;
     const end = this.metrics.commitLatency.startTimer({ application: this.applicationId });
-    await this.consumer.commit(offsets);
-    end();
+    try {
+      await this.consumer.commit(offsets);
+    } catch (error) {
+      // a failed commit (e.g. during a rebalance) is retried with the next one, unless newer offsets overtook it
+      for (const { task, offsets: own } of taken) task.returnCommittable(own);
+      throw error;
+    } finally {
+      end();
+    }
   }
 
   private setState(next: ApplicationState): void {

@@ -1,0 +1,160 @@
+/**
+ * The stateless bench: how close the topology runtime comes to the client it
+ * runs on. (a) a hand-written kafkajs consume→transform→produce loop, the
+ * ceiling for this client; (b) the same map/filter as a topology on the kafka
+ * transport, at-least-once. Same broker, same input, same run.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
+import { createTopic, ensureKafka, uniqueName } from '../test/support/kafka-broker.js';
+import { RssSampler } from './rss-sampler.js';
+
+interface BenchEvent {
+  eventId: string;
+  tenantId: string;
+  userId: string;
+  eventType: string;
+  timestamp: number;
+  payload: { method: string; path: string; statusCode: number; latencyMs: number };
+  enriched?: boolean;
+}
+
+const keep = (e: BenchEvent): boolean => e.payload.statusCode < 500;
+const enrich = (e: BenchEvent): BenchEvent => ({ ...e, enriched: true, payload: { ...e.payload, latencyMs: Math.round(e.payload.latencyMs) } });
+
+function event(i: number): BenchEvent {
+  return {
+    eventId: `evt-${i.toString(16).padStart(12, '0')}-${(i * 2654435761) % 1e9}`,
+    tenantId: `tenant-${i % 17}`,
+    userId: `user-${(i * 7919) % 100_000}`,
+    eventType: i % 3 === 0 ? 'pageview' : 'api_call',
+    timestamp: 1_700_000_000_000 + i,
+    payload: { method: i % 4 === 0 ? 'POST' : 'GET', path: `/api/v1/items/${i % 1000}`, statusCode: i % 10 === 0 ? 503 : 200, latencyMs: (i % 250) + 0.37 },
+  };
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+export async function benchStateless(options: { records: number; partitions: number }) {
+  const brokers = await ensureKafka();
+  const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
+  const input = uniqueName('bench-in');
+  await createTopic(brokers, input, options.partitions);
+  const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
+
+  log(`filling ${input} with ${options.records} records`);
+  const bytes = await fill(kafka, input, options.records);
+  const recordBytes = Math.round(bytes / options.records);
+
+  const rawOut = uniqueName('bench-raw-out');
+  await createTopic(brokers, rawOut, options.partitions);
+  log('raw kafkajs loop');
+  const raw = await runRaw(kafka, input, rawOut, expected);
+
+  const topoOut = uniqueName('bench-topology-out');
+  await createTopic(brokers, topoOut, options.partitions);
+  log('topology');
+  const rss = new RssSampler();
+  const topology = await runTopology(brokers, input, topoOut, expected);
+  const rssMb = rss.stop();
+
+  return {
+    bench: 'stateless',
+    records: options.records,
+    record_bytes: recordBytes,
+    partitions: options.partitions,
+    output_records: expected,
+    raw_rps: Math.round(options.records / raw),
+    topology_rps: Math.round(options.records / topology),
+    ratio: Number((raw / topology).toFixed(3)),
+    rss_mb: rssMb,
+  };
+}
+
+async function fill(kafka: Kafka, topic: string, records: number): Promise<number> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  let bytes = 0;
+  const chunk = 10_000;
+  const inFlight: Promise<unknown>[] = [];
+  for (let start = 0; start < records; start += chunk) {
+    const messages = [];
+    for (let i = start; i < Math.min(records, start + chunk); i++) {
+      const e = event(i);
+      const value = JSON.stringify(e);
+      bytes += value.length;
+      messages.push({ key: `${e.tenantId}/${e.userId}`, value });
+    }
+    inFlight.push(producer.send({ topic, acks: 1, messages }));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  await producer.disconnect();
+  return bytes;
+}
+
+/** Seconds from the first fetched batch to the last acknowledged output. */
+async function runRaw(kafka: Kafka, input: string, output: string, expected: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: uniqueName('bench-raw'), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, maxWaitTimeInMs: 100 });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+  await Promise.all([consumer.connect(), producer.connect()]);
+  let started = 0;
+  let produced = 0;
+  let finished: () => void;
+  const done = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  await consumer.subscribe({ topics: [input], fromBeginning: true });
+  await consumer.run({
+    autoCommitInterval: 1000,
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch }) => {
+      if (started === 0) started = performance.now();
+      const messages = [];
+      for (const m of batch.messages) {
+        const e = JSON.parse(m.value!.toString('utf8')) as BenchEvent;
+        if (!keep(e)) continue;
+        messages.push({ key: m.key, value: JSON.stringify(enrich(e)), partition: batch.partition, timestamp: m.timestamp });
+      }
+      if (messages.length > 0) await producer.send({ topic: output, acks: -1, messages });
+      produced += messages.length;
+      if (produced >= expected) finished();
+    },
+  });
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await consumer.disconnect();
+  await producer.disconnect();
+  return seconds;
+}
+
+async function runTopology(brokers: string[], input: string, output: string, expected: number): Promise<number> {
+  const events = Serdes.json<BenchEvent>();
+  const builder = new TopologyBuilder();
+  builder.stream(input, { key: Serdes.string, value: events }).filter(keep).mapValues(enrich).to(output);
+  const registry = new Registry();
+  const transport = new KafkaTransport({ brokers, clientId: 'veroai-bench' });
+  const app = new StreamsApplication(builder.build(), {
+    applicationId: uniqueName('bench-topology'),
+    transport,
+    logger: pino({ level: 'warn' }),
+    metricsRegistry: registry,
+  });
+  const count = async (name: string) => ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((s, v) => s + v.value, 0);
+  await app.start();
+  let started = 0;
+  while (true) {
+    if (started === 0 && (await count('veroai_records_consumed_total')) > 0) started = performance.now();
+    const produced = ((await registry.getSingleMetric('veroai_records_produced_total')?.get())?.values ?? [])
+      .filter((v) => v.labels.topic === output)
+      .reduce((s, v) => s + v.value, 0);
+    if (produced >= expected) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await app.stop();
+  await transport.close();
+  return seconds;
+}

@@ -1,0 +1,56 @@
+/**
+ * The application's configuration, from environment variables only (see
+ * README "Configuration" and .env.example). Validated once at start-up: every
+ * bad value is reported at once, naming the variable and the expected form.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../topology/index.js';
+
+const brokerList = z
+  .string()
+  .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
+  .refine((list) => list.length > 0 && list.every((b) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(b)), {
+    message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
+  });
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+const schema = z
+  .object({
+    APPLICATION_ID: z
+      .string()
+      .regex(/^[a-zA-Z0-9._-]{1,200}$/, 'expected letters, digits, ".", "_" or "-" (it prefixes topic names)')
+      .default('veroai'),
+    TRANSPORT: z.enum(['memory', 'kafka']).default('memory'),
+    KAFKA_BROKERS: brokerList.optional(),
+    SCHEMA_REGISTRY_URL: z.url('expected an http(s) URL, e.g. http://127.0.0.1:8081').optional(),
+    PROCESSING_GUARANTEE: z.enum(['at_least_once', 'exactly_once']).default('at_least_once'),
+    COMMIT_INTERVAL_MS: z.coerce.number().int().min(10, 'expected at least 10 (milliseconds)').default(1000),
+    STATE_DIR: z.string().min(1).default('.state'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port').default('redis://127.0.0.1:6379'),
+    API_HOST: z.string().min(1).default('127.0.0.1'),
+    API_PORT: port.default(8080),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SAMPLE_EVENTS_PER_SECOND: z.coerce.number().int().min(0).default(200),
+  })
+  .superRefine((c, ctx) => {
+    if (c.TRANSPORT === 'kafka' && c.KAFKA_BROKERS === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'required when TRANSPORT=kafka: a comma-separated list of host:port' });
+    }
+  });
+
+export type AppConfig = z.infer<typeof schema>;
+
+/** Reads and validates the configuration; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // an empty variable means "not set", as in most shells' `VAR= cmd`
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'configuration');
+    const got = present[name] === undefined ? 'not set' : `got '${present[name]}'`;
+    return `  ${name}: ${issue.message} (${got})`;
+  });
+  throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+}

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { SampleTraffic } from '../processors/telemetry/sample-traffic.js';
+import type { TelemetryEvent } from '../schemas/index.js';
+import { partitionForKey, type Serde, type Transport } from '../topology/index.js';
+
+export interface SampleFeedOptions {
+  readonly transport: Transport;
+  readonly topic: string;
+  readonly serde: Serde<TelemetryEvent>;
+  /** Events per wall-clock second. */
+  readonly eventsPerSecond: number;
+  readonly seed?: number;
+  readonly logger: Logger;
+}
+
+/**
+ * Built-in sample traffic for the embedded default: synthetic telemetry
+ * written to the input topic at a steady rate, with event times that follow
+ * the wall clock, as live services would send them.
+ */
+export class SampleFeed {
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> = Promise.resolve();
+  produced = 0;
+
+  constructor(private readonly options: SampleFeedOptions) {}
+
+  async start(): Promise<void> {
+    const { transport, topic, serde, eventsPerSecond } = this.options;
+    const partitions = await transport.partitionCount(topic);
+    if (partitions === undefined) throw new Error(`sample feed: topic '${topic}' does not exist`);
+    await serde.prepare?.(topic);
+    const producer = await transport.producer();
+    const traffic = new SampleTraffic({ seed: this.options.seed ?? 7, startTime: Date.now(), eventsPerSecond: Math.max(1, eventsPerSecond) });
+    const tickMs = 100;
+    let owed = 0;
+    this.timer = setInterval(() => {
+      owed += (eventsPerSecond * tickMs) / 1000;
+      const n = Math.floor(owed);
+      owed -= n;
+      if (n === 0) return;
+      const records = traffic.take(n).map((event) => {
+        const key = Buffer.from(traffic.key(event));
+        return { topic, partition: partitionForKey(key, partitions, () => 0), key, value: serde.serialize(event, topic), timestamp: event.timestamp };
+      });
+      this.sending = this.sending
+        .then(() => producer.send(records))
+        .then(() => {
+          this.produced += records.length;
+        })
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'sample feed could not write'));
+    }, tickMs);
+    this.stopProducer = () => producer.close();
+  }
+
+  private stopProducer: () => Promise<void> = async () => undefined;
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sending;
+    await this.stopProducer();
+  }
+}

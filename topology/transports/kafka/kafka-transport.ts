@@ -1,0 +1,375 @@
+import { randomUUID } from 'node:crypto';
+import { type Admin, type Consumer, type IHeaders, Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { TopologyError } from '../../errors.js';
+import type { Headers, OutgoingRecord, SourceRecord, TopicPartition } from '../../record.js';
+import { tpKey } from '../../record.js';
+import type {
+  CommitOffset,
+  ConsumerListener,
+  ConsumerOptions,
+  ProducerOptions,
+  TopicSpec,
+  Transport,
+  TransportConsumer,
+  TransportProducer,
+} from '../transport.js';
+import { kafkajsLogCreator } from './kafka-logging.js';
+
+export interface KafkaTransportOptions {
+  readonly brokers: readonly string[];
+  /** Client id shown in broker logs and quotas. Default `veroai`. */
+  readonly clientId?: string;
+  /** Replication factor of topics this transport creates. Default: the broker's `default.replication.factor`. */
+  readonly replicationFactor?: number;
+  readonly logger?: Logger;
+  /** Upper bound of bytes fetched per partition per request. Default 2 MiB. */
+  readonly maxBytesPerPartition?: number;
+}
+
+/**
+ * The kafka transport: the runtime's log contract on kafkajs. The only module
+ * of the engine that imports a Kafka client.
+ *
+ * kafkajs has no rebalance listener; assignment changes are read from its
+ * GROUP_JOIN instrumentation event and turned into onRevoked/onAssigned calls
+ * that every batch waits for, so a task always exists before its first batch.
+ */
+export class KafkaTransport implements Transport {
+  readonly kind = 'kafka' as const;
+  readonly kafka: Kafka;
+  private admin: Promise<Admin> | undefined;
+  private readonly producers = new Set<Producer>();
+  private readonly consumers = new Set<KafkaConsumer>();
+  private readonly partitionCache = new Map<string, number>();
+
+  constructor(private readonly options: KafkaTransportOptions) {
+    if (options.brokers.length === 0) throw new TopologyError('the kafka transport needs at least one broker', 'set KAFKA_BROKERS, e.g. 127.0.0.1:9092');
+    this.kafka = new Kafka({
+      clientId: options.clientId ?? 'veroai',
+      brokers: [...options.brokers],
+      logCreator: kafkajsLogCreator(options.logger),
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5_000 },
+    });
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = await this.connectedAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(s.name));
+    for (const spec of specs) {
+      if (!existing.has(spec.name)) continue;
+      const count = await this.partitionCount(spec.name);
+      if (count !== spec.partitions) {
+        throw new TopologyError(
+          `topic '${spec.name}' exists with ${count} partitions, but ${spec.partitions} are needed`,
+          'internal topics must match their input partitions; reset the application or delete the topic',
+        );
+      }
+    }
+    if (missing.length === 0) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.name,
+        numPartitions: s.partitions,
+        replicationFactor: this.options.replicationFactor ?? -1,
+        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+    for (const s of missing) this.partitionCache.set(s.name, s.partitions);
+  }
+
+  async partitionCount(topic: string): Promise<number | undefined> {
+    const cached = this.partitionCache.get(topic);
+    if (cached !== undefined) return cached;
+    const admin = await this.connectedAdmin();
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) return undefined;
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = metadata.topics[0]?.partitions.length;
+    if (count !== undefined && count > 0) this.partitionCache.set(topic, count);
+    return count;
+  }
+
+  async producer(options: ProducerOptions = {}): Promise<TransportProducer> {
+    if (options.transactionalId !== undefined) {
+      throw new TopologyError('transactional producers are not available yet on the kafka transport', 'use processingGuarantee at_least_once');
+    }
+    // one request in flight per partition keeps order under retries without idempotence
+    const producer = this.kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    await producer.connect();
+    this.producers.add(producer);
+    return {
+      send: async (records) => {
+        if (records.length === 0) return;
+        await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+      },
+      close: async () => {
+        this.producers.delete(producer);
+        await producer.disconnect();
+      },
+    };
+  }
+
+  consumer(options: ConsumerOptions): TransportConsumer {
+    const consumer = new KafkaConsumer(this.kafka, options, this.options, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async endOffsets(topic: string): Promise<number[]> {
+    const admin = await this.connectedAdmin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const out: number[] = [];
+    for (const o of offsets) out[o.partition] = Number(o.high);
+    return out;
+  }
+
+  /**
+   * Reads one partition up to its end offset at the start of the read. kafkajs
+   * cannot assign partitions without a group, so this joins a throw-away group
+   * that is deleted afterwards.
+   */
+  async *readPartition(topic: string, partition: number, fromOffset: number, options: { readCommitted?: boolean } = {}): AsyncIterable<SourceRecord[]> {
+    const end = (await this.endOffsets(topic))[partition] ?? 0;
+    if (fromOffset >= end) return;
+    const groupId = `veroai-reader-${randomUUID()}`;
+    const consumer = this.kafka.consumer({ groupId, readUncommitted: !options.readCommitted, maxBytesPerPartition: 8 * 1024 * 1024, maxWaitTimeInMs: 100 });
+    const queue: SourceRecord[][] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let failure: unknown;
+    const signal = () => {
+      wake?.();
+      wake = undefined;
+    };
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset }) => {
+          if (batch.partition !== partition || finished) return;
+          const records: SourceRecord[] = [];
+          for (const m of batch.messages) {
+            const offset = Number(m.offset);
+            if (offset >= end) break;
+            if (offset >= fromOffset) records.push(toSourceRecord(topic, partition, m));
+          }
+          const last = batch.messages[batch.messages.length - 1];
+          if (last !== undefined) resolveOffset(last.offset);
+          if (records.length > 0) queue.push(records);
+          // offsetLag covers a partition that ends in transaction markers, which carry no message
+          const reached = (last !== undefined && Number(last.offset) + 1 >= end) || batch.offsetLag() === '0';
+          if (reached) finished = true;
+          signal();
+        },
+      });
+      consumer.seek({ topic, partition, offset: String(fromOffset) });
+      consumer.on(consumer.events.CRASH, (e) => {
+        failure = e.payload.error;
+        signal();
+      });
+      while (true) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (failure !== undefined) throw failure;
+        if (finished) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    } finally {
+      await consumer.disconnect();
+      const admin = await this.connectedAdmin();
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await Promise.all([...this.producers].map((p) => p.disconnect()));
+    this.producers.clear();
+    if (this.admin !== undefined) {
+      const admin = await this.admin.catch(() => undefined);
+      this.admin = undefined;
+      await admin?.disconnect();
+    }
+  }
+
+  /** kafkajs admin, connected once and shared. */
+  async connectedAdmin(): Promise<Admin> {
+    if (this.admin === undefined) {
+      const admin = this.kafka.admin();
+      this.admin = admin.connect().then(() => admin);
+      this.admin.catch(() => {
+        this.admin = undefined;
+      });
+    }
+    return this.admin;
+  }
+}
+
+/**
+ * A group member. Batches are handed over in offset order per partition;
+ * offsets are resolved only after the listener has processed the batch and are
+ * committed only when the runtime says so (never by kafkajs itself).
+ */
+class KafkaConsumer implements TransportConsumer {
+  private readonly consumer: Consumer;
+  private assignment = new Set<string>();
+  /** Assignment changes not yet handled by the listener; every batch waits for them. */
+  private rebalancing: Promise<void> = Promise.resolve();
+  private listener: ConsumerListener | undefined;
+  private stopped = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: ConsumerOptions,
+    transportOptions: KafkaTransportOptions,
+    private readonly onStop: () => void,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: !options.readCommitted,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: transportOptions.maxBytesPerPartition ?? 2 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      rebalanceTimeout: 60_000,
+    });
+  }
+
+  async start(listener: ConsumerListener): Promise<void> {
+    this.listener = listener;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const next = new Set<string>();
+      const owned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of partitions) {
+          next.add(tpKey(topic, partition));
+          owned.push({ topic, partition });
+        }
+      }
+      this.changeAssignment(next, owned);
+    });
+    await this.consumer.connect();
+    // auto.offset.reset=earliest, as Kafka Streams sets it: a new application reads its input from the start
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.concurrency ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        await this.rebalancing;
+        if (!isRunning() || isStale() || batch.messages.length === 0) return;
+        const key = tpKey(batch.topic, batch.partition);
+        if (!this.assignment.has(key)) {
+          // the GROUP_JOIN event has not reached us yet: adopt the partition now
+          this.assignment.add(key);
+          await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
+        }
+        const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
+        await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
+        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        await heartbeat();
+      },
+    });
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    if (partitions.length > 0) this.consumer.pause(groupByTopic(partitions));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    if (partitions.length > 0) this.consumer.resume(groupByTopic(partitions));
+  }
+
+  async commit(offsets: readonly CommitOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // disconnect waits for the batch in progress, then leaves the group
+    await this.consumer.disconnect();
+    await this.rebalancing;
+    this.onStop();
+  }
+
+  private changeAssignment(next: Set<string>, owned: TopicPartition[]): void {
+    const revoked = [...this.assignment].filter((k) => !next.has(k)).map(parseTp);
+    const added = owned.filter((tp) => !this.assignment.has(tpKey(tp.topic, tp.partition)));
+    this.assignment = next;
+    this.rebalancing = this.rebalancing.then(async () => {
+      if (revoked.length > 0) await this.listener!.onRevoked(revoked);
+      if (added.length > 0) await this.listener!.onAssigned(added);
+    });
+  }
+}
+
+function parseTp(key: string): TopicPartition {
+  const i = key.lastIndexOf(':');
+  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
+}
+
+function groupByTopic(partitions: readonly TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
+  const byTopic = new Map<string, number[]>();
+  for (const tp of partitions) {
+    const list = byTopic.get(tp.topic) ?? [];
+    list.push(tp.partition);
+    byTopic.set(tp.topic, list);
+  }
+  return [...byTopic].map(([topic, ps]) => ({ topic, partitions: ps }));
+}
+
+function toSourceRecord(topic: string, partition: number, m: KafkaMessage): SourceRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    key: m.key,
+    value: m.value,
+    timestamp: Number(m.timestamp),
+    headers: toHeaders(m.headers),
+  };
+}
+
+function toHeaders(headers: IHeaders | undefined): Headers {
+  const out: Headers = {};
+  if (headers === undefined) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first;
+  }
+  return out;
+}
+
+function toTopicMessages(records: readonly OutgoingRecord[]) {
+  const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; partition: number; timestamp: string; headers?: IHeaders }>>();
+  for (const r of records) {
+    let messages = byTopic.get(r.topic);
+    if (messages === undefined) {
+      messages = [];
+      byTopic.set(r.topic, messages);
+    }
+    messages.push({
+      key: r.key,
+      value: r.value,
+      partition: r.partition,
+      timestamp: String(r.timestamp),
+      ...(r.headers === undefined ? {} : { headers: r.headers }),
+    });
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
