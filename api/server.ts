@@ -12,13 +12,23 @@ export interface ApiServerOptions {
 
 /** The query API. Each resource is one plugin; errors are JSON with a message. */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const server: FastifyInstance = Fastify({ loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
-  server.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, _request, reply) => {
-    const status = error.statusCode ?? 500;
-    void reply.code(status).send({ error: status >= 500 ? 'internal error' : error.message, code: error.code ?? 'VEROAI_ERR_API' });
+  const server: FastifyInstance = Fastify({
+    loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
   });
+  server.setErrorHandler(
+    (error: { statusCode?: number; message: string; code?: string }, _request, reply) => {
+      const status = error.statusCode ?? 500;
+      void reply.code(status).send({
+        error: status >= 500 ? 'internal error' : error.message,
+        code: error.code ?? 'VEROAI_ERR_API',
+      });
+    },
+  );
   server.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: `no route ${request.method} ${request.url}`, code: 'VEROAI_ERR_NOT_FOUND' });
+    void reply
+      .code(404)
+      .send({ error: `no route ${request.method} ${request.url}`, code: 'VEROAI_ERR_NOT_FOUND' });
   });
   await server.register(operationsRoutes, { registry: options.registry, app: options.app });
   return server;

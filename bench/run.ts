@@ -13,7 +13,9 @@ const positiveInt = (value: string): number => {
   return n;
 };
 
-const program = new Command('bench').description('VeroAI benchmarks: one JSON line per run on stdout').showHelpAfterError();
+const program = new Command('bench')
+  .description('VeroAI benchmarks: one JSON line per run on stdout')
+  .showHelpAfterError();
 
 program
   .command('stateless')

@@ -7,8 +7,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { createTopic, ensureKafka, uniqueName } from '../test/support/kafka-broker.js';
+import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { RssSampler } from './rss-sampler.js';
 
 interface BenchEvent {
@@ -22,7 +22,11 @@ interface BenchEvent {
 }
 
 const keep = (e: BenchEvent): boolean => e.payload.statusCode < 500;
-const enrich = (e: BenchEvent): BenchEvent => ({ ...e, enriched: true, payload: { ...e.payload, latencyMs: Math.round(e.payload.latencyMs) } });
+const enrich = (e: BenchEvent): BenchEvent => ({
+  ...e,
+  enriched: true,
+  payload: { ...e.payload, latencyMs: Math.round(e.payload.latencyMs) },
+});
 
 function event(i: number): BenchEvent {
   return {
@@ -31,7 +35,12 @@ function event(i: number): BenchEvent {
     userId: `user-${(i * 7919) % 100_000}`,
     eventType: i % 3 === 0 ? 'pageview' : 'api_call',
     timestamp: 1_700_000_000_000 + i,
-    payload: { method: i % 4 === 0 ? 'POST' : 'GET', path: `/api/v1/items/${i % 1000}`, statusCode: i % 10 === 0 ? 503 : 200, latencyMs: (i % 250) + 0.37 },
+    payload: {
+      method: i % 4 === 0 ? 'POST' : 'GET',
+      path: `/api/v1/items/${i % 1000}`,
+      statusCode: i % 10 === 0 ? 503 : 200,
+      latencyMs: (i % 250) + 0.37,
+    },
   };
 }
 
@@ -97,7 +106,12 @@ async function fill(kafka: Kafka, topic: string, records: number): Promise<numbe
 
 /** Seconds from the first fetched batch to the last acknowledged output. */
 async function runRaw(kafka: Kafka, input: string, output: string, expected: number): Promise<number> {
-  const consumer = kafka.consumer({ groupId: uniqueName('bench-raw'), maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({
+    groupId: uniqueName('bench-raw'),
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    maxWaitTimeInMs: 100,
+  });
   const producer = kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
   await Promise.all([consumer.connect(), producer.connect()]);
   let started = 0;
@@ -116,7 +130,12 @@ async function runRaw(kafka: Kafka, input: string, output: string, expected: num
       for (const m of batch.messages) {
         const e = JSON.parse(m.value!.toString('utf8')) as BenchEvent;
         if (!keep(e)) continue;
-        messages.push({ key: m.key, value: JSON.stringify(enrich(e)), partition: batch.partition, timestamp: m.timestamp });
+        messages.push({
+          key: m.key,
+          value: JSON.stringify(enrich(e)),
+          partition: batch.partition,
+          timestamp: m.timestamp,
+        });
       }
       if (messages.length > 0) await producer.send({ topic: output, acks: -1, messages });
       produced += messages.length;
@@ -130,7 +149,12 @@ async function runRaw(kafka: Kafka, input: string, output: string, expected: num
   return seconds;
 }
 
-async function runTopology(brokers: string[], input: string, output: string, expected: number): Promise<number> {
+async function runTopology(
+  brokers: string[],
+  input: string,
+  output: string,
+  expected: number,
+): Promise<number> {
   const events = Serdes.json<BenchEvent>();
   const builder = new TopologyBuilder();
   builder.stream(input, { key: Serdes.string, value: events }).filter(keep).mapValues(enrich).to(output);
@@ -142,7 +166,8 @@ async function runTopology(brokers: string[], input: string, output: string, exp
     logger: pino({ level: 'warn' }),
     metricsRegistry: registry,
   });
-  const count = async (name: string) => ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((s, v) => s + v.value, 0);
+  const count = async (name: string) =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((s, v) => s + v.value, 0);
   await app.start();
   let started = 0;
   while (true) {

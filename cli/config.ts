@@ -8,7 +8,12 @@ import { ConfigError } from '../topology/index.js';
 
 const brokerList = z
   .string()
-  .transform((s) => s.split(',').map((b) => b.trim()).filter((b) => b.length > 0))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0),
+  )
   .refine((list) => list.length > 0 && list.every((b) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(b)), {
     message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
   });
@@ -27,7 +32,10 @@ const schema = z
     PROCESSING_GUARANTEE: z.enum(['at_least_once', 'exactly_once']).default('at_least_once'),
     COMMIT_INTERVAL_MS: z.coerce.number().int().min(10, 'expected at least 10 (milliseconds)').default(1000),
     STATE_DIR: z.string().min(1).default('.state'),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port').default('redis://127.0.0.1:6379'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')
+      .default('redis://127.0.0.1:6379'),
     API_HOST: z.string().min(1).default('127.0.0.1'),
     API_PORT: port.default(8080),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -35,7 +43,11 @@ const schema = z
   })
   .superRefine((c, ctx) => {
     if (c.TRANSPORT === 'kafka' && c.KAFKA_BROKERS === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'required when TRANSPORT=kafka: a comma-separated list of host:port' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KAFKA_BROKERS'],
+        message: 'required when TRANSPORT=kafka: a comma-separated list of host:port',
+      });
     }
   });
 

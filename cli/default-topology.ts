@@ -1,4 +1,8 @@
-import { tenantEventCountsTopology, RAW_EVENTS_TOPIC, TENANT_EVENT_COUNTS_TOPIC } from '../processors/telemetry/tenant-event-counts.js';
+import {
+  RAW_EVENTS_TOPIC,
+  TENANT_EVENT_COUNTS_TOPIC,
+  tenantEventCountsTopology,
+} from '../processors/telemetry/tenant-event-counts.js';
 import { telemetryEventSerde } from '../schemas/index.js';
 import type { Topology } from '../topology/index.js';
 import type { AppConfig } from './config.js';
@@ -12,7 +16,9 @@ export interface DefaultTopology {
 }
 
 export function defaultTopology(config: Pick<AppConfig, 'SCHEMA_REGISTRY_URL'>): DefaultTopology {
-  const telemetrySerde = telemetryEventSerde(config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL });
+  const telemetrySerde = telemetryEventSerde(
+    config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL },
+  );
   return {
     topology: tenantEventCountsTopology({ telemetrySerde }),
     topics: [

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /** JSON logs on stderr, so stdout stays for a command's output. */
 export function createLogger(level: string): Logger {

@@ -23,7 +23,9 @@ try {
   await program.parseAsync();
 } catch (error) {
   if (error instanceof VeroaiError) {
-    process.stderr.write(`veroai: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`);
+    process.stderr.write(
+      `veroai: ${error.message}\n${error.hint === undefined ? '' : `hint: ${error.hint}\n`}`,
+    );
   } else {
     process.stderr.write(`veroai: ${(error as Error)?.stack ?? String(error)}\n`);
   }

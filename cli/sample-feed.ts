@@ -31,7 +31,11 @@ export class SampleFeed {
     if (partitions === undefined) throw new Error(`sample feed: topic '${topic}' does not exist`);
     await serde.prepare?.(topic);
     const producer = await transport.producer();
-    const traffic = new SampleTraffic({ seed: this.options.seed ?? 7, startTime: Date.now(), eventsPerSecond: Math.max(1, eventsPerSecond) });
+    const traffic = new SampleTraffic({
+      seed: this.options.seed ?? 7,
+      startTime: Date.now(),
+      eventsPerSecond: Math.max(1, eventsPerSecond),
+    });
     const tickMs = 100;
     let owed = 0;
     this.timer = setInterval(() => {
@@ -41,7 +45,13 @@ export class SampleFeed {
       if (n === 0) return;
       const records = traffic.take(n).map((event) => {
         const key = Buffer.from(traffic.key(event));
-        return { topic, partition: partitionForKey(key, partitions, () => 0), key, value: serde.serialize(event, topic), timestamp: event.timestamp };
+        return {
+          topic,
+          partition: partitionForKey(key, partitions, () => 0),
+          key,
+          value: serde.serialize(event, topic),
+          timestamp: event.timestamp,
+        };
       });
       this.sending = this.sending
         .then(() => producer.send(records))

@@ -9,7 +9,11 @@ export class VeroaiError extends Error {
   /** HTTP status when the error reaches the API. */
   readonly status: number;
 
-  constructor(code: string, message: string, options: { hint?: string; status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { hint?: string; status?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -3,11 +3,17 @@
  * may change without notice.
  */
 export { BranchedKStream } from './dsl/branched-kstream.js';
-export { KGroupedStream, type AggregateOptions } from './dsl/kgrouped-stream.js';
-export { KStream, type Named, type RepartitionOptions, type StreamSerdes, type ToOptions } from './dsl/kstream.js';
+export { type AggregateOptions, KGroupedStream } from './dsl/kgrouped-stream.js';
+export {
+  KStream,
+  type Named,
+  type RepartitionOptions,
+  type StreamSerdes,
+  type ToOptions,
+} from './dsl/kstream.js';
 export { KTable } from './dsl/ktable.js';
 export type { KeyValue, ValueCallback } from './dsl/operators.js';
-export { TopologyBuilder, type KeyValueStoreOptions, type StreamOptions } from './dsl/topology-builder.js';
+export { type KeyValueStoreOptions, type StreamOptions, TopologyBuilder } from './dsl/topology-builder.js';
 export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
 export type { TimestampExtractor } from './plan/graph.js';
@@ -16,12 +22,17 @@ export type { ProcessorContext, ProcessorSupplier } from './processor.js';
 export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
 export { DLQ_HEADERS } from './runtime/dead-letter.js';
 export { murmur2, partitionForKey } from './runtime/partitioner.js';
-export { type ApplicationState, type ProcessingGuarantee, StreamsApplication, type StreamsConfig } from './runtime/streams-application.js';
-export { Serdes, jsonSerde, numberSerde, stringSerde, bufferSerde } from './serdes/builtin.js';
+export {
+  type ApplicationState,
+  type ProcessingGuarantee,
+  StreamsApplication,
+  type StreamsConfig,
+} from './runtime/streams-application.js';
+export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serdes/builtin.js';
 export type { Serde } from './serdes/serde.js';
 export type { KeyValueStore, StateStore } from './state/store.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
-export { MemoryTransport } from './transports/memory/memory-transport.js';
-export { MemoryLog } from './transports/memory/memory-log.js';
 export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
-export type { Transport, TopicSpec } from './transports/transport.js';
+export { MemoryLog } from './transports/memory/memory-log.js';
+export { MemoryTransport } from './transports/memory/memory-transport.js';
+export type { TopicSpec, Transport } from './transports/transport.js';

@@ -8,7 +8,10 @@ export interface OperationsRoutesOptions {
 }
 
 /** Liveness, readiness and Prometheus metrics: what an orchestrator and a scraper need. */
-export async function operationsRoutes(server: FastifyInstance, options: OperationsRoutesOptions): Promise<void> {
+export async function operationsRoutes(
+  server: FastifyInstance,
+  options: OperationsRoutesOptions,
+): Promise<void> {
   const { registry, app } = options;
 
   server.get('/metrics', async (_request, reply) => {

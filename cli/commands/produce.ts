@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { SampleTraffic } from '../../processors/telemetry/sample-traffic.js';
 import { telemetryEventSerde } from '../../schemas/index.js';
 import { ConfigError, KafkaTransport, partitionForKey } from '../../topology/index.js';
@@ -22,7 +22,9 @@ interface ProduceOptions {
 export function registerProduce(program: Command): void {
   program
     .command('produce')
-    .description('write synthetic TelemetryEvents (several tenants, users, event types, sessions, errors) to a Kafka topic at KAFKA_BROKERS')
+    .description(
+      'write synthetic TelemetryEvents (several tenants, users, event types, sessions, errors) to a Kafka topic at KAFKA_BROKERS',
+    )
     .requiredOption('--sample <n>', 'how many events to write', positiveInt)
     .option('--topic <name>', 'destination topic', 'raw_events')
     .option('--seed <n>', 'generator seed: the same seed writes the same events', positiveInt, 7)
@@ -30,23 +32,46 @@ export function registerProduce(program: Command): void {
     .option('--users <n>', 'users per tenant', positiveInt, 50)
     .action(async (options: ProduceOptions) => {
       const config = loadConfig();
-      if (config.KAFKA_BROKERS === undefined) throw new ConfigError('KAFKA_BROKERS: not set; expected a comma-separated list of host:port, e.g. 127.0.0.1:9092');
+      if (config.KAFKA_BROKERS === undefined)
+        throw new ConfigError(
+          'KAFKA_BROKERS: not set; expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
+        );
       const logger = createLogger(config.LOG_LEVEL);
-      const transport = new KafkaTransport({ brokers: config.KAFKA_BROKERS, clientId: `${config.APPLICATION_ID}-producer`, logger });
+      const transport = new KafkaTransport({
+        brokers: config.KAFKA_BROKERS,
+        clientId: `${config.APPLICATION_ID}-producer`,
+        logger,
+      });
       try {
         const partitions = await transport.partitionCount(options.topic);
-        if (partitions === undefined) throw new ConfigError(`topic '${options.topic}' does not exist on ${config.KAFKA_BROKERS.join(',')}; create it with: veroai topics create`);
-        const serde = telemetryEventSerde(config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL });
+        if (partitions === undefined)
+          throw new ConfigError(
+            `topic '${options.topic}' does not exist on ${config.KAFKA_BROKERS.join(',')}; create it with: veroai topics create`,
+          );
+        const serde = telemetryEventSerde(
+          config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL },
+        );
         await serde.prepare?.(options.topic);
         const producer = await transport.producer();
-        const traffic = new SampleTraffic({ seed: options.seed, tenants: options.tenants, usersPerTenant: options.users, startTime: Date.now() - 60_000 });
+        const traffic = new SampleTraffic({
+          seed: options.seed,
+          tenants: options.tenants,
+          usersPerTenant: options.users,
+          startTime: Date.now() - 60_000,
+        });
         let written = 0;
         while (written < options.sample) {
           const events = traffic.take(Math.min(5_000, options.sample - written));
           await producer.send(
             events.map((event) => {
               const key = Buffer.from(traffic.key(event));
-              return { topic: options.topic, partition: partitionForKey(key, partitions, () => 0), key, value: serde.serialize(event, options.topic), timestamp: event.timestamp };
+              return {
+                topic: options.topic,
+                partition: partitionForKey(key, partitions, () => 0),
+                key,
+                value: serde.serialize(event, options.topic),
+                timestamp: event.timestamp,
+              };
             }),
           );
           written += events.length;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildApiServer } from '../../api/server.js';
 import { telemetryEventSerde } from '../../schemas/index.js';
 import { StreamsApplication } from '../../topology/index.js';
@@ -17,7 +17,9 @@ interface RunOptions {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run the default topology from the environment (TRANSPORT, KAFKA_BROKERS, ...), with the API and /metrics; stops cleanly on SIGINT/SIGTERM')
+    .description(
+      'run the default topology from the environment (TRANSPORT, KAFKA_BROKERS, ...), with the API and /metrics; stops cleanly on SIGINT/SIGTERM',
+    )
     .option('--no-sample', 'do not feed built-in sample traffic (default: fed on the memory transport only)')
     .option('--duration <seconds>', 'stop by itself after this many seconds', (v) => {
       const n = Number(v);
@@ -51,7 +53,9 @@ async function runDefault(options: RunOptions): Promise<void> {
       ? new SampleFeed({
           transport,
           topic: inputTopic,
-          serde: telemetryEventSerde(config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL }),
+          serde: telemetryEventSerde(
+            config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL },
+          ),
           eventsPerSecond: config.SAMPLE_EVENTS_PER_SECOND,
           logger,
         })
@@ -60,7 +64,10 @@ async function runDefault(options: RunOptions): Promise<void> {
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
-      logger.info({ reason }, 'shutting down: finishing the batch in progress, committing, leaving the group');
+      logger.info(
+        { reason },
+        'shutting down: finishing the batch in progress, committing, leaving the group',
+      );
       await feed?.stop();
       await app.stop();
       await api.close();
@@ -76,7 +83,9 @@ async function runDefault(options: RunOptions): Promise<void> {
   await app.start();
   const address = await api.listen({ host: config.API_HOST, port: config.API_PORT });
   await feed?.start();
-  process.stderr.write(`veroai: application '${config.APPLICATION_ID}' running on the ${transport.kind} transport; API and /metrics on ${address}\n`);
+  process.stderr.write(
+    `veroai: application '${config.APPLICATION_ID}' running on the ${transport.kind} transport; API and /metrics on ${address}\n`,
+  );
   if (options.duration !== undefined) {
     setTimeout(() => void shutdown('--duration elapsed'), options.duration * 1000).unref();
   }

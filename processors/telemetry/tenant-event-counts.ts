@@ -1,5 +1,11 @@
-import { Serdes, type Serde, type StreamRecord, type Topology, TopologyBuilder } from '../../topology/index.js';
 import type { TelemetryEvent } from '../../schemas/index.js';
+import {
+  type Serde,
+  Serdes,
+  type StreamRecord,
+  type Topology,
+  TopologyBuilder,
+} from '../../topology/index.js';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits, validateTelemetryEvent } from './validate.js';
 
 export const RAW_EVENTS_TOPIC = 'raw_events';
@@ -23,7 +29,12 @@ export function tenantEventCountsTopology(options: TenantEventCountsOptions): To
   const limits = options.limits ?? DEFAULT_VALIDATION_LIMITS;
   const builder = new TopologyBuilder();
   builder
-    .stream(RAW_EVENTS_TOPIC, { key: Serdes.string, value: options.telemetrySerde, name: 'raw-events', timestamp: eventTime })
+    .stream(RAW_EVENTS_TOPIC, {
+      key: Serdes.string,
+      value: options.telemetrySerde,
+      name: 'raw-events',
+      timestamp: eventTime,
+    })
     .mapValues((event) => validateTelemetryEvent(event, now(), limits), { name: 'validate' })
     .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string })
     .groupByKey({ name: 'events-by-tenant' })

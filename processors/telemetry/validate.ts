@@ -12,7 +12,10 @@ export interface ValidationLimits {
   readonly maxAgeMs: number;
 }
 
-export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = { maxFutureMs: 24 * 3_600_000, maxAgeMs: 30 * 24 * 3_600_000 };
+export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
+  maxFutureMs: 24 * 3_600_000,
+  maxAgeMs: 30 * 24 * 3_600_000,
+};
 
 const knownTypes = new Set<string>(TELEMETRY_EVENT_TYPES);
 
@@ -21,16 +24,28 @@ const knownTypes = new Set<string>(TELEMETRY_EVENT_TYPES);
  * processing wall clock). Returns the event, or throws InvalidEventError naming
  * the rule it breaks.
  */
-export function validateTelemetryEvent(event: TelemetryEvent, now: number, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): TelemetryEvent {
+export function validateTelemetryEvent(
+  event: TelemetryEvent,
+  now: number,
+  limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS,
+): TelemetryEvent {
   if (!event.tenantId) throw new InvalidEventError('tenantId is missing');
   if (!event.eventId) throw new InvalidEventError('eventId is missing');
-  if (!knownTypes.has(event.eventType)) throw new InvalidEventError(`eventType '${event.eventType}' is not one of ${TELEMETRY_EVENT_TYPES.join(', ')}`);
-  if (!Number.isFinite(event.timestamp)) throw new InvalidEventError(`timestamp ${event.timestamp} is not a number`);
+  if (!knownTypes.has(event.eventType))
+    throw new InvalidEventError(
+      `eventType '${event.eventType}' is not one of ${TELEMETRY_EVENT_TYPES.join(', ')}`,
+    );
+  if (!Number.isFinite(event.timestamp))
+    throw new InvalidEventError(`timestamp ${event.timestamp} is not a number`);
   if (event.timestamp > now + limits.maxFutureMs) {
-    throw new InvalidEventError(`timestamp ${new Date(event.timestamp).toISOString()} is more than ${limits.maxFutureMs} ms in the future`);
+    throw new InvalidEventError(
+      `timestamp ${new Date(event.timestamp).toISOString()} is more than ${limits.maxFutureMs} ms in the future`,
+    );
   }
   if (event.timestamp < now - limits.maxAgeMs) {
-    throw new InvalidEventError(`timestamp ${new Date(event.timestamp).toISOString()} is more than ${limits.maxAgeMs} ms old`);
+    throw new InvalidEventError(
+      `timestamp ${new Date(event.timestamp).toISOString()} is more than ${limits.maxAgeMs} ms old`,
+    );
   }
   return event;
 }

@@ -118,8 +118,12 @@ describe('the engine on a real Kafka broker', () => {
     const counts = await readTopic(brokers, output, { atLeast: all.length });
     const last = new Map<string, number>();
     for (const r of counts.sort((a, b) => a.offset - b.offset)) last.set(r.key!, Number(r.value!.toString()));
-    expect(Object.fromEntries(last)).toEqual(Object.fromEntries(Array.from({ length: 7 }, (_, t) => [`t${t}`, 300])));
-    const repartition = topology.subTopologies.flatMap((s) => s.sinks).find((s) => s.topic.kind === 'internal')!;
+    expect(Object.fromEntries(last)).toEqual(
+      Object.fromEntries(Array.from({ length: 7 }, (_, t) => [`t${t}`, 300])),
+    );
+    const repartition = topology.subTopologies
+      .flatMap((s) => s.sinks)
+      .find((s) => s.topic.kind === 'internal')!;
     const internal = `${applicationId}-${repartition.topic.name}`;
     const shuffled = await readTopic(brokers, internal, { atLeast: all.length });
     expect(shuffled).toHaveLength(all.length);
@@ -147,8 +151,18 @@ describe('the engine on a real Kafka broker', () => {
     const good = Array.from({ length: 300 }, (_, i) => order(i));
     await produce(brokers, input, [
       ...good.slice(0, 150).map(asInput),
-      { key: 'bad/1', value: Buffer.from([0x7b, 0x22, 0xff, 0x00]), partition: 1, timestamp: 1_700_000_000_000 },
-      { key: 'bad/2', value: JSON.stringify({ ...order(9999), kind: 'poison' }), partition: 2, timestamp: 1_700_000_000_001 },
+      {
+        key: 'bad/1',
+        value: Buffer.from([0x7b, 0x22, 0xff, 0x00]),
+        partition: 1,
+        timestamp: 1_700_000_000_000,
+      },
+      {
+        key: 'bad/2',
+        value: JSON.stringify({ ...order(9999), kind: 'poison' }),
+        partition: 2,
+        timestamp: 1_700_000_000_001,
+      },
       ...good.slice(150).map(asInput),
     ]);
     const app = await startApp(builder.build(), applicationId);
@@ -221,7 +235,13 @@ describe('the engine on a real Kafka broker', () => {
     };
     const a = await startApp(build(), applicationId);
     const b = await startApp(build(), applicationId);
-    await eventually(() => a.activeTasks().size > 0 && b.activeTasks().size > 0 && a.activeTasks().size + b.activeTasks().size === 3, 'both instances own tasks');
+    await eventually(
+      () =>
+        a.activeTasks().size > 0 &&
+        b.activeTasks().size > 0 &&
+        a.activeTasks().size + b.activeTasks().size === 3,
+      'both instances own tasks',
+    );
     const ownedByA = new Set(a.activeTasks().keys());
     for (const id of b.activeTasks().keys()) expect(ownedByA.has(id)).toBe(false);
     const all = Array.from({ length: 9_000 }, (_, i) => order(i));

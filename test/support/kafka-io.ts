@@ -26,7 +26,12 @@ function client(brokers: readonly string[]): Kafka {
 export async function produce(
   brokers: readonly string[],
   topic: string,
-  records: ReadonlyArray<{ key: string | null; value: Buffer | string | null; partition?: number; timestamp?: number }>,
+  records: ReadonlyArray<{
+    key: string | null;
+    value: Buffer | string | null;
+    partition?: number;
+    timestamp?: number;
+  }>,
 ): Promise<void> {
   const producer = client(brokers).producer({ allowAutoTopicCreation: false });
   await producer.connect();
@@ -84,7 +89,10 @@ export async function readTopic(
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     const quiet = options.quietMs ?? 500;
     while (!(out.length >= options.atLeast && Date.now() - lastArrival >= quiet)) {
-      if (Date.now() > deadline) throw new Error(`readTopic(${topic}): expected at least ${options.atLeast} records, saw ${out.length}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `readTopic(${topic}): expected at least ${options.atLeast} records, saw ${out.length}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
     return out;
@@ -94,7 +102,11 @@ export async function readTopic(
 }
 
 /** Polls until `check` holds; fails naming `what` after the timeout. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

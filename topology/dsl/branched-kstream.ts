@@ -1,6 +1,6 @@
 import { TopologyError } from '../errors.js';
-import { branchSupplier, type ValueCallback } from './operators.js';
 import type { KStream } from './kstream.js';
+import { branchSupplier, type ValueCallback } from './operators.js';
 
 /**
  * The result of `KStream.split()`: add branches in order, then close with
@@ -39,6 +39,13 @@ export class BranchedKStream<K, V> {
       throw new TopologyError(`split('${this.prefix}'): branch '${name}' is defined twice`);
     }
     const supplier = branchSupplier<K, V>([...this.predicates], predicate);
-    this.branches[name] = this.parent.then('branch', 'KSTREAM-BRANCHCHILD', supplier, { name: `${this.prefix}-${name}` }, this.parent.position.serdes, false);
+    this.branches[name] = this.parent.chain(
+      'branch',
+      'KSTREAM-BRANCHCHILD',
+      supplier,
+      { name: `${this.prefix}-${name}` },
+      this.parent.position.serdes,
+      false,
+    );
   }
 }

@@ -31,13 +31,21 @@ export class KGroupedStream<K, V> {
    * @example stream.groupByKey().count({ name: 'events-per-tenant' })
    */
   count(options: Named = {}): KTable<K, number> {
-    return this.aggregate<number>(() => 0, (_k, _v, n) => n + 1, { ...options, value: numberSerde as Serde<number> }, 'count');
+    return this.aggregate<number>(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      { ...options, value: numberSerde as Serde<number> },
+      'count',
+    );
   }
 
   /** Combines values per key with `reducer`; the first value of a key is its initial aggregate. */
   reduce(reducer: (aggregate: V, value: V, key: K) => V, options: Named = {}): KTable<K, V> {
     if (this.valueSerde === undefined) {
-      throw new TopologyError('reduce(): the stream has no value serde for the store', 'pass { value: serde } to groupByKey()/groupBy()');
+      throw new TopologyError(
+        'reduce(): the stream has no value serde for the store',
+        'pass { value: serde } to groupByKey()/groupBy()',
+      );
     }
     return this.aggregate<V | undefined>(
       () => undefined,
@@ -60,10 +68,16 @@ export class KGroupedStream<K, V> {
     const { graph, path } = this.stream.position;
     const storeName = options.name ?? `${path}-${operation}`.replace(/\./g, '-');
     if (this.keySerde === undefined) {
-      throw new TopologyError(`${operation}('${storeName}'): no key serde for the store`, 'pass { key: serde } to groupByKey()/groupBy()');
+      throw new TopologyError(
+        `${operation}('${storeName}'): no key serde for the store`,
+        'pass { key: serde } to groupByKey()/groupBy()',
+      );
     }
     if (options.value === undefined) {
-      throw new TopologyError(`${operation}('${storeName}'): no value serde for the aggregate`, 'pass { value: Serdes.json() } (or another serde)');
+      throw new TopologyError(
+        `${operation}('${storeName}'): no value serde for the aggregate`,
+        'pass { value: Serdes.json() } (or another serde)',
+      );
     }
     graph.addStore({
       name: storeName,
@@ -76,14 +90,16 @@ export class KGroupedStream<K, V> {
       const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
       return map((record) => {
         if (record.key === null || record.key === undefined) {
-          throw new TopologyError(`${operation}('${storeName}'): a record with a null key cannot be aggregated`);
+          throw new TopologyError(
+            `${operation}('${storeName}'): a record with a null key cannot be aggregated`,
+          );
         }
         const next = aggregator(record.key, record.value, store.get(record.key) ?? initializer());
         store.put(record.key, next);
         return { ...record, value: next };
       });
     };
-    const node = this.stream.then<K, VA>(
+    const node = this.stream.chain<K, VA>(
       operation,
       'KSTREAM-AGGREGATE',
       supplier as ProcessorSupplier<unknown, unknown, unknown, unknown>,

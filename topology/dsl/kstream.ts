@@ -1,8 +1,8 @@
 import { TopologyError } from '../errors.js';
+import type { LogicalGraph, TopicRef } from '../plan/graph.js';
 import type { ProcessorSupplier } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
-import type { LogicalGraph, TopicRef } from '../plan/graph.js';
 import { BranchedKStream } from './branched-kstream.js';
 import { KGroupedStream } from './kgrouped-stream.js';
 import {
@@ -71,12 +71,26 @@ export class KStream<K, V> {
    * @example stream.filter((event) => event.eventType !== 'click')
    */
   filter(predicate: ValueCallback<K, V, boolean>, options: Named = {}): KStream<K, V> {
-    return this.then('filter', 'KSTREAM-FILTER', filterSupplier(predicate), options, this.position.serdes, false);
+    return this.chain(
+      'filter',
+      'KSTREAM-FILTER',
+      filterSupplier(predicate),
+      options,
+      this.position.serdes,
+      false,
+    );
   }
 
   /** Drops the records for which `predicate` is true. Stateless. */
   filterNot(predicate: ValueCallback<K, V, boolean>, options: Named = {}): KStream<K, V> {
-    return this.then('filterNot', 'KSTREAM-FILTER', filterSupplier<K, V>((v, r) => !predicate(v, r)), options, this.position.serdes, false);
+    return this.chain(
+      'filterNot',
+      'KSTREAM-FILTER',
+      filterSupplier<K, V>((v, r) => !predicate(v, r)),
+      options,
+      this.position.serdes,
+      false,
+    );
   }
 
   /**
@@ -84,15 +98,32 @@ export class KStream<K, V> {
    * @example stream.mapValues((event) => event.payload)
    */
   mapValues<V2>(fn: ValueCallback<K, V, V2>, options: Named & { value?: Serde<V2> } = {}): KStream<K, V2> {
-    return this.then('mapValues', 'KSTREAM-MAPVALUES', mapValuesSupplier(fn), options, { key: this.position.serdes.key, value: options.value }, false);
+    return this.chain(
+      'mapValues',
+      'KSTREAM-MAPVALUES',
+      mapValuesSupplier(fn),
+      options,
+      { key: this.position.serdes.key, value: options.value },
+      false,
+    );
   }
 
   /**
    * Replaces key and value. Stateless, but key-changing: a later stateful step repartitions.
    * @example stream.map((e) => ({ key: e.tenantId, value: 1 }))
    */
-  map<K2, V2>(fn: ValueCallback<K, V, KeyValue<K2, V2>>, options: Named & StreamSerdes<K2, V2> = {}): KStream<K2, V2> {
-    return this.then('map', 'KSTREAM-MAP', mapSupplier(fn), options, { key: options.key, value: options.value }, true);
+  map<K2, V2>(
+    fn: ValueCallback<K, V, KeyValue<K2, V2>>,
+    options: Named & StreamSerdes<K2, V2> = {},
+  ): KStream<K2, V2> {
+    return this.chain(
+      'map',
+      'KSTREAM-MAP',
+      mapSupplier(fn),
+      options,
+      { key: options.key, value: options.value },
+      true,
+    );
   }
 
   /**
@@ -100,22 +131,49 @@ export class KStream<K, V> {
    * @example stream.selectKey((event) => event.tenantId)
    */
   selectKey<K2>(fn: ValueCallback<K, V, K2>, options: Named & { key?: Serde<K2> } = {}): KStream<K2, V> {
-    return this.then('selectKey', 'KSTREAM-KEY-SELECT', selectKeySupplier(fn), options, { key: options.key, value: this.position.serdes.value }, true);
+    return this.chain(
+      'selectKey',
+      'KSTREAM-KEY-SELECT',
+      selectKeySupplier(fn),
+      options,
+      { key: options.key, value: this.position.serdes.value },
+      true,
+    );
   }
 
   /** Turns each record into zero or more records. Stateless, key-changing. */
-  flatMap<K2, V2>(fn: ValueCallback<K, V, Iterable<KeyValue<K2, V2>>>, options: Named & StreamSerdes<K2, V2> = {}): KStream<K2, V2> {
-    return this.then('flatMap', 'KSTREAM-FLATMAP', flatMapSupplier(fn), options, { key: options.key, value: options.value }, true);
+  flatMap<K2, V2>(
+    fn: ValueCallback<K, V, Iterable<KeyValue<K2, V2>>>,
+    options: Named & StreamSerdes<K2, V2> = {},
+  ): KStream<K2, V2> {
+    return this.chain(
+      'flatMap',
+      'KSTREAM-FLATMAP',
+      flatMapSupplier(fn),
+      options,
+      { key: options.key, value: options.value },
+      true,
+    );
   }
 
   /** Turns each value into zero or more values under the same key. Stateless; keeps the key. */
-  flatMapValues<V2>(fn: ValueCallback<K, V, Iterable<V2>>, options: Named & { value?: Serde<V2> } = {}): KStream<K, V2> {
-    return this.then('flatMapValues', 'KSTREAM-FLATMAPVALUES', flatMapValuesSupplier(fn), options, { key: this.position.serdes.key, value: options.value }, false);
+  flatMapValues<V2>(
+    fn: ValueCallback<K, V, Iterable<V2>>,
+    options: Named & { value?: Serde<V2> } = {},
+  ): KStream<K, V2> {
+    return this.chain(
+      'flatMapValues',
+      'KSTREAM-FLATMAPVALUES',
+      flatMapValuesSupplier(fn),
+      options,
+      { key: this.position.serdes.key, value: options.value },
+      false,
+    );
   }
 
   /** Calls `fn` for each record and passes it on unchanged (logging, counting). Stateless. */
   peek(fn: ValueCallback<K, V, void>, options: Named = {}): KStream<K, V> {
-    return this.then('peek', 'KSTREAM-PEEK', peekSupplier(fn), options, this.position.serdes, false);
+    return this.chain('peek', 'KSTREAM-PEEK', peekSupplier(fn), options, this.position.serdes, false);
   }
 
   /**
@@ -136,11 +194,21 @@ export class KStream<K, V> {
     }
     const { graph } = this.position;
     const name = options.name ?? graph.newName('KSTREAM-MERGE');
-    graph.add({ kind: 'processor', name, operation: 'merge', parents: [this.position.node, other.position.node], supplier: passThroughSupplier, stores: [] });
+    graph.add({
+      kind: 'processor',
+      name,
+      operation: 'merge',
+      parents: [this.position.node, other.position.node],
+      supplier: passThroughSupplier,
+      stores: [],
+    });
     return new KStream<K, V>({
       graph,
       node: name,
-      serdes: { key: this.position.serdes.key ?? other.position.serdes.key, value: this.position.serdes.value ?? other.position.serdes.value },
+      serdes: {
+        key: this.position.serdes.key ?? other.position.serdes.key,
+        value: this.position.serdes.value ?? other.position.serdes.value,
+      },
       repartitionRequired: this.position.repartitionRequired || other.position.repartitionRequired,
       path: `${this.position.path}.merge`,
     });
@@ -159,16 +227,22 @@ export class KStream<K, V> {
   ): KStream<K2, V2> {
     for (const store of options.stores ?? []) {
       if (!this.position.graph.stores.has(store)) {
-        throw new TopologyError(`process(): state store '${store}' is not in this topology`, 'add it first with builder.addStateStore()');
+        throw new TopologyError(
+          `process(): state store '${store}' is not in this topology`,
+          'add it first with builder.addStateStore()',
+        );
       }
     }
     const keyPreserving = options.keyPreserving === true;
-    return this.then(
+    return this.chain(
       'process',
       'KSTREAM-PROCESSOR',
       supplier as ProcessorSupplier<unknown, unknown, unknown, unknown>,
       options,
-      { key: options.key ?? (keyPreserving ? (this.position.serdes.key as unknown as Serde<K2>) : undefined), value: options.value },
+      {
+        key: options.key ?? (keyPreserving ? (this.position.serdes.key as unknown as Serde<K2>) : undefined),
+        value: options.value,
+      },
       !keyPreserving,
       options.stores ?? [],
     );
@@ -203,7 +277,13 @@ export class KStream<K, V> {
       valueSerde: valueSerde as Serde<unknown>,
       timestampExtractor: undefined,
     });
-    return new KStream<K, V>({ graph, node: source.name, serdes: { key: keySerde, value: valueSerde }, repartitionRequired: false, path: name });
+    return new KStream<K, V>({
+      graph,
+      node: source.name,
+      serdes: { key: keySerde, value: valueSerde },
+      repartitionRequired: false,
+      path: name,
+    });
   }
 
   /**
@@ -213,7 +293,11 @@ export class KStream<K, V> {
    */
   groupByKey(options: RepartitionOptions<K, V> = {}): KGroupedStream<K, V> {
     const stream = this.position.repartitionRequired ? this.repartition(options) : this;
-    return new KGroupedStream(stream, options.key ?? stream.position.serdes.key, options.value ?? stream.position.serdes.value);
+    return new KGroupedStream(
+      stream,
+      options.key ?? stream.position.serdes.key,
+      options.value ?? stream.position.serdes.value,
+    );
   }
 
   /** Groups by a new key computed from each record. Always repartitions. */
@@ -226,10 +310,16 @@ export class KStream<K, V> {
     const valueSerde = options.value ?? this.position.serdes.value;
     const where = topic.kind === 'internal' ? `repartition topic '${topic.name}'` : `to('${topic.name}')`;
     if (keySerde === undefined) {
-      throw new TopologyError(`${where}: the key type changed upstream and no key serde is known`, 'pass { key: Serdes.string } (or another serde) to this operation or the one that changed the key');
+      throw new TopologyError(
+        `${where}: the key type changed upstream and no key serde is known`,
+        'pass { key: Serdes.string } (or another serde) to this operation or the one that changed the key',
+      );
     }
     if (valueSerde === undefined) {
-      throw new TopologyError(`${where}: the value type changed upstream and no value serde is known`, 'pass { value: Serdes.json() } (or another serde) to this operation or the one that changed the value');
+      throw new TopologyError(
+        `${where}: the value type changed upstream and no value serde is known`,
+        'pass { value: Serdes.json() } (or another serde) to this operation or the one that changed the value',
+      );
     }
     const { graph } = this.position;
     graph.add({
@@ -243,7 +333,7 @@ export class KStream<K, V> {
   }
 
   /** @internal adds a processor node after this one. */
-  then<K2, V2>(
+  chain<K2, V2>(
     operation: string,
     prefix: string,
     supplier: ProcessorSupplier<unknown, unknown, unknown, unknown>,

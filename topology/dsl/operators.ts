@@ -41,7 +41,9 @@ export const mapSupplier =
 export const flatMapSupplier =
   <K, V, K2, V2>(fn: ValueCallback<K, V, Iterable<KeyValue<K2, V2>>>): Supplier =>
   () =>
-    mergeMap((r) => Array.from(fn(r.value as V, r as StreamRecord<K, V>), (kv) => ({ ...r, key: kv.key, value: kv.value })));
+    mergeMap((r) =>
+      Array.from(fn(r.value as V, r as StreamRecord<K, V>), (kv) => ({ ...r, key: kv.key, value: kv.value })),
+    );
 
 export const flatMapValuesSupplier =
   <K, V, V2>(fn: ValueCallback<K, V, Iterable<V2>>): Supplier =>
@@ -57,7 +59,10 @@ export const passThroughSupplier: Supplier = () => identity;
 
 /** One branch of a split: takes a record only if no earlier branch's predicate took it. */
 export const branchSupplier =
-  <K, V>(earlier: readonly ValueCallback<K, V, boolean>[], own: ValueCallback<K, V, boolean> | undefined): Supplier =>
+  <K, V>(
+    earlier: readonly ValueCallback<K, V, boolean>[],
+    own: ValueCallback<K, V, boolean> | undefined,
+  ): Supplier =>
   () =>
     filter((r) => {
       const rec = r as StreamRecord<K, V>;

@@ -1,8 +1,8 @@
-import type { StreamRecord } from '../record.js';
 import { TopologyError } from '../errors.js';
-import type { Serde } from '../serdes/serde.js';
 import { LogicalGraph, type TimestampExtractor } from '../plan/graph.js';
 import { compileTopology, type Topology } from '../plan/topology.js';
+import type { StreamRecord } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
 import { KStream } from './kstream.js';
 
 export interface StreamOptions<K, V> {
@@ -48,15 +48,24 @@ export class TopologyBuilder {
     if (list.length === 0) throw new TopologyError('stream(): give at least one topic');
     for (const topic of list) {
       if (!TOPIC_NAME.test(topic)) {
-        throw new TopologyError(`stream(): '${topic}' is not a valid topic name`, 'use letters, digits, ".", "_" and "-" (at most 249)');
+        throw new TopologyError(
+          `stream(): '${topic}' is not a valid topic name`,
+          'use letters, digits, ".", "_" and "-" (at most 249)',
+        );
       }
       if (this.sourceTopics.has(topic)) {
-        throw new TopologyError(`stream(): topic '${topic}' is already a source of this topology`, 'read it once and reuse the KStream');
+        throw new TopologyError(
+          `stream(): topic '${topic}' is already a source of this topology`,
+          'read it once and reuse the KStream',
+        );
       }
       this.sourceTopics.add(topic);
     }
     if (options?.key === undefined || options.value === undefined) {
-      throw new TopologyError(`stream('${list.join(',')}'): key and value serdes are required`, "pass { key: Serdes.string, value: Serdes.json() }");
+      throw new TopologyError(
+        `stream('${list.join(',')}'): key and value serdes are required`,
+        'pass { key: Serdes.string, value: Serdes.json() }',
+      );
     }
     const node = this.graph.add({
       kind: 'source',
@@ -78,7 +87,10 @@ export class TopologyBuilder {
   /** Declares a key-value store for custom processors (`process(..., { stores: [name] })`). */
   addStateStore<K, V>(name: string, options: KeyValueStoreOptions<K, V>): this {
     if (!TOPIC_NAME.test(name)) {
-      throw new TopologyError(`addStateStore(): '${name}' is not a valid store name`, 'it becomes part of a topic name: use letters, digits, ".", "_" and "-"');
+      throw new TopologyError(
+        `addStateStore(): '${name}' is not a valid store name`,
+        'it becomes part of a topic name: use letters, digits, ".", "_" and "-"',
+      );
     }
     this.graph.addStore({
       name,

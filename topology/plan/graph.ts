@@ -10,7 +10,9 @@ export type TimestampExtractor = (record: StreamRecord<unknown, unknown>) => num
  * A topic name as written in the DSL. Internal topics are named without the
  * application id, which the runtime prefixes: `<applicationId>-<name>`.
  */
-export type TopicRef = { readonly kind: 'external'; readonly name: string } | { readonly kind: 'internal'; readonly name: string };
+export type TopicRef =
+  | { readonly kind: 'external'; readonly name: string }
+  | { readonly kind: 'internal'; readonly name: string };
 
 export interface StoreSpec {
   readonly name: string;
@@ -77,7 +79,10 @@ export class LogicalGraph {
 
   add<N extends GraphNode>(node: N): N {
     if (this.nodes.has(node.name)) {
-      throw new TopologyError(`a processor named '${node.name}' already exists in this topology`, 'give each named operation a unique name');
+      throw new TopologyError(
+        `a processor named '${node.name}' already exists in this topology`,
+        'give each named operation a unique name',
+      );
     }
     this.nodes.set(node.name, node);
     return node;
@@ -85,14 +90,20 @@ export class LogicalGraph {
 
   addStore(spec: StoreSpec): void {
     if (this.stores.has(spec.name)) {
-      throw new TopologyError(`a state store named '${spec.name}' already exists in this topology`, 'give each stateful operation a unique name');
+      throw new TopologyError(
+        `a state store named '${spec.name}' already exists in this topology`,
+        'give each stateful operation a unique name',
+      );
     }
     this.stores.set(spec.name, spec);
   }
 
   addRepartitionTopic(spec: RepartitionTopicSpec): void {
     if (this.repartitionTopics.has(spec.name)) {
-      throw new TopologyError(`a repartition topic named '${spec.name}' already exists in this topology`, 'give the re-keying operation another name');
+      throw new TopologyError(
+        `a repartition topic named '${spec.name}' already exists in this topology`,
+        'give the re-keying operation another name',
+      );
     }
     this.repartitionTopics.set(spec.name, spec);
   }

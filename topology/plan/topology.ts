@@ -1,5 +1,13 @@
 import { TopologyError } from '../errors.js';
-import type { GraphNode, LogicalGraph, RepartitionTopicSpec, SinkNode, SourceNode, StoreSpec, TopicRef } from './graph.js';
+import type {
+  GraphNode,
+  LogicalGraph,
+  RepartitionTopicSpec,
+  SinkNode,
+  SourceNode,
+  StoreSpec,
+  TopicRef,
+} from './graph.js';
 
 /** A connected part of the topology: its own tasks, one per partition of its sources. */
 export interface SubTopology {
@@ -66,7 +74,10 @@ export function compileTopology(graph: LogicalGraph): Topology {
   }
   for (const node of nodes) {
     if (node.kind !== 'sink' && children.get(node.name)!.length === 0 && node.kind === 'source') {
-      throw new TopologyError(`source '${node.name}' has no downstream operation`, 'add at least one operation or sink after builder.stream()');
+      throw new TopologyError(
+        `source '${node.name}' has no downstream operation`,
+        'add at least one operation or sink after builder.stream()',
+      );
     }
   }
 
@@ -89,7 +100,10 @@ export function compileTopology(graph: LogicalGraph): Topology {
   });
   for (const sub of subTopologies) {
     if (sub.sources.length === 0) {
-      throw new TopologyError(`sub-topology ${sub.id} has no source`, 'every stream must start at builder.stream()');
+      throw new TopologyError(
+        `sub-topology ${sub.id} has no source`,
+        'every stream must start at builder.stream()',
+      );
     }
   }
   return {

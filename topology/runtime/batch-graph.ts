@@ -1,7 +1,7 @@
 import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
 import { ProcessingError, SerializationError } from '../errors.js';
-import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 import type { SinkNode } from '../plan/graph.js';
+import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
 
@@ -113,7 +113,13 @@ export class SinkRunner implements Downstream {
       key = this.node.keySerde.serialize(record.key, this.topic);
       value = this.node.valueSerde.serialize(record.value, this.topic);
     } catch (error) {
-      const wrapped = error instanceof SerializationError ? error : new SerializationError(`sink '${this.node.name}' could not serialise a record for '${this.topic}': ${(error as Error).message}`, { cause: error });
+      const wrapped =
+        error instanceof SerializationError
+          ? error
+          : new SerializationError(
+              `sink '${this.node.name}' could not serialise a record for '${this.topic}': ${(error as Error).message}`,
+              { cause: error },
+            );
       this.hooks.deadLetter(record, wrapped, this.node.name);
       return;
     }
@@ -152,6 +158,9 @@ export class SourceRunner implements Downstream {
 }
 
 /** The source bytes behind a record, for the dead-letter topic. */
-export function originOf(record: AnyRecord | undefined, fallback: SourceRecord | undefined): SourceRecord | undefined {
+export function originOf(
+  record: AnyRecord | undefined,
+  fallback: SourceRecord | undefined,
+): SourceRecord | undefined {
   return record?.origin ?? fallback;
 }

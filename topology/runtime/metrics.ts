@@ -25,29 +25,78 @@ export class RuntimeMetrics {
     const get = <T>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
     this.nodeRecords =
       get('veroai_node_records_total') ??
-      new Counter({ name: 'veroai_node_records_total', help: 'Records into and out of each processor node', labelNames: ['application', 'node', 'direction'], registers });
+      new Counter({
+        name: 'veroai_node_records_total',
+        help: 'Records into and out of each processor node',
+        labelNames: ['application', 'node', 'direction'],
+        registers,
+      });
     this.consumedTotal =
       get('veroai_records_consumed_total') ??
-      new Counter({ name: 'veroai_records_consumed_total', help: 'Records read from source topics', labelNames: ['application', 'topic'], registers });
+      new Counter({
+        name: 'veroai_records_consumed_total',
+        help: 'Records read from source topics',
+        labelNames: ['application', 'topic'],
+        registers,
+      });
     this.producedTotal =
       get('veroai_records_produced_total') ??
-      new Counter({ name: 'veroai_records_produced_total', help: 'Records acknowledged by the log, per destination topic', labelNames: ['application', 'topic'], registers });
+      new Counter({
+        name: 'veroai_records_produced_total',
+        help: 'Records acknowledged by the log, per destination topic',
+        labelNames: ['application', 'topic'],
+        registers,
+      });
     this.deadLetterTotal =
       get('veroai_dlq_records_total') ??
-      new Counter({ name: 'veroai_dlq_records_total', help: 'Records sent to the dead-letter topic, by source topic and error code', labelNames: ['application', 'topic', 'code'], registers });
+      new Counter({
+        name: 'veroai_dlq_records_total',
+        help: 'Records sent to the dead-letter topic, by source topic and error code',
+        labelNames: ['application', 'topic', 'code'],
+        registers,
+      });
     this.restoredTotal =
       get('veroai_restore_records_total') ??
-      new Counter({ name: 'veroai_restore_records_total', help: 'Changelog records replayed into state stores', labelNames: ['application', 'store'], registers });
+      new Counter({
+        name: 'veroai_restore_records_total',
+        help: 'Changelog records replayed into state stores',
+        labelNames: ['application', 'store'],
+        registers,
+      });
     this.commitLatency =
       get('veroai_commit_latency_seconds') ??
-      new Histogram({ name: 'veroai_commit_latency_seconds', help: 'Time to commit consumer offsets', labelNames: ['application'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+      new Histogram({
+        name: 'veroai_commit_latency_seconds',
+        help: 'Time to commit consumer offsets',
+        labelNames: ['application'],
+        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+        registers,
+      });
     this.batchDuration =
       get('veroai_batch_duration_seconds') ??
-      new Histogram({ name: 'veroai_batch_duration_seconds', help: 'Time to process one batch through a task', labelNames: ['application'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });
-    this.tasks = get('veroai_tasks') ?? new Gauge({ name: 'veroai_tasks', help: 'Active tasks on this instance', labelNames: ['application'], registers });
+      new Histogram({
+        name: 'veroai_batch_duration_seconds',
+        help: 'Time to process one batch through a task',
+        labelNames: ['application'],
+        buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+        registers,
+      });
+    this.tasks =
+      get('veroai_tasks') ??
+      new Gauge({
+        name: 'veroai_tasks',
+        help: 'Active tasks on this instance',
+        labelNames: ['application'],
+        registers,
+      });
     this.pausedPartitions =
       get('veroai_paused_partitions') ??
-      new Gauge({ name: 'veroai_paused_partitions', help: 'Source partitions paused by backpressure', labelNames: ['application'], registers });
+      new Gauge({
+        name: 'veroai_paused_partitions',
+        help: 'Source partitions paused by backpressure',
+        labelNames: ['application'],
+        registers,
+      });
   }
 
   processed(node: string, direction: 'in' | 'out'): void {

@@ -1,5 +1,5 @@
-import type { OperatorFunction } from 'rxjs';
 import type { Logger } from 'pino';
+import type { OperatorFunction } from 'rxjs';
 import { DeserializationError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { changelogTopic, topicName } from '../plan/topology.js';
@@ -11,7 +11,13 @@ import { ChangeLoggingKeyValueStore } from '../state/change-logging-store.js';
 import { MemoryKeyValueStore } from '../state/memory-key-value-store.js';
 import type { KeyValueStore, StateStore } from '../state/store.js';
 import type { ConsumedBatch, Transport } from '../transports/transport.js';
-import { type BatchHooks, type Downstream, ProcessorRunner, SinkRunner, SourceRunner } from './batch-graph.js';
+import {
+  type BatchHooks,
+  type Downstream,
+  ProcessorRunner,
+  SinkRunner,
+  SourceRunner,
+} from './batch-graph.js';
 import { deadLetterRecord } from './dead-letter.js';
 import type { RuntimeMetrics } from './metrics.js';
 
@@ -54,7 +60,15 @@ export class StreamTask {
   private readonly operators = new Map<string, OperatorFunction<AnyRecord, AnyRecord>>();
   private readonly stores = new Map<string, KeyValueStore<unknown, unknown>>();
   private readonly runners = new Map<string, ProcessorRunner>();
-  private readonly topicToSource = new Map<string, { name: string; key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined }>();
+  private readonly topicToSource = new Map<
+    string,
+    {
+      name: string;
+      key: Serde<unknown>;
+      value: Serde<unknown>;
+      extract: ((r: AnyRecord) => number) | undefined;
+    }
+  >();
   private outputs: OutgoingRecord[] = [];
   private readonly inFlight: InFlight[] = [];
   private readonly committable = new Map<string, number>();
@@ -83,18 +97,34 @@ export class StreamTask {
     for (const spec of subTopology.stores) {
       const keySerde = spec.keySerde;
       const topic = changelogTopic(env.applicationId, spec.name);
-      const inner = new MemoryKeyValueStore<unknown, unknown>(spec.name, (k) => keySerde.serialize(k, topic) ?? Buffer.alloc(0));
+      const inner = new MemoryKeyValueStore<unknown, unknown>(
+        spec.name,
+        (k) => keySerde.serialize(k, topic) ?? Buffer.alloc(0),
+      );
       const store = spec.changelog
-        ? new ChangeLoggingKeyValueStore(inner, keySerde, spec.valueSerde, topic, partition, (r) => this.outputs.push(r), env.now)
+        ? new ChangeLoggingKeyValueStore(
+            inner,
+            keySerde,
+            spec.valueSerde,
+            topic,
+            partition,
+            (r) => this.outputs.push(r),
+            env.now,
+          )
         : inner;
       this.stores.set(spec.name, store);
     }
     for (const node of subTopology.nodes) {
       this.children.set(node.name, []);
-      if (node.kind !== 'source') for (const parent of node.parents) this.children.get(parent)?.push(node.name);
+      if (node.kind !== 'source')
+        for (const parent of node.parents) this.children.get(parent)?.push(node.name);
     }
     for (const node of subTopology.nodes) {
-      if (node.kind === 'processor') this.operators.set(node.name, node.supplier(this.contextFor(node.name, node.stores)) as OperatorFunction<AnyRecord, AnyRecord>);
+      if (node.kind === 'processor')
+        this.operators.set(
+          node.name,
+          node.supplier(this.contextFor(node.name, node.stores)) as OperatorFunction<AnyRecord, AnyRecord>,
+        );
     }
   }
 
@@ -137,7 +167,15 @@ export class StreamTask {
       }
       if (restored > 0) {
         const seconds = (Date.now() - started) / 1000;
-        this.env.logger.info({ task: this.id, store: spec.name, restored, recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)) }, 'store restored from changelog');
+        this.env.logger.info(
+          {
+            task: this.id,
+            store: spec.name,
+            restored,
+            recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
+          },
+          'store restored from changelog',
+        );
       }
     }
   }
@@ -158,7 +196,8 @@ export class StreamTask {
 
   private async processNow(batch: ConsumedBatch): Promise<ProcessedBatch> {
     const source = this.topicToSource.get(batch.topic);
-    if (source === undefined) throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
+    if (source === undefined)
+      throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
     this.outputs = [];
     const { sources, done } = this.buildBatchGraph();
     const entry = sources.get(source.name)!;
@@ -235,7 +274,10 @@ export class StreamTask {
     for (const store of this.stores.values()) await store.close();
   }
 
-  private async decode(raw: SourceRecord, source: { key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined }): Promise<AnyRecord> {
+  private async decode(
+    raw: SourceRecord,
+    source: { key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined },
+  ): Promise<AnyRecord> {
     const k = source.key.deserialize(raw.key, raw.topic);
     const v = source.value.deserialize(raw.value, raw.topic);
     const record: AnyRecord = {
@@ -251,7 +293,10 @@ export class StreamTask {
     if (source.extract === undefined) return record;
     const timestamp = source.extract(record);
     if (!Number.isFinite(timestamp) || timestamp < 0) {
-      throw new DeserializationError('VEROAI_ERR_DECODE_INVALID', `topic '${raw.topic}': the timestamp extractor returned ${timestamp}, not an epoch-millisecond time`);
+      throw new DeserializationError(
+        'VEROAI_ERR_DECODE_INVALID',
+        `topic '${raw.topic}': the timestamp extractor returned ${timestamp}, not an epoch-millisecond time`,
+      );
     }
     return { ...record, timestamp };
   }
@@ -262,7 +307,9 @@ export class StreamTask {
     const done = new Promise<void>((resolve) => {
       resolveDone = resolve;
     });
-    const terminals = nodes.filter((n) => n.kind === 'sink' || (n.kind === 'processor' && (this.childrenOf(n.name).length === 0))).length;
+    const terminals = nodes.filter(
+      (n) => n.kind === 'sink' || (n.kind === 'processor' && this.childrenOf(n.name).length === 0),
+    ).length;
     let open = terminals;
     const end = () => {
       open -= 1;
@@ -281,9 +328,24 @@ export class StreamTask {
       const node = nodes[i]!;
       const children = this.childrenOf(node.name).map((c) => built.get(c)!);
       if (node.kind === 'sink') {
-        built.set(node.name, new SinkRunner(node, topicName(node.topic, this.env.applicationId), node.parents.length, hooks, end));
+        built.set(
+          node.name,
+          new SinkRunner(
+            node,
+            topicName(node.topic, this.env.applicationId),
+            node.parents.length,
+            hooks,
+            end,
+          ),
+        );
       } else if (node.kind === 'processor') {
-        const runner = new ProcessorRunner(node.name, this.operators.get(node.name)!, children.length === 0 ? [completion] : children, node.parents.length, hooks);
+        const runner = new ProcessorRunner(
+          node.name,
+          this.operators.get(node.name)!,
+          children.length === 0 ? [completion] : children,
+          node.parents.length,
+          hooks,
+        );
         this.runners.set(node.name, runner);
         built.set(node.name, runner);
       } else {
@@ -304,7 +366,10 @@ export class StreamTask {
   private deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void {
     const source = record?.origin ?? this.currentSource;
     if (source === undefined) {
-      this.env.logger.error({ task: this.id, node, err: error }, 'a processor failed outside any record; nothing to dead-letter');
+      this.env.logger.error(
+        { task: this.id, node, err: error },
+        'a processor failed outside any record; nothing to dead-letter',
+      );
       return;
     }
     this.deadLetterRaw(source, error, node);
@@ -315,7 +380,18 @@ export class StreamTask {
     this.outputs.push(deadLetterRecord(dlq, this.env.partitionCount(dlq), source, error, node));
     const code = error instanceof VeroaiError ? error.code : 'VEROAI_ERR_UNEXPECTED';
     this.env.metrics.deadLettered(source.topic, code);
-    this.env.logger.warn({ task: this.id, node, topic: source.topic, partition: source.partition, offset: source.offset, code, reason: (error as Error)?.message }, 'record sent to the dead-letter topic');
+    this.env.logger.warn(
+      {
+        task: this.id,
+        node,
+        topic: source.topic,
+        partition: source.partition,
+        offset: source.offset,
+        code,
+        reason: (error as Error)?.message,
+      },
+      'record sent to the dead-letter topic',
+    );
   }
 
   private rawPut(store: KeyValueStore<unknown, unknown>, key: unknown, value: unknown): void {
@@ -334,14 +410,20 @@ export class StreamTask {
       streamTime: () => this.streamTimeMs,
       getStateStore: <S extends StateStore>(name: string): S => {
         if (!storeNames.includes(name)) {
-          throw new TopologyError(`processor '${nodeName}' asked for store '${name}', which is not connected to it`, `name it in process(..., { stores: ['${name}'] })`);
+          throw new TopologyError(
+            `processor '${nodeName}' asked for store '${name}', which is not connected to it`,
+            `name it in process(..., { stores: ['${name}'] })`,
+          );
         }
         return this.stores.get(name) as unknown as S;
       },
       forward: <K, V>(record: StreamRecord<K, V>) => {
         const runner = this.runners.get(nodeName);
         if (runner === undefined) {
-          throw new TopologyError(`processor '${nodeName}' called forward() outside of a batch`, 'forward only while processing or from a punctuator');
+          throw new TopologyError(
+            `processor '${nodeName}' called forward() outside of a batch`,
+            'forward only while processing or from a punctuator',
+          );
         }
         runner.forward(record as AnyRecord);
       },

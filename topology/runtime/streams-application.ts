@@ -1,13 +1,19 @@
 import { EventEmitter } from 'node:events';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { TopologyError } from '../errors.js';
 import type { SourceNode } from '../plan/graph.js';
-import { changelogTopic, deadLetterTopic, type SubTopology, type Topology, topicName } from '../plan/topology.js';
+import {
+  changelogTopic,
+  deadLetterTopic,
+  type SubTopology,
+  type Topology,
+  topicName,
+} from '../plan/topology.js';
 import type { OutgoingRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { StateStore } from '../state/store.js';
-import type { ConsumedBatch, Transport, TransportConsumer, TopicSpec } from '../transports/transport.js';
+import type { ConsumedBatch, TopicSpec, Transport, TransportConsumer } from '../transports/transport.js';
 import { RuntimeMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { partitionForKey } from './partitioner.js';
@@ -70,14 +76,19 @@ export class StreamsApplication extends EventEmitter {
   ) {
     super();
     if (!/^[a-zA-Z0-9._-]{1,200}$/.test(config.applicationId)) {
-      throw new TopologyError(`applicationId '${config.applicationId}' is not valid`, 'use letters, digits, ".", "_" and "-": it prefixes topic names');
+      throw new TopologyError(
+        `applicationId '${config.applicationId}' is not valid`,
+        'use letters, digits, ".", "_" and "-": it prefixes topic names',
+      );
     }
     if (config.processingGuarantee === 'exactly_once') {
       throw new TopologyError('processingGuarantee exactly_once is not available yet', 'use at_least_once');
     }
     this.applicationId = config.applicationId;
     this.transport = config.transport;
-    this.logger = (config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({ app: config.applicationId });
+    this.logger = (config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({
+      app: config.applicationId,
+    });
     this.registry = config.metricsRegistry ?? new Registry();
     this.metrics = new RuntimeMetrics(this.registry, config.applicationId);
     this.clock = config.clock ?? Date.now;
@@ -91,7 +102,11 @@ export class StreamsApplication extends EventEmitter {
 
   /** Creates internal topics, prepares serdes, joins the group and starts processing. */
   async start(): Promise<void> {
-    if (this.currentState !== 'created') throw new TopologyError(`start(): the application is ${this.currentState}`, 'create a new StreamsApplication');
+    if (this.currentState !== 'created')
+      throw new TopologyError(
+        `start(): the application is ${this.currentState}`,
+        'create a new StreamsApplication',
+      );
     this.setState('starting');
     try {
       await this.prepareTopics();
@@ -103,13 +118,20 @@ export class StreamsApplication extends EventEmitter {
         (error) => this.fail(error),
       );
       const topics = [...this.topicToSubTopology.keys()];
-      this.consumer = this.transport.consumer({ groupId: this.applicationId, topics, concurrency: this.config.concurrency ?? 3 });
+      this.consumer = this.transport.consumer({
+        groupId: this.applicationId,
+        topics,
+        concurrency: this.config.concurrency ?? 3,
+      });
       await this.consumer.start({
         onAssigned: (tps) => this.onAssigned(tps),
         onRevoked: (tps) => this.onRevoked(tps),
         onBatch: (batch) => this.onBatch(batch),
       });
-      this.commitTimer = setInterval(() => void this.commit().catch((e) => this.logger.warn({ err: e }, 'commit failed; will retry')), this.commitIntervalMs);
+      this.commitTimer = setInterval(
+        () => void this.commit().catch((e) => this.logger.warn({ err: e }, 'commit failed; will retry')),
+        this.commitIntervalMs,
+      );
       this.commitTimer.unref();
       this.setState('running');
     } catch (error) {
@@ -184,7 +206,10 @@ export class StreamsApplication extends EventEmitter {
 
   private fail(error: unknown): void {
     if (this.currentState === 'failed') return;
-    this.logger.error({ err: error }, 'fatal error: output could not be written; stopping without committing');
+    this.logger.error(
+      { err: error },
+      'fatal error: output could not be written; stopping without committing',
+    );
     this.setState('failed');
     this.emit('error', error);
   }
@@ -194,7 +219,8 @@ export class StreamsApplication extends EventEmitter {
     const external = new Set<string>();
     for (const sub of topology.subTopologies) {
       for (const node of sub.nodes) {
-        if (node.kind === 'source') for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
+        if (node.kind === 'source')
+          for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
         if (node.kind === 'sink' && node.topic.kind === 'external') external.add(node.topic.name);
       }
     }
@@ -205,14 +231,22 @@ export class StreamsApplication extends EventEmitter {
       else this.partitions.set(topic, count);
     }
     if (missing.length > 0) {
-      throw new TopologyError(`topics missing on the ${this.transport.kind} transport: ${missing.join(', ')}`, 'create them first (veroai topics create, or your platform tooling)');
+      throw new TopologyError(
+        `topics missing on the ${this.transport.kind} transport: ${missing.join(', ')}`,
+        'create them first (veroai topics create, or your platform tooling)',
+      );
     }
     const specs: TopicSpec[] = [];
     // sub-topologies are in build order, so a repartition topic's writer comes before its reader
     for (const sub of topology.subTopologies) {
-      const sourceCounts = sub.sources.flatMap((s: SourceNode) => s.topics.map((t) => this.partitions.get(topicName(t, applicationId))));
+      const sourceCounts = sub.sources.flatMap((s: SourceNode) =>
+        s.topics.map((t) => this.partitions.get(topicName(t, applicationId))),
+      );
       if (sourceCounts.some((c) => c === undefined)) {
-        throw new TopologyError(`sub-topology ${sub.id} reads a repartition topic written by a later sub-topology`, 'this is a bug in the topology compiler; please report it');
+        throw new TopologyError(
+          `sub-topology ${sub.id} reads a repartition topic written by a later sub-topology`,
+          'this is a bug in the topology compiler; please report it',
+        );
       }
       const tasks = Math.max(...(sourceCounts as number[]));
       for (const sink of sub.sinks) {
@@ -228,13 +262,15 @@ export class StreamsApplication extends EventEmitter {
         this.partitions.set(name, tasks);
         specs.push({ name, partitions: tasks, compacted: true });
       }
-      for (const source of sub.sources) for (const t of source.topics) this.topicToSubTopology.set(topicName(t, applicationId), sub);
+      for (const source of sub.sources)
+        for (const t of source.topics) this.topicToSubTopology.set(topicName(t, applicationId), sub);
     }
     const dlq = deadLetterTopic(applicationId);
     const dlqPartitions = Math.max(1, ...this.partitions.values());
     specs.push({ name: dlq, partitions: (await this.transport.partitionCount(dlq)) ?? dlqPartitions });
     await this.transport.ensureTopics(specs);
-    for (const spec of specs) this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
+    for (const spec of specs)
+      this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
   }
 
   private async prepareSerdes(): Promise<void> {
@@ -273,7 +309,11 @@ export class StreamsApplication extends EventEmitter {
 
   private partitionCount(topic: string): number {
     const count = this.partitions.get(topic);
-    if (count === undefined) throw new TopologyError(`no partition count known for topic '${topic}'`, 'is it a sink of this topology?');
+    if (count === undefined)
+      throw new TopologyError(
+        `no partition count known for topic '${topic}'`,
+        'is it a sink of this topology?',
+      );
     return count;
   }
 
@@ -303,7 +343,9 @@ export class StreamsApplication extends EventEmitter {
       this.tpToTask.delete(key);
     }
     await this.outbox?.flush();
-    await this.commit().catch((e) => this.logger.warn({ err: e }, 'commit on revocation failed; the new owner will reprocess'));
+    await this.commit().catch((e) =>
+      this.logger.warn({ err: e }, 'commit on revocation failed; the new owner will reprocess'),
+    );
     for (const task of affected) {
       if (task.inputPartitions().some((tp) => this.tpToTask.has(tpKey(tp.topic, tp.partition)))) continue;
       await task.close();
@@ -318,7 +360,10 @@ export class StreamsApplication extends EventEmitter {
     if (this.currentState !== 'running' && this.currentState !== 'starting') return;
     const task = this.tpToTask.get(tpKey(batch.topic, batch.partition));
     if (task === undefined) {
-      throw new TopologyError(`no task owns ${batch.topic}:${batch.partition}`, 'the consumer delivered a partition it did not assign');
+      throw new TopologyError(
+        `no task owns ${batch.topic}:${batch.partition}`,
+        'the consumer delivered a partition it did not assign',
+      );
     }
     this.processing += 1;
     const end = this.metrics.batchDuration.startTimer({ application: this.applicationId });

@@ -46,9 +46,13 @@ export function jsonSerde<T>(): Serde<T> {
       try {
         return JSON.parse(data.toString('utf8')) as T;
       } catch (cause) {
-        throw new DeserializationError(errorCodes.decodeInvalid, `topic '${topic}': value is not valid JSON`, {
-          cause,
-        });
+        throw new DeserializationError(
+          errorCodes.decodeInvalid,
+          `topic '${topic}': value is not valid JSON`,
+          {
+            cause,
+          },
+        );
       }
     },
   };

@@ -50,6 +50,12 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   private log(key: K, value: Buffer | null): void {
-    this.emit({ topic: this.topic, partition: this.partition, key: this.keySerde.serialize(key, this.topic), value, timestamp: this.now() });
+    this.emit({
+      topic: this.topic,
+      partition: this.partition,
+      key: this.keySerde.serialize(key, this.topic),
+      value,
+      timestamp: this.now(),
+    });
   }
 }

@@ -59,10 +59,16 @@ export class TestDriver {
     const applicationId = options.applicationId ?? 'test-app';
     const external = new Set<string>();
     for (const node of topology.nodes.values()) {
-      if (node.kind === 'source') for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
+      if (node.kind === 'source')
+        for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
       if (node.kind === 'sink' && node.topic.kind === 'external') external.add(node.topic.name);
     }
-    await transport.ensureTopics([...external].map((name) => ({ name, partitions: options.partitions?.[name] ?? options.defaultPartitions ?? 1 })));
+    await transport.ensureTopics(
+      [...external].map((name) => ({
+        name,
+        partitions: options.partitions?.[name] ?? options.defaultPartitions ?? 1,
+      })),
+    );
     let driver: TestDriver | undefined;
     const app = new StreamsApplication(topology, {
       applicationId,
@@ -78,18 +84,43 @@ export class TestDriver {
   }
 
   /** Writes a record to a source topic with that topic's serdes and processes everything it causes. */
-  async pipeInput<K, V>(topic: string, key: K, value: V, timestamp = this.wallClock, headers: Headers = {}): Promise<void> {
+  async pipeInput<K, V>(
+    topic: string,
+    key: K,
+    value: V,
+    timestamp = this.wallClock,
+    headers: Headers = {},
+  ): Promise<void> {
     const source = this.sourceFor(topic);
     await source.keySerde.prepare?.(topic);
     await source.valueSerde.prepare?.(topic);
-    await this.pipeRawInput(topic, source.keySerde.serialize(key, topic), source.valueSerde.serialize(value, topic), timestamp, headers);
+    await this.pipeRawInput(
+      topic,
+      source.keySerde.serialize(key, topic),
+      source.valueSerde.serialize(value, topic),
+      timestamp,
+      headers,
+    );
   }
 
   /** Writes raw bytes to a topic (e.g. corrupt data) and processes everything it causes. */
-  async pipeRawInput(topic: string, key: Buffer | null, value: Buffer | null, timestamp = this.wallClock, headers: Headers = {}): Promise<void> {
+  async pipeRawInput(
+    topic: string,
+    key: Buffer | null,
+    value: Buffer | null,
+    timestamp = this.wallClock,
+    headers: Headers = {},
+  ): Promise<void> {
     const partitions = this.transport.log.partitionCount(topic);
     if (partitions === undefined) throw new TopologyError(`pipeInput(): topic '${topic}' does not exist`);
-    this.transport.log.append({ topic, partition: partitionForKey(key, partitions, () => 0), key, value, timestamp, headers });
+    this.transport.log.append({
+      topic,
+      partition: partitionForKey(key, partitions, () => 0),
+      key,
+      value,
+      timestamp,
+      headers,
+    });
     this.transport.log.notify();
     await this.settle();
   }
@@ -151,20 +182,30 @@ export class TestDriver {
         quiet = 0;
       }
     }
-    throw new Error('TestDriver: the topology did not settle; is a processor waiting on something that never completes?');
+    throw new Error(
+      'TestDriver: the topology did not settle; is a processor waiting on something that never completes?',
+    );
   }
 
   private sourceFor(topic: string): SourceNode {
     for (const node of this.topology.nodes.values()) {
-      if (node.kind === 'source' && node.topics.some((t) => topicName(t, this.app.applicationId) === topic)) return node;
+      if (node.kind === 'source' && node.topics.some((t) => topicName(t, this.app.applicationId) === topic))
+        return node;
     }
-    throw new TopologyError(`pipeInput(): '${topic}' is not a source topic of this topology`, 'use pipeRawInput() for other topics');
+    throw new TopologyError(
+      `pipeInput(): '${topic}' is not a source topic of this topology`,
+      'use pipeRawInput() for other topics',
+    );
   }
 
   private sinkFor(topic: string): { keySerde: Serde<unknown>; valueSerde: Serde<unknown> } {
     for (const node of this.topology.nodes.values()) {
-      if (node.kind === 'sink' && topicName((node as SinkNode).topic, this.app.applicationId) === topic) return node;
+      if (node.kind === 'sink' && topicName((node as SinkNode).topic, this.app.applicationId) === topic)
+        return node;
     }
-    throw new TopologyError(`readOutput(): '${topic}' is not a sink topic of this topology`, 'use readRaw() for other topics');
+    throw new TopologyError(
+      `readOutput(): '${topic}' is not a sink topic of this topology`,
+      'use readRaw() for other topics',
+    );
   }
 }

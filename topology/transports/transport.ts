@@ -20,7 +20,12 @@ export interface Transport {
    * Reads one partition from `fromOffset` up to the end offset seen when the
    * read starts (for state restore and tools), in batches.
    */
-  readPartition(topic: string, partition: number, fromOffset: number, options?: { readCommitted?: boolean }): AsyncIterable<SourceRecord[]>;
+  readPartition(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    options?: { readCommitted?: boolean },
+  ): AsyncIterable<SourceRecord[]>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { map as rxMap, filter as rxFilter } from 'rxjs';
+import { filter as rxFilter, map as rxMap } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS, Serdes, TestDriver, TopologyBuilder, TopologyError } from '../../../topology/index.js';
 
@@ -36,7 +36,12 @@ describe('stateless DSL operations on the memory transport', () => {
   it('mapValues keeps key and timestamp; map replaces both', async () => {
     const { builder, stream } = source();
     stream.mapValues((e) => e.n * 10, { value: Serdes.number }).to('tens');
-    stream.map((e) => ({ key: e.tenant, value: `${e.user}:${e.type}` }), { key: Serdes.string, value: Serdes.string }).to('pairs');
+    stream
+      .map((e) => ({ key: e.tenant, value: `${e.user}:${e.type}` }), {
+        key: Serdes.string,
+        value: Serdes.string,
+      })
+      .to('pairs');
     driver = await TestDriver.create(builder.build());
     await driver.pipeInput('in', 'acme/u1', ev('acme', 'u1', 'click', 4), 1234);
     expect(driver.readOutput('tens')).toMatchObject([{ key: 'acme/u1', value: 40, timestamp: 1234 }]);
@@ -47,7 +52,8 @@ describe('stateless DSL operations on the memory transport', () => {
     const { builder, stream } = source();
     stream.selectKey((e) => e.tenant, { key: Serdes.string }).to('by-tenant');
     driver = await TestDriver.create(builder.build(), { partitions: { 'by-tenant': 4 } });
-    for (const t of ['acme', 'globex', 'initech', 'acme']) await driver.pipeInput('in', `${t}/u`, ev(t, 'u', 'click', 1));
+    for (const t of ['acme', 'globex', 'initech', 'acme'])
+      await driver.pipeInput('in', `${t}/u`, ev(t, 'u', 'click', 1));
     const out = driver.readOutput<string, Event>('by-tenant');
     expect(out.map((r) => r.key).sort()).toEqual(['acme', 'acme', 'globex', 'initech']);
     const acme = out.filter((r) => r.key === 'acme').map((r) => r.partition);
@@ -56,7 +62,12 @@ describe('stateless DSL operations on the memory transport', () => {
 
   it('flatMap and flatMapValues emit zero or more records', async () => {
     const { builder, stream } = source();
-    stream.flatMap((e) => Array.from({ length: e.n }, (_, i) => ({ key: `${e.user}-${i}`, value: i })), { key: Serdes.string, value: Serdes.number }).to('fm');
+    stream
+      .flatMap((e) => Array.from({ length: e.n }, (_, i) => ({ key: `${e.user}-${i}`, value: i })), {
+        key: Serdes.string,
+        value: Serdes.number,
+      })
+      .to('fm');
     stream.flatMapValues((e) => (e.n > 1 ? [e.type, e.type] : []), { value: Serdes.string }).to('fmv');
     driver = await TestDriver.create(builder.build());
     await driver.pipeInput('in', 'k', ev('a', 'u', 'x', 3));
@@ -114,12 +125,11 @@ describe('stateless DSL operations on the memory transport', () => {
     const { builder, stream } = source();
     stream
       .process<string | null, string>(
-        (ctx) =>
-          (input) =>
-            input.pipe(
-              rxFilter((r) => r.value.type !== 'noise'),
-              rxMap((r) => ({ ...r, value: `${ctx.taskId}:${r.value.n}:${ctx.streamTime()}` })),
-            ),
+        (ctx) => (input) =>
+          input.pipe(
+            rxFilter((r) => r.value.type !== 'noise'),
+            rxMap((r) => ({ ...r, value: `${ctx.taskId}:${r.value.n}:${ctx.streamTime()}` })),
+          ),
         { name: 'tag', keyPreserving: true, value: Serdes.string as never },
       )
       .to('tagged', { value: Serdes.string as never });
@@ -194,7 +204,9 @@ describe('stateless DSL operations on the memory transport', () => {
 
   it('builder errors name the bad argument', () => {
     const builder = new TopologyBuilder();
-    expect(() => builder.stream('bad topic!', { key: Serdes.string, value: Serdes.string })).toThrow(/not a valid topic name/);
+    expect(() => builder.stream('bad topic!', { key: Serdes.string, value: Serdes.string })).toThrow(
+      /not a valid topic name/,
+    );
     const s = builder.stream('ok', { key: Serdes.string, value: Serdes.string });
     expect(() => builder.stream('ok', { key: Serdes.string, value: Serdes.string })).toThrow(TopologyError);
     expect(() => s.map((v) => ({ key: v, value: v?.length ?? 0 })).to('x')).toThrow(/no key serde/);

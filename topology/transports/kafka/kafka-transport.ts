@@ -44,7 +44,11 @@ export class KafkaTransport implements Transport {
   private readonly partitionCache = new Map<string, number>();
 
   constructor(private readonly options: KafkaTransportOptions) {
-    if (options.brokers.length === 0) throw new TopologyError('the kafka transport needs at least one broker', 'set KAFKA_BROKERS, e.g. 127.0.0.1:9092');
+    if (options.brokers.length === 0)
+      throw new TopologyError(
+        'the kafka transport needs at least one broker',
+        'set KAFKA_BROKERS, e.g. 127.0.0.1:9092',
+      );
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'veroai',
       brokers: [...options.brokers],
@@ -94,7 +98,10 @@ export class KafkaTransport implements Transport {
 
   async producer(options: ProducerOptions = {}): Promise<TransportProducer> {
     if (options.transactionalId !== undefined) {
-      throw new TopologyError('transactional producers are not available yet on the kafka transport', 'use processingGuarantee at_least_once');
+      throw new TopologyError(
+        'transactional producers are not available yet on the kafka transport',
+        'use processingGuarantee at_least_once',
+      );
     }
     // one request in flight per partition keeps order under retries without idempotence
     const producer = this.kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
@@ -113,7 +120,9 @@ export class KafkaTransport implements Transport {
   }
 
   consumer(options: ConsumerOptions): TransportConsumer {
-    const consumer = new KafkaConsumer(this.kafka, options, this.options, () => this.consumers.delete(consumer));
+    const consumer = new KafkaConsumer(this.kafka, options, this.options, () =>
+      this.consumers.delete(consumer),
+    );
     this.consumers.add(consumer);
     return consumer;
   }
@@ -131,11 +140,21 @@ export class KafkaTransport implements Transport {
    * cannot assign partitions without a group, so this joins a throw-away group
    * that is deleted afterwards.
    */
-  async *readPartition(topic: string, partition: number, fromOffset: number, options: { readCommitted?: boolean } = {}): AsyncIterable<SourceRecord[]> {
+  async *readPartition(
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    options: { readCommitted?: boolean } = {},
+  ): AsyncIterable<SourceRecord[]> {
     const end = (await this.endOffsets(topic))[partition] ?? 0;
     if (fromOffset >= end) return;
     const groupId = `veroai-reader-${randomUUID()}`;
-    const consumer = this.kafka.consumer({ groupId, readUncommitted: !options.readCommitted, maxBytesPerPartition: 8 * 1024 * 1024, maxWaitTimeInMs: 100 });
+    const consumer = this.kafka.consumer({
+      groupId,
+      readUncommitted: !options.readCommitted,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxWaitTimeInMs: 100,
+    });
     const queue: SourceRecord[][] = [];
     let wake: (() => void) | undefined;
     let finished = false;
@@ -294,7 +313,9 @@ class KafkaConsumer implements TransportConsumer {
 
   async commit(offsets: readonly CommitOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+    await this.consumer.commitOffsets(
+      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })),
+    );
   }
 
   async stop(): Promise<void> {
@@ -356,7 +377,16 @@ function toHeaders(headers: IHeaders | undefined): Headers {
 }
 
 function toTopicMessages(records: readonly OutgoingRecord[]) {
-  const byTopic = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; partition: number; timestamp: string; headers?: IHeaders }>>();
+  const byTopic = new Map<
+    string,
+    Array<{
+      key: Buffer | null;
+      value: Buffer | null;
+      partition: number;
+      timestamp: string;
+      headers?: IHeaders;
+    }>
+  >();
   for (const r of records) {
     let messages = byTopic.get(r.topic);
     if (messages === undefined) {

@@ -34,7 +34,9 @@ export class MemoryLog {
     const existing = this.topics.get(spec.name);
     if (existing !== undefined) {
       if (existing.partitions.length !== spec.partitions) {
-        throw new Error(`topic '${spec.name}' exists with ${existing.partitions.length} partitions, not ${spec.partitions}`);
+        throw new Error(
+          `topic '${spec.name}' exists with ${existing.partitions.length} partitions, not ${spec.partitions}`,
+        );
       }
       return;
     }
@@ -57,7 +59,9 @@ export class MemoryLog {
     if (topic === undefined) throw new Error(`topic '${record.topic}' does not exist (memory transport)`);
     const log = topic.partitions[record.partition];
     if (log === undefined) {
-      throw new Error(`topic '${record.topic}' has no partition ${record.partition} (it has ${topic.partitions.length})`);
+      throw new Error(
+        `topic '${record.topic}' has no partition ${record.partition} (it has ${topic.partitions.length})`,
+      );
     }
     const offset = log.length;
     log.push({

@@ -85,7 +85,10 @@ class MemoryConsumer implements TransportConsumer {
   private wake: (() => void) | undefined;
   idle = true;
 
-  private readonly member: { topics: readonly string[]; rebalance: (assignment: TopicPartition[]) => Promise<void> };
+  private readonly member: {
+    topics: readonly string[];
+    rebalance: (assignment: TopicPartition[]) => Promise<void>;
+  };
 
   constructor(
     private readonly log: MemoryLog,
@@ -141,7 +144,10 @@ class MemoryConsumer implements TransportConsumer {
     if (revoked.length > 0) await this.listener?.onRevoked(revoked);
     for (const tp of added) {
       // auto.offset.reset=earliest, as Kafka Streams sets it
-      this.positions.set(tpKey(tp.topic, tp.partition), this.log.committed(this.options.groupId, tp.topic, tp.partition) ?? 0);
+      this.positions.set(
+        tpKey(tp.topic, tp.partition),
+        this.log.committed(this.options.groupId, tp.topic, tp.partition) ?? 0,
+      );
     }
     if (added.length > 0) await this.listener?.onAssigned(added);
     this.wake?.();

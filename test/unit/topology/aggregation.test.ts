@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  describeTopology,
+  internalTopics,
+  partitionForKey,
+  Serdes,
+  TestDriver,
+  TopologyBuilder,
+} from '../../../topology/index.js';
+
+interface Click {
+  tenant: string;
+  user: string;
+}
+const clicks = Serdes.json<Click>();
+
+let driver: TestDriver | undefined;
+afterEach(async () => {
+  await driver?.close();
+  driver = undefined;
+});
+
+describe('groupByKey / count on the memory transport', () => {
+  it('counts per key without repartitioning when the key is unchanged', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: clicks })
+      .groupByKey()
+      .count({ name: 'per-user' })
+      .toStream()
+      .to('counts', { value: Serdes.number });
+    const topology = builder.build();
+    expect(topology.subTopologies).toHaveLength(1);
+    driver = await TestDriver.create(topology);
+    for (const user of ['a', 'b', 'a', 'a']) await driver.pipeInput('in', user, { tenant: 't', user });
+    expect(driver.readOutput<string, number>('counts').map((r) => [r.key, r.value])).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['a', 2],
+      ['a', 3],
+    ]);
+  });
+
+  it('re-keying before a count inserts a repartition topic and a second sub-topology', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: clicks })
+      .selectKey((c) => c.tenant, { key: Serdes.string })
+      .groupByKey({ name: 'by-tenant' })
+      .count({ name: 'per-tenant' })
+      .toStream()
+      .to('counts', { value: Serdes.number });
+    const topology = builder.build();
+    expect(topology.subTopologies).toHaveLength(2);
+    const internal = internalTopics(topology, 'app').map((t) => t.name);
+    expect(internal).toEqual(
+      expect.arrayContaining(['app-by-tenant-repartition', 'app-per-tenant-changelog']),
+    );
+    expect(describeTopology(topology, 'app')).toMatch(
+      /Sub-topology: 1[\s\S]*Source: .*app-by-tenant-repartition/,
+    );
+
+    driver = await TestDriver.create(topology, { applicationId: 'app', defaultPartitions: 4 });
+    const input = ['acme/1', 'globex/1', 'acme/2', 'acme/3', 'initech/9', 'globex/2'];
+    for (const key of input) await driver.pipeInput('in', key, { tenant: key.split('/')[0]!, user: key });
+    const out = driver.readOutput<string, number>('counts');
+    const latest = new Map(out.map((r) => [r.key, r.value]));
+    expect(Object.fromEntries(latest)).toEqual({ acme: 3, globex: 2, initech: 1 });
+    // every repartitioned record sits on the partition its new key hashes to
+    for (const r of driver.readRaw('app-by-tenant-repartition')) {
+      expect(r.partition).toBe(partitionForKey(r.key, 4, () => 0));
+    }
+  });
+
+  it('logs every count update to the store changelog', async () => {
+    const build = () => {
+      const builder = new TopologyBuilder();
+      builder
+        .stream('in', { key: Serdes.string, value: clicks })
+        .groupByKey()
+        .count({ name: 'per-user' })
+        .toStream()
+        .to('counts', { value: Serdes.number });
+      return builder.build();
+    };
+    driver = await TestDriver.create(build());
+    await driver.pipeInput('in', 'a', { tenant: 't', user: 'a' });
+    await driver.pipeInput('in', 'a', { tenant: 't', user: 'a' });
+    const changelog = driver.readRaw('test-app-per-user-changelog');
+    expect(changelog.map((r) => r.value?.toString())).toEqual(['1', '2']);
+  });
+});
