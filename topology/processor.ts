@@ -34,3 +34,23 @@ export interface ProcessorContext {
 export type ProcessorSupplier<KIn, VIn, KOut, VOut> = (
   context: ProcessorContext,
 ) => OperatorFunction<StreamRecord<KIn, VIn>, StreamRecord<KOut, VOut>>;
+
+/**
+ * Thrown by an asynchronous operator to name the record that failed, so the
+ * runtime dead-letters that record (not the last one pushed) and re-delivers
+ * the records queued behind it.
+ *
+ * @example
+ * concatMap(async (r) => {
+ *   try { return await enrich(r); } catch (e) { throw new RecordFailure(r, e); }
+ * })
+ */
+export class RecordFailure extends Error {
+  constructor(
+    readonly record: StreamRecord<unknown, unknown>,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'RecordFailure';
+  }
+}

@@ -1,6 +1,7 @@
-import { map } from 'rxjs';
+import { concatMap } from 'rxjs';
 import { TopologyError } from '../errors.js';
-import type { ProcessorSupplier } from '../processor.js';
+import { type ProcessorSupplier, RecordFailure } from '../processor.js';
+import type { StreamRecord } from '../record.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
 import type { KeyValueStore } from '../state/store.js';
@@ -88,15 +89,19 @@ export class KGroupedStream<K, V> {
     });
     const supplier: ProcessorSupplier<K, V, K, VA> = (context) => {
       const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
-      return map((record) => {
-        if (record.key === null || record.key === undefined) {
-          throw new TopologyError(
-            `${operation}('${storeName}'): a record with a null key cannot be aggregated`,
-          );
+      return concatMap(async (record) => {
+        try {
+          if (record.key === null || record.key === undefined) {
+            throw new TopologyError(
+              `${operation}('${storeName}'): a record with a null key cannot be aggregated`,
+            );
+          }
+          const next = aggregator(record.key, record.value, (await store.get(record.key)) ?? initializer());
+          store.put(record.key, next);
+          return { ...record, value: next };
+        } catch (error) {
+          throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
         }
-        const next = aggregator(record.key, record.value, store.get(record.key) ?? initializer());
-        store.put(record.key, next);
-        return { ...record, value: next };
       });
     };
     const node = this.stream.chain<K, VA>(

@@ -1,5 +1,6 @@
 import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
 import { ProcessingError, SerializationError } from '../errors.js';
+import { RecordFailure } from '../processor.js';
 import type { SinkNode } from '../plan/graph.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
@@ -32,7 +33,8 @@ export class ProcessorRunner implements Downstream {
   private input = new Subject<AnyRecord>();
   private subscription: Subscription | undefined;
   private current: AnyRecord | undefined;
-  private last: AnyRecord | undefined;
+  /** Records pushed in this batch, so that those queued behind a failed one can be pushed again. */
+  private pushed: AnyRecord[] = [];
   private inputEnded = false;
   private finished = false;
 
@@ -63,7 +65,7 @@ export class ProcessorRunner implements Downstream {
   push(record: AnyRecord): void {
     this.hooks.recordProcessed(this.name, 'in');
     this.current = record;
-    this.last = record;
+    this.pushed.push(record);
     this.input.next(record);
     this.current = undefined;
   }
@@ -78,10 +80,28 @@ export class ProcessorRunner implements Downstream {
 
   private fail(error: unknown): void {
     this.subscription = undefined;
-    this.hooks.deadLetter(this.current ?? this.last, new ProcessingError(this.name, error), this.name);
+    // an async operator names its failed record with RecordFailure; a sync one fails while it is pushed
+    const failed = error instanceof RecordFailure ? error.record : (this.current ?? this.pushed[this.pushed.length - 1]);
+    const cause = error instanceof RecordFailure ? error.cause : error;
+    this.hooks.deadLetter(failed as AnyRecord | undefined, new ProcessingError(this.name, cause), this.name);
+    const wasPushing = this.current !== undefined;
     this.current = undefined;
-    if (this.inputEnded) this.finish();
-    else this.start();
+    const index = failed === undefined ? -1 : this.pushed.lastIndexOf(failed as AnyRecord);
+    // records queued behind the failed one (async operators) never reached the dead subscription
+    const requeue = wasPushing || index < 0 ? [] : this.pushed.slice(index + 1);
+    this.pushed = this.pushed.slice(0, index + 1);
+    if (this.inputEnded && requeue.length === 0) {
+      this.finish();
+      return;
+    }
+    const ended = this.inputEnded;
+    this.inputEnded = false;
+    this.start();
+    for (const record of requeue) this.push(record);
+    if (ended) {
+      this.inputEnded = true;
+      this.input.complete();
+    }
   }
 
   private finish(): void {

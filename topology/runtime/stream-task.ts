@@ -217,6 +217,7 @@ export class StreamTask {
     for (const s of sources.values()) s.parentEnded();
     await done;
     this.runners.clear();
+    for (const store of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
     const flight: InFlight = { offsets: new Map(), acked: false };

@@ -23,7 +23,7 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner.name;
   }
 
-  get(key: K): V | undefined {
+  get(key: K): Promise<V | undefined> {
     return this.inner.get(key);
   }
 
@@ -37,8 +37,16 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.log(key, null);
   }
 
-  all(): IterableIterator<[K, V]> {
+  range(from: K, to: K): AsyncIterable<[K, V]> {
+    return this.inner.range(from, to);
+  }
+
+  all(): AsyncIterable<[K, V]> {
     return this.inner.all();
+  }
+
+  flush(): Promise<void> {
+    return this.inner.flush();
   }
 
   approximateEntries(): number {

@@ -13,7 +13,7 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     private readonly keyBytes: (key: K) => Buffer,
   ) {}
 
-  get(key: K): V | undefined {
+  async get(key: K): Promise<V | undefined> {
     return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
   }
 
@@ -25,14 +25,27 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.entries.delete(this.keyBytes(key).toString('latin1'));
   }
 
-  *all(): IterableIterator<[K, V]> {
-    const keys = [...this.entries.keys()].sort();
-    for (const k of keys) yield this.entries.get(k)!;
+  async *range(from: K, to: K): AsyncIterable<[K, V]> {
+    const low = this.keyBytes(from).toString('latin1');
+    const high = this.keyBytes(to).toString('latin1');
+    for (const k of [...this.entries.keys()].filter((k) => k >= low && k <= high).sort()) {
+      const entry = this.entries.get(k);
+      if (entry !== undefined) yield entry;
+    }
+  }
+
+  async *all(): AsyncIterable<[K, V]> {
+    for (const k of [...this.entries.keys()].sort()) {
+      const entry = this.entries.get(k);
+      if (entry !== undefined) yield entry;
+    }
   }
 
   approximateEntries(): number {
     return this.entries.size;
   }
+
+  async flush(): Promise<void> {}
 
   async close(): Promise<void> {
     this.entries.clear();

@@ -3,14 +3,33 @@ export interface StateStore {
   readonly name: string;
   /** Number of live entries (for the state-store-entries metric). */
   approximateEntries(): number;
+  /**
+   * Makes buffered writes durable locally. The task calls it at the end of
+   * every batch, before the batch's output (with its changelog records) is sent.
+   */
+  flush(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A key-value store: keys and values are typed, bytes stay inside. */
+/**
+ * A key-value store. Reads are asynchronous because a persistent store may have
+ * to go to disk; writes are synchronous because they are buffered in the task
+ * until `flush()`. Use it from an operator with `concatMap` so records of a
+ * partition stay in order.
+ *
+ * @example
+ * concatMap(async (r) => {
+ *   const n = ((await store.get(r.key)) ?? 0) + 1;
+ *   store.put(r.key, n);
+ *   return { ...r, value: n };
+ * })
+ */
 export interface KeyValueStore<K, V> extends StateStore {
-  get(key: K): V | undefined;
+  get(key: K): Promise<V | undefined>;
   put(key: K, value: V): void;
   delete(key: K): void;
+  /** Entries with `from <= key <= to`, compared as serialised bytes, in that order. */
+  range(from: K, to: K): AsyncIterable<[K, V]>;
   /** All entries, in key order of their serialised form. */
-  all(): IterableIterator<[K, V]>;
+  all(): AsyncIterable<[K, V]>;
 }

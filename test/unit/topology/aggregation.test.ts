@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  DLQ_HEADERS,
   describeTopology,
   internalTopics,
   partitionForKey,
@@ -88,5 +89,36 @@ describe('groupByKey / count on the memory transport', () => {
     await driver.pipeInput('in', 'a', { tenant: 't', user: 'a' });
     const changelog = driver.readRaw('test-app-per-user-changelog');
     expect(changelog.map((r) => r.value?.toString())).toEqual(['1', '2']);
+  });
+});
+
+describe('a failing aggregator', () => {
+  it('dead-letters exactly the failed record and still aggregates the ones queued behind it in the batch', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: clicks })
+      .groupByKey()
+      .aggregate(
+        () => 0,
+        (_key, click, n) => {
+          if (click.user === 'poison') throw new Error('cannot count poison');
+          return n + 1;
+        },
+        { name: 'careful-count', value: Serdes.json<number>() },
+      )
+      .toStream()
+      .to('counts', { value: Serdes.json<number>() });
+    driver = await TestDriver.create(builder.build());
+    // three records in one batch: the failure happens while the next one is already queued
+    const log = driver.transport.log;
+    for (const user of ['ok', 'poison', 'ok']) {
+      log.append({ topic: 'in', partition: 0, key: Buffer.from('k'), value: Buffer.from(JSON.stringify({ tenant: 't', user })), timestamp: 1 });
+    }
+    log.notify();
+    await driver.advanceTime(0);
+    expect(driver.readOutput<string, number>('counts').map((r) => r.value)).toEqual([1, 2]);
+    const dead = driver.readDeadLetters();
+    expect(dead.map((d) => JSON.parse(d.value!.toString()).user)).toEqual(['poison']);
+    expect(String(dead[0]!.headers[DLQ_HEADERS.offset])).toBe('1');
   });
 });

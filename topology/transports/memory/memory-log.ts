@@ -29,6 +29,7 @@ export class MemoryLog {
   private readonly groups = new Map<string, Group>();
   private waiters: Array<() => void> = [];
   private appended = 0;
+  private notifications = 0;
 
   createTopic(spec: TopicSpec): void {
     const existing = this.topics.get(spec.name);
@@ -79,13 +80,20 @@ export class MemoryLog {
 
   /** Wakes consumers waiting for data. Called once per produced batch. */
   notify(): void {
+    this.notifications += 1;
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
   }
 
-  /** Resolves at the next append (or `notify`). */
-  nextAppend(): Promise<void> {
+  /** A counter of `notify` calls: pass it to `nextAppend` to not miss one that happens meanwhile. */
+  get notifyCount(): number {
+    return this.notifications;
+  }
+
+  /** Resolves at the next `notify` after the one numbered `since` (at once if it already happened). */
+  nextAppend(since = this.notifications): Promise<void> {
+    if (this.notifications > since) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 

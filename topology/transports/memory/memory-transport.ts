@@ -163,6 +163,8 @@ class MemoryConsumer implements TransportConsumer {
     const max = this.options.maxBatchRecords ?? 1000;
     while (this.running) {
       let delivered = false;
+      // taken before reading: an append between the read and the wait must not be missed
+      const seen = this.log.notifyCount;
       await this.exclusive(async () => {
         for (const tp of this.assignment) {
           const key = tpKey(tp.topic, tp.partition);
@@ -180,7 +182,7 @@ class MemoryConsumer implements TransportConsumer {
         this.idle = true;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          void this.log.nextAppend().then(resolve);
+          void this.log.nextAppend(seen).then(resolve);
         });
         this.wake = undefined;
       }
