@@ -7,7 +7,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createTopic, ensureKafka, uniqueName } from '../test/support/kafka-broker.js';
+import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
 import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { RssSampler } from './rss-sampler.js';
 
@@ -157,7 +157,11 @@ async function runTopology(
 ): Promise<number> {
   const events = Serdes.json<BenchEvent>();
   const builder = new TopologyBuilder();
-  builder.stream(input, { key: Serdes.string, value: events }).filter(keep).mapValues(enrich).to(output);
+  builder
+    .stream(input, { key: Serdes.string, value: events })
+    .filter(keep)
+    .mapValues(enrich, { value: events })
+    .to(output);
   const registry = new Registry();
   const transport = new KafkaTransport({ brokers, clientId: 'veroai-bench' });
   const app = new StreamsApplication(builder.build(), {

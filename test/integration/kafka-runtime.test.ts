@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
   DLQ_HEADERS,
   KafkaTransport,
@@ -15,7 +16,6 @@ import {
   type Topology,
   TopologyBuilder,
 } from '../../topology/index.js';
-import { createTopic, ensureKafka, uniqueName } from '../support/kafka-broker.js';
 import { eventually, produce, readTopic } from '../support/kafka-io.js';
 
 interface Order {
@@ -76,7 +76,7 @@ describe('the engine on a real Kafka broker', () => {
     builder
       .stream(input, { key: Serdes.string, value: orders })
       .filter((o) => o.amount >= 10)
-      .mapValues((o) => ({ ...o, amount: o.amount * 100 }))
+      .mapValues((o) => ({ ...o, amount: o.amount * 100 }), { value: orders })
       .to(output);
     const all = Array.from({ length: 6_000 }, (_, i) => order(i));
     await produce(brokers, input, all.map(asInput));
@@ -145,7 +145,7 @@ describe('the engine on a real Kafka broker', () => {
           if (o.kind === 'poison') throw new RangeError(`order ${o.id} is poison`);
           return o;
         },
-        { name: 'check-order' },
+        { name: 'check-order', value: orders },
       )
       .to(output);
     const good = Array.from({ length: 300 }, (_, i) => order(i));
@@ -229,7 +229,7 @@ describe('the engine on a real Kafka broker', () => {
       const builder = new TopologyBuilder();
       builder
         .stream(input, { key: Serdes.string, value: orders })
-        .mapValues((o) => ({ ...o, kind: 'seen' }))
+        .mapValues((o) => ({ ...o, kind: 'seen' }), { value: orders })
         .to(output);
       return builder.build();
     };

@@ -112,7 +112,13 @@ describe('a failing aggregator', () => {
     // three records in one batch: the failure happens while the next one is already queued
     const log = driver.transport.log;
     for (const user of ['ok', 'poison', 'ok']) {
-      log.append({ topic: 'in', partition: 0, key: Buffer.from('k'), value: Buffer.from(JSON.stringify({ tenant: 't', user })), timestamp: 1 });
+      log.append({
+        topic: 'in',
+        partition: 0,
+        key: Buffer.from('k'),
+        value: Buffer.from(JSON.stringify({ tenant: 't', user })),
+        timestamp: 1,
+      });
     }
     log.notify();
     await driver.advanceTime(0);

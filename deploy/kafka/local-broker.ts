@@ -1,0 +1,57 @@
+/**
+ * The broker integration tests and benchmarks run against: KAFKA_BROKERS when
+ * set, else the project's own single-node Kafka (deploy/kafka/kafka.sh),
+ * started on first use. Never skipped: if it cannot start, this throws with
+ * the script's output.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+
+const script = join(dirname(fileURLToPath(import.meta.url)), 'kafka.sh');
+let started: Promise<string[]> | undefined;
+
+export function ensureKafka(): Promise<string[]> {
+  const configured = process.env.KAFKA_BROKERS;
+  if (configured !== undefined && configured.trim() !== '')
+    return Promise.resolve(configured.split(',').map((b) => b.trim()));
+  started ??= promisify(execFile)('bash', [script, 'up'], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 })
+    .then(() => [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`])
+    .catch((error: { stdout?: string; stderr?: string; message: string }) => {
+      started = undefined;
+      throw new Error(
+        `could not start the local Kafka broker (deploy/kafka/kafka.sh up): ${error.message}\n${error.stderr ?? ''}${error.stdout ?? ''}`,
+      );
+    });
+  return started;
+}
+
+/** A topic or group name no other test run uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a topic and waits for its leaders. */
+export async function createTopic(
+  brokers: readonly string[],
+  name: string,
+  partitions: number,
+): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'veroai-setup',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
