@@ -1,7 +1,7 @@
 import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
 import { ProcessingError, SerializationError } from '../errors.js';
-import { RecordFailure } from '../processor.js';
 import type { SinkNode } from '../plan/graph.js';
+import { RecordFailure } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
@@ -12,13 +12,19 @@ export interface BatchHooks {
   deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void;
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
-  recordProcessed(node: string, direction: 'in' | 'out'): void;
 }
 
 /** A node of the per-batch graph: receives records, and learns when its parents are done. */
 export interface Downstream {
   push(record: AnyRecord): void;
   parentEnded(): void;
+}
+
+/** Records into and out of a node during one batch, reported to metrics once at the end of the batch. */
+export class NodeCounts {
+  recordsIn = 0;
+  recordsOut = 0;
+  constructor(readonly node: string) {}
 }
 
 /**
@@ -29,7 +35,7 @@ export interface Downstream {
  * subscribed afresh for the rest of the batch: a poison record never stops a
  * partition. Written once here, for every built-in and custom processor.
  */
-export class ProcessorRunner implements Downstream {
+export class ProcessorRunner extends NodeCounts implements Downstream {
   private input = new Subject<AnyRecord>();
   private subscription: Subscription | undefined;
   private current: AnyRecord | undefined;
@@ -44,7 +50,9 @@ export class ProcessorRunner implements Downstream {
     private readonly children: readonly Downstream[],
     private openParents: number,
     private readonly hooks: BatchHooks,
-  ) {}
+  ) {
+    super(name);
+  }
 
   start(): void {
     this.input = new Subject<AnyRecord>();
@@ -58,12 +66,12 @@ export class ProcessorRunner implements Downstream {
 
   /** Emits downstream: the operator's output, and `context.forward()`. */
   forward(record: AnyRecord): void {
-    this.hooks.recordProcessed(this.name, 'out');
+    this.recordsOut += 1;
     for (const child of this.children) child.push(record);
   }
 
   push(record: AnyRecord): void {
-    this.hooks.recordProcessed(this.name, 'in');
+    this.recordsIn += 1;
     this.current = record;
     this.pushed.push(record);
     this.input.next(record);
@@ -81,7 +89,8 @@ export class ProcessorRunner implements Downstream {
   private fail(error: unknown): void {
     this.subscription = undefined;
     // an async operator names its failed record with RecordFailure; a sync one fails while it is pushed
-    const failed = error instanceof RecordFailure ? error.record : (this.current ?? this.pushed[this.pushed.length - 1]);
+    const failed =
+      error instanceof RecordFailure ? error.record : (this.current ?? this.pushed[this.pushed.length - 1]);
     const cause = error instanceof RecordFailure ? error.cause : error;
     this.hooks.deadLetter(failed as AnyRecord | undefined, new ProcessingError(this.name, cause), this.name);
     const wasPushing = this.current !== undefined;
@@ -116,31 +125,33 @@ export class ProcessorRunner implements Downstream {
 }
 
 /** Serialises records for a sink topic and hands them to the task's output. */
-export class SinkRunner implements Downstream {
+export class SinkRunner extends NodeCounts implements Downstream {
   constructor(
-    private readonly node: SinkNode,
+    private readonly sink: SinkNode,
     private readonly topic: string,
     private openParents: number,
     private readonly hooks: BatchHooks,
     private readonly onEnd: () => void,
-  ) {}
+  ) {
+    super(sink.name);
+  }
 
   push(record: AnyRecord): void {
-    this.hooks.recordProcessed(this.node.name, 'in');
+    this.recordsIn += 1;
     let key: Buffer | null;
     let value: Buffer | null;
     try {
-      key = this.node.keySerde.serialize(record.key, this.topic);
-      value = this.node.valueSerde.serialize(record.value, this.topic);
+      key = this.sink.keySerde.serialize(record.key, this.topic);
+      value = this.sink.valueSerde.serialize(record.value, this.topic);
     } catch (error) {
       const wrapped =
         error instanceof SerializationError
           ? error
           : new SerializationError(
-              `sink '${this.node.name}' could not serialise a record for '${this.topic}': ${(error as Error).message}`,
+              `sink '${this.sink.name}' could not serialise a record for '${this.topic}': ${(error as Error).message}`,
               { cause: error },
             );
-      this.hooks.deadLetter(record, wrapped, this.node.name);
+      this.hooks.deadLetter(record, wrapped, this.sink.name);
       return;
     }
     this.hooks.emit({
@@ -160,15 +171,16 @@ export class SinkRunner implements Downstream {
 }
 
 /** A source node: fans the decoded records of its topics out to its children. */
-export class SourceRunner implements Downstream {
+export class SourceRunner extends NodeCounts implements Downstream {
   constructor(
-    private readonly name: string,
+    name: string,
     private readonly children: readonly Downstream[],
-    private readonly hooks: BatchHooks,
-  ) {}
+  ) {
+    super(name);
+  }
 
   push(record: AnyRecord): void {
-    this.hooks.recordProcessed(this.name, 'out');
+    this.recordsOut += 1;
     for (const child of this.children) child.push(record);
   }
 

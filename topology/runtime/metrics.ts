@@ -15,7 +15,6 @@ export class RuntimeMetrics {
   readonly batchDuration: Histogram<'application'>;
   readonly tasks: Gauge<'application'>;
   readonly pausedPartitions: Gauge<'application'>;
-  private pending = new Map<string, number>();
 
   constructor(
     registry: Registry,
@@ -99,18 +98,12 @@ export class RuntimeMetrics {
       });
   }
 
-  processed(node: string, direction: 'in' | 'out'): void {
-    const key = `${node}\u0000${direction}`;
-    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
-  }
-
-  /** Adds the per-record counts gathered since the last flush. */
-  flush(): void {
-    for (const [key, n] of this.pending) {
-      const [node, direction] = key.split('\u0000') as [string, string];
-      this.nodeRecords.inc({ application: this.applicationId, node, direction }, n);
-    }
-    this.pending = new Map();
+  /** Records into and out of a node during one batch. */
+  processed(node: string, recordsIn: number, recordsOut: number): void {
+    if (recordsIn > 0)
+      this.nodeRecords.inc({ application: this.applicationId, node, direction: 'in' }, recordsIn);
+    if (recordsOut > 0)
+      this.nodeRecords.inc({ application: this.applicationId, node, direction: 'out' }, recordsOut);
   }
 
   consumed(topic: string, n: number): void {

@@ -14,6 +14,7 @@ import type { ConsumedBatch, Transport } from '../transports/transport.js';
 import {
   type BatchHooks,
   type Downstream,
+  type NodeCounts,
   ProcessorRunner,
   SinkRunner,
   SourceRunner,
@@ -199,7 +200,7 @@ export class StreamTask {
     if (source === undefined)
       throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
     this.outputs = [];
-    const { sources, done } = this.buildBatchGraph();
+    const { sources, counts, done } = this.buildBatchGraph();
     const entry = sources.get(source.name)!;
     for (const raw of batch.records) {
       this.currentSource = raw;
@@ -217,13 +218,13 @@ export class StreamTask {
     for (const s of sources.values()) s.parentEnded();
     await done;
     this.runners.clear();
+    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut);
     for (const store of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
     const flight: InFlight = { offsets: new Map(), acked: false };
     if (last !== undefined) flight.offsets.set(tpKey(batch.topic, batch.partition), last.offset + 1);
     this.inFlight.push(flight);
-    this.env.metrics.flush();
     const records = this.outputs;
     this.outputs = [];
     return { records, acknowledge: () => this.acknowledge(flight) };
@@ -302,7 +303,7 @@ export class StreamTask {
     return { ...record, timestamp };
   }
 
-  private buildBatchGraph(): { sources: Map<string, Downstream>; done: Promise<void> } {
+  private buildBatchGraph(): { sources: Map<string, Downstream>; counts: NodeCounts[]; done: Promise<void> } {
     const { nodes } = this.subTopology;
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => {
@@ -321,9 +322,8 @@ export class StreamTask {
       deadLetter: (record, error, node) => this.deadLetter(record, error, node),
       emit: (record) => this.outputs.push(record),
       partitionFor: (topic, key) => this.env.partitionFor(topic, key),
-      recordProcessed: (node, direction) => this.env.metrics.processed(node, direction),
     };
-    const built = new Map<string, Downstream>();
+    const built = new Map<string, Downstream & NodeCounts>();
     const sources = new Map<string, Downstream>();
     for (let i = nodes.length - 1; i >= 0; i--) {
       const node = nodes[i]!;
@@ -350,14 +350,14 @@ export class StreamTask {
         this.runners.set(node.name, runner);
         built.set(node.name, runner);
       } else {
-        const runner = new SourceRunner(node.name, children, hooks);
+        const runner = new SourceRunner(node.name, children);
         built.set(node.name, runner);
         sources.set(node.name, runner);
       }
     }
     for (const runner of this.runners.values()) runner.start();
     if (terminals === 0) resolveDone();
-    return { sources, done };
+    return { sources, counts: [...built.values()], done };
   }
 
   private childrenOf(name: string): readonly string[] {

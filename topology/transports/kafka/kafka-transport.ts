@@ -110,7 +110,12 @@ export class KafkaTransport implements Transport {
     return {
       send: async (records) => {
         if (records.length === 0) return;
-        await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+        // requests are issued together and sent in order on the connection (one in flight)
+        await Promise.all(
+          splitBySize(records, MAX_REQUEST_BYTES).map((chunk) =>
+            producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(chunk) }),
+          ),
+        );
       },
       close: async () => {
         this.producers.delete(producer);
@@ -374,6 +379,40 @@ function toHeaders(headers: IHeaders | undefined): Headers {
     if (first !== undefined) out[name] = first;
   }
   return out;
+}
+
+/**
+ * kafkajs puts all of a request's records for one partition into one record
+ * batch, and the broker rejects batches over `message.max.bytes` (1 MiB by
+ * default). Output is therefore cut into requests of at most this many bytes.
+ */
+const MAX_REQUEST_BYTES = 768 * 1024;
+const RECORD_OVERHEAD_BYTES = 70;
+
+function recordSize(r: OutgoingRecord): number {
+  let size = RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (r.headers !== undefined)
+    for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 8;
+  return size;
+}
+
+/** Consecutive chunks of the records, each at most `maxBytes` (a single larger record gets its own chunk). */
+export function splitBySize(records: readonly OutgoingRecord[], maxBytes: number): OutgoingRecord[][] {
+  const chunks: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = recordSize(r);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 function toTopicMessages(records: readonly OutgoingRecord[]) {
