@@ -35,7 +35,10 @@ export function tenantEventCountsTopology(options: TenantEventCountsOptions): To
       name: 'raw-events',
       timestamp: eventTime,
     })
-    .mapValues((event) => validateTelemetryEvent(event, now(), limits), { name: 'validate' })
+    .mapValues((event) => validateTelemetryEvent(event, now(), limits), {
+      name: 'validate',
+      value: options.telemetrySerde,
+    })
     .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string })
     .groupByKey({ name: 'events-by-tenant' })
     .count({ name: 'events-per-tenant' })
