@@ -1,0 +1,162 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import avro from 'avsc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import {
+  avroSerde,
+  defaultCatalog,
+  type TelemetryEvent,
+  telemetryEventSerde,
+} from '../../../schemas/index.js';
+import { DeserializationError, errorCodes, SerializationError } from '../../../topology/index.js';
+
+const event: TelemetryEvent = new SampleTraffic({ seed: 3, startTime: 1_700_000_000_000 }).next();
+const topic = 'raw_events';
+
+async function codeOf(run: () => unknown): Promise<string | undefined> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DeserializationError);
+    return (error as DeserializationError).code;
+  }
+  return undefined;
+}
+
+describe('the Avro serde in local-catalog mode', () => {
+  const serde = telemetryEventSerde();
+  const id = defaultCatalog().byTypeName('TelemetryEvent')!.id;
+
+  it('round-trips a TelemetryEvent behind the Confluent header', async () => {
+    await serde.prepare?.(topic);
+    const bytes = serde.serialize(event, topic)!;
+    expect(bytes[0]).toBe(0);
+    expect(bytes.readUInt32BE(1)).toBe(id);
+    expect({ ...(await serde.deserialize(bytes, topic)) }).toEqual(event);
+  });
+
+  it('gives every kind of bad bytes its own code', async () => {
+    const good = serde.serialize(event, topic)!;
+    const unknownId = Buffer.from(good);
+    unknownId.writeUInt32BE(9999, 1);
+    expect(await codeOf(() => serde.deserialize(null, topic))).toBe(errorCodes.decodeNull);
+    expect(await codeOf(() => serde.deserialize(Buffer.from('{"json":true}'), topic))).toBe(
+      errorCodes.decodeMagicByte,
+    );
+    expect(await codeOf(() => serde.deserialize(Buffer.from([0, 0, 0]), topic))).toBe(
+      errorCodes.decodeTruncated,
+    );
+    expect(await codeOf(() => serde.deserialize(good.subarray(0, good.length - 4), topic))).toBe(
+      errorCodes.decodeTruncated,
+    );
+    expect(await codeOf(() => serde.deserialize(unknownId, topic))).toBe(errorCodes.decodeUnknownSchema);
+    expect(await codeOf(() => serde.deserialize(Buffer.concat([good, Buffer.from([1, 2, 3])]), topic))).toBe(
+      errorCodes.decodeInvalid,
+    );
+  });
+
+  it('refuses to write an invalid value, naming the field', () => {
+    const bad = { ...event, eventType: 'teleport' } as unknown as TelemetryEvent;
+    expect(() => serde.serialize(bad, topic)).toThrow(SerializationError);
+    expect(() => serde.serialize(bad, topic)).toThrow(/eventType = "teleport"/);
+  });
+
+  it('assigns catalog ids by full name, stable across loads', () => {
+    const names = defaultCatalog()
+      .entries()
+      .map((e) => [e.id, e.name]);
+    expect(names).toContainEqual([id, 'ai.vero.streams.TelemetryEvent']);
+    expect(() => avroSerde('NoSuchType')).toThrow(/no Avro schema named 'NoSuchType'/);
+  });
+});
+
+describe('the Avro serde against a schema registry', () => {
+  /** An in-test double of the Confluent Schema Registry REST API: the endpoints the client calls. */
+  const schemas: string[] = [];
+  const requests: string[] = [];
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        requests.push(`${req.method} ${req.url}`);
+        res.setHeader('content-type', 'application/vnd.schemaregistry.v1+json');
+        const send = (status: number, payload: unknown) => {
+          res.statusCode = status;
+          res.end(JSON.stringify(payload));
+        };
+        const url = req.url ?? '';
+        if (req.method === 'GET' && url.startsWith('/config/'))
+          return send(404, { error_code: 40401, message: 'Subject not found' });
+        if (req.method === 'PUT' && url.startsWith('/config/')) return send(200, JSON.parse(body));
+        if (req.method === 'POST' && /^\/subjects\/[^/]+\/versions$/.test(url)) {
+          const { schema } = JSON.parse(body) as { schema: string };
+          let index = schemas.indexOf(schema);
+          if (index < 0) index = schemas.push(schema) - 1;
+          return send(200, { id: 100 + index });
+        }
+        const byId = /^\/schemas\/ids\/(\d+)$/.exec(url);
+        if (req.method === 'GET' && byId) {
+          const schema = schemas[Number(byId[1]) - 100];
+          return schema === undefined
+            ? send(404, { error_code: 40403, message: 'Schema not found' })
+            : send(200, { schema });
+        }
+        send(404, { error_code: 404, message: `no route ${req.method} ${url}` });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('registers under <topic>-value and writes the registry id', async () => {
+    const serde = telemetryEventSerde({ registryUrl: url });
+    await serde.prepare?.('raw_events');
+    expect(requests).toContain('POST /subjects/raw_events-value/versions');
+    const bytes = serde.serialize(event, 'raw_events')!;
+    expect(bytes.readUInt32BE(1)).toBe(100);
+    expect({ ...(await serde.deserialize(bytes, 'raw_events')) }).toEqual(event);
+  });
+
+  it('decodes a record written with an older writer schema through schema resolution', async () => {
+    // an older producer: no metadata.version, no payload.ticketId
+    const current = JSON.parse(
+      JSON.stringify(defaultCatalog().byTypeName('TelemetryEvent')!.type.schema()),
+    ) as {
+      fields: Array<{ name: string; type: { fields?: Array<{ name: string }> } }>;
+    };
+    const older = structuredClone(current);
+    const payload = older.fields.find((f) => f.name === 'payload')!.type;
+    payload.fields = payload.fields!.filter((f) => f.name !== 'ticketId');
+    const writer = avro.Type.forSchema(older as unknown as avro.Schema);
+    // registered by another producer, so the serde's client has never seen it
+    const response = await fetch(`${url}/subjects/legacy-value/versions`, {
+      method: 'POST',
+      body: JSON.stringify({ schema: JSON.stringify(older) }),
+    });
+    const { id } = (await response.json()) as { id: number };
+    const { ticketId: _dropped, ...olderPayload } = event.payload;
+    const body = writer.toBuffer({ ...event, payload: olderPayload });
+    const header = Buffer.from([0, 0, 0, 0, 0]);
+    header.writeUInt32BE(id, 1);
+    const serde = telemetryEventSerde({ registryUrl: url });
+    const decoded = await serde.deserialize(Buffer.concat([header, body]), 'raw_events');
+    expect(decoded.eventId).toBe(event.eventId);
+    expect(decoded.payload.ticketId).toBeNull();
+    expect(requests).toContain(`GET /schemas/ids/${id}`);
+  });
+
+  it('an id the registry does not know is an unknown-schema error', async () => {
+    const serde = telemetryEventSerde({ registryUrl: url });
+    const bytes = Buffer.from([0, 0, 0, 0x30, 0x39, 2, 3]);
+    expect(await codeOf(() => serde.deserialize(bytes, 'raw_events'))).toBe(errorCodes.decodeUnknownSchema);
+  });
+});

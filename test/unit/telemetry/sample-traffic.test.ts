@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import { defaultCatalog, TELEMETRY_EVENT_TYPES } from '../../../schemas/index.js';
+
+describe('sample traffic', () => {
+  const events = new SampleTraffic({ seed: 42, startTime: 1_700_000_000_000 }).take(5_000);
+
+  it('is deterministic for a seed and differs across seeds', () => {
+    expect(new SampleTraffic({ seed: 42, startTime: 1_700_000_000_000 }).take(5_000)).toEqual(events);
+    expect(new SampleTraffic({ seed: 43, startTime: 1_700_000_000_000 }).take(50)).not.toEqual(
+      events.slice(0, 50),
+    );
+  });
+
+  it('covers every event type, several tenants, and only valid TelemetryEvents with unique ids', () => {
+    expect(new Set(events.map((e) => e.eventType))).toEqual(new Set(TELEMETRY_EVENT_TYPES));
+    expect(new Set(events.map((e) => e.tenantId)).size).toBe(4);
+    const type = defaultCatalog().byTypeName('TelemetryEvent')!.type;
+    for (const e of events) expect(type.isValid(e)).toBe(true);
+    expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+  });
+
+  it('has sessions: users come back after gaps longer than 30 minutes', () => {
+    const traffic = new SampleTraffic({ seed: 42, startTime: 1_700_000_000_000, eventsPerSecond: 5 });
+    const lastSeen = new Map<string, number>();
+    let longGaps = 0;
+    for (const e of traffic.take(20_000)) {
+      const key = traffic.key(e);
+      expect(key).toBe(`${e.tenantId}/${e.userId}`);
+      const previous = lastSeen.get(key);
+      if (previous !== undefined && e.timestamp - previous > 30 * 60_000) longGaps += 1;
+      lastSeen.set(key, e.timestamp);
+    }
+    expect(longGaps).toBeGreaterThan(10);
+  });
+
+  it('has API errors and slow endpoints', () => {
+    const api = events.filter((e) => e.eventType === 'api_call' || e.eventType === 'api_error');
+    expect(
+      api.filter((e) => e.eventType === 'api_error').every((e) => (e.payload.statusCode ?? 0) >= 500),
+    ).toBe(true);
+    expect(api.some((e) => (e.payload.latencyMs ?? 0) > 400)).toBe(true);
+    expect(api.filter((e) => e.eventType === 'api_error').length).toBeGreaterThan(10);
+  });
+});
