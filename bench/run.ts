@@ -22,7 +22,8 @@ program
   .description('raw kafkajs consume→produce loop vs the same map/filter topology, on the local broker')
   .option('--records <n>', 'input records of about 200 bytes', positiveInt, 1_000_000)
   .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
-  .action(async (options: { records: number; partitions: number }) => {
+  .option('--rounds <n>', 'alternating raw/topology rounds; the best of each is reported', positiveInt, 2)
+  .action(async (options: { records: number; partitions: number; rounds: number }) => {
     console.log(JSON.stringify(await benchStateless(options)));
   });
 

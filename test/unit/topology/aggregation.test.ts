@@ -21,16 +21,21 @@ afterEach(async () => {
   driver = undefined;
 });
 
+/** in → count per (unchanged) key → counts */
+function countPerUser() {
+  const builder = new TopologyBuilder();
+  builder
+    .stream('in', { key: Serdes.string, value: clicks })
+    .groupByKey()
+    .count({ name: 'per-user' })
+    .toStream()
+    .to('counts', { value: Serdes.number });
+  return builder.build();
+}
+
 describe('groupByKey / count on the memory transport', () => {
   it('counts per key without repartitioning when the key is unchanged', async () => {
-    const builder = new TopologyBuilder();
-    builder
-      .stream('in', { key: Serdes.string, value: clicks })
-      .groupByKey()
-      .count({ name: 'per-user' })
-      .toStream()
-      .to('counts', { value: Serdes.number });
-    const topology = builder.build();
+    const topology = countPerUser();
     expect(topology.subTopologies).toHaveLength(1);
     driver = await TestDriver.create(topology);
     for (const user of ['a', 'b', 'a', 'a']) await driver.pipeInput('in', user, { tenant: 't', user });
@@ -74,17 +79,7 @@ describe('groupByKey / count on the memory transport', () => {
   });
 
   it('logs every count update to the store changelog', async () => {
-    const build = () => {
-      const builder = new TopologyBuilder();
-      builder
-        .stream('in', { key: Serdes.string, value: clicks })
-        .groupByKey()
-        .count({ name: 'per-user' })
-        .toStream()
-        .to('counts', { value: Serdes.number });
-      return builder.build();
-    };
-    driver = await TestDriver.create(build());
+    driver = await TestDriver.create(countPerUser());
     await driver.pipeInput('in', 'a', { tenant: 't', user: 'a' });
     await driver.pipeInput('in', 'a', { tenant: 't', user: 'a' });
     const changelog = driver.readRaw('test-app-per-user-changelog');
