@@ -7,60 +7,86 @@ interface Pending {
 }
 
 /**
- * The single way out of the engine. One produce request is in flight at a
- * time; output that arrives meanwhile is coalesced into the next request. This
- * keeps per-partition order without idempotence tricks and turns many small
- * batches into few large requests. A failed send is fatal: nothing after it is
- * acknowledged, so no offset after it is ever committed.
+ * The single way out of the engine. Output queued while requests are in
+ * flight is coalesced into the next request; up to `maxInFlight` requests are
+ * sent at once and acknowledged strictly in order, so a batch counts as
+ * written only when every batch before it is. (The kafka transport keeps
+ * per-partition order across concurrent requests with an idempotent producer.)
+ * A failed send is fatal: nothing after it is acknowledged, so no offset after
+ * it is ever committed.
  */
 export class Outbox {
   private queue: Pending[] = [];
-  private sending: Promise<void> | undefined;
+  /** Requests in flight, oldest first. */
+  private readonly inFlight: Array<{
+    done: Promise<void>;
+    batch: Pending[];
+    records: readonly OutgoingRecord[];
+    settled: boolean;
+  }> = [];
   private failure: unknown;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly producer: TransportProducer,
     private readonly onSent: (records: readonly OutgoingRecord[]) => void,
     private readonly onFailure: (error: unknown) => void,
+    private readonly maxInFlight = 1,
   ) {}
 
-  /** Queues a batch's output; `onAck` runs once it is in the log. */
+  /** Queues a batch's output; `onAck` runs once it, and everything queued before it, is in the log. */
   enqueue(records: readonly OutgoingRecord[], onAck: () => void): void {
     if (this.failure !== undefined) return;
     this.queue.push({ records, onAck });
-    this.startPump();
+    this.startRequests();
   }
 
   /** Resolves when everything queued so far is acknowledged (or the outbox failed). */
   async flush(): Promise<void> {
-    while (this.sending !== undefined) await this.sending;
+    if (this.queue.length === 0 && this.inFlight.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private startPump(): void {
-    if (this.sending !== undefined || this.queue.length === 0 || this.failure !== undefined) return;
-    // cleared in a continuation, never inside pump(): a pump that finishes without awaiting
-    // (an empty batch) would otherwise clear `sending` before it is assigned
-    this.sending = this.pump().finally(() => {
-      this.sending = undefined;
-      this.startPump();
-    });
-  }
-
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0 && this.failure === undefined) {
+  private startRequests(): void {
+    while (this.queue.length > 0 && this.inFlight.length < this.maxInFlight && this.failure === undefined) {
       const batch = this.queue;
       this.queue = [];
       const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records);
-      try {
-        if (records.length > 0) await this.producer.send(records);
-      } catch (error) {
-        this.failure = error;
-        this.queue = [];
-        this.onFailure(error);
-        break;
-      }
-      this.onSent(records);
-      for (const p of batch) p.onAck();
+      const request = { batch, records, settled: false, done: Promise.resolve() };
+      request.done = (records.length > 0 ? this.producer.send(records) : Promise.resolve()).then(
+        () => {
+          request.settled = true;
+          this.acknowledgeInOrder();
+        },
+        (error: unknown) => this.fail(error),
+      );
+      this.inFlight.push(request);
     }
+    this.notifyIfIdle();
+  }
+
+  private acknowledgeInOrder(): void {
+    while (this.inFlight[0]?.settled) {
+      const request = this.inFlight.shift()!;
+      this.onSent(request.records);
+      for (const p of request.batch) p.onAck();
+    }
+    this.startRequests();
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    this.queue = [];
+    this.inFlight.length = 0;
+    this.onFailure(error);
+    this.notifyIfIdle();
+  }
+
+  private notifyIfIdle(): void {
+    if (this.queue.length > 0 || this.inFlight.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 }

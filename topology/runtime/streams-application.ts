@@ -116,6 +116,8 @@ export class StreamsApplication extends EventEmitter {
         producer,
         (records) => this.countProduced(records),
         (error) => this.fail(error),
+        // requests pipelined on the kafka transport, whose idempotent producer keeps them in order
+        this.transport.kind === 'kafka' ? 3 : 1,
       );
       const topics = [...this.topicToSubTopology.keys()];
       this.consumer = this.transport.consumer({

@@ -103,8 +103,13 @@ export class KafkaTransport implements Transport {
         'use processingGuarantee at_least_once',
       );
     }
-    // one request in flight per partition keeps order under retries without idempotence
-    const producer = this.kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+    // idempotent: the broker orders a partition's records by sequence number, so the outbox may
+    // have several requests in flight and a retried request can never overtake a later one
+    const producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     this.producers.add(producer);
     return {
@@ -370,15 +375,20 @@ function toSourceRecord(topic: string, partition: number, m: KafkaMessage): Sour
   };
 }
 
+const NO_HEADERS: Headers = Object.freeze({}) as Headers;
+
 function toHeaders(headers: IHeaders | undefined): Headers {
-  const out: Headers = {};
-  if (headers === undefined) return out;
-  for (const [name, value] of Object.entries(headers)) {
+  if (headers === undefined) return NO_HEADERS;
+  let out: Headers | undefined;
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
     const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) out[name] = first;
+    if (first === undefined) continue;
+    out ??= {};
+    out[name] = first;
   }
-  return out;
+  return out ?? NO_HEADERS;
 }
 
 /**
@@ -391,8 +401,7 @@ const RECORD_OVERHEAD_BYTES = 70;
 
 function recordSize(r: OutgoingRecord): number {
   let size = RECORD_OVERHEAD_BYTES + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  if (r.headers !== undefined)
-    for (const [k, v] of Object.entries(r.headers)) size += k.length + v.length + 8;
+  if (r.headers !== undefined) for (const k in r.headers) size += k.length + r.headers[k]!.length + 8;
   return size;
 }
 
@@ -437,7 +446,7 @@ function toTopicMessages(records: readonly OutgoingRecord[]) {
       value: r.value,
       partition: r.partition,
       timestamp: String(r.timestamp),
-      ...(r.headers === undefined ? {} : { headers: r.headers }),
+      headers: r.headers,
     });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
