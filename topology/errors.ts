@@ -29,6 +29,13 @@ export class DeserializationError extends VeroaiError {
   }
 }
 
+/** A record arrived for a window that had already closed (stream time past its end plus grace). */
+export class LateRecordError extends VeroaiError {
+  constructor(message: string) {
+    super('VEROAI_ERR_LATE', message, { hint: 'raise the grace period if such records are expected' });
+  }
+}
+
 /** A value could not be turned into bytes for a sink topic. */
 export class SerializationError extends VeroaiError {
   constructor(message: string, options: { cause?: unknown } = {}) {

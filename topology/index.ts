@@ -11,13 +11,17 @@ export {
   type StreamSerdes,
   type ToOptions,
 } from './dsl/kstream.js';
-export { KTable } from './dsl/ktable.js';
+export { KTable, Suppressed } from './dsl/ktable.js';
+export { SessionWindowedKStream, TimeWindowedKStream } from './dsl/windowed-kstream.js';
+export { windowedSerde } from './windows/windowed-serde.js';
+export { SessionWindows, TimeWindows, type Window, type Windowed } from './windows/windows.js';
+export type { SessionStore } from './state/session-store.js';
 export type { KeyValue, ValueCallback } from './dsl/operators.js';
 export { type KeyValueStoreOptions, type StreamOptions, TopologyBuilder } from './dsl/topology-builder.js';
 export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
 export type { TimestampExtractor } from './plan/graph.js';
-export { changelogTopic, deadLetterTopic, type Topology } from './plan/topology.js';
+export { changelogTopic, deadLetterTopic, lateRecordsTopic, type Topology } from './plan/topology.js';
 export { type ProcessorContext, type ProcessorSupplier, RecordFailure } from './processor.js';
 export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
 export { DLQ_HEADERS } from './runtime/dead-letter.js';

@@ -23,6 +23,11 @@ export interface ProcessorContext {
    * punctuator. It is delivered with the batch being processed.
    */
   forward<K, V>(record: StreamRecord<K, V>): void;
+  /**
+   * Reports a record that came too late for its window: its source bytes go to
+   * `<applicationId>-late` with the reason, and `veroai_late_records_total` counts it.
+   */
+  late(record: StreamRecord<unknown, unknown>, reason: string): void;
 }
 
 /**

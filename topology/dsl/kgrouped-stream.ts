@@ -7,6 +7,8 @@ import type { Serde } from '../serdes/serde.js';
 import type { KeyValueStore } from '../state/store.js';
 import type { KStream, Named } from './kstream.js';
 import { KTable } from './ktable.js';
+import type { SessionWindows, TimeWindows } from '../windows/windows.js';
+import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.js';
 
 export interface AggregateOptions<VA> extends Named {
   /** Serde of the aggregate in the store and its changelog. */
@@ -26,6 +28,19 @@ export class KGroupedStream<K, V> {
     private readonly keySerde: Serde<K> | undefined,
     private readonly valueSerde: Serde<V> | undefined,
   ) {}
+
+  /**
+   * Aggregates per key and per window of event time. Windows close when
+   * stream time passes their end plus grace; later records go to `<applicationId>-late`.
+   * @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count()
+   */
+  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    return windows.kind === 'session'
+      ? new SessionWindowedKStream(this.stream, this.keySerde, windows)
+      : new TimeWindowedKStream(this.stream, this.keySerde, this.valueSerde, windows);
+  }
 
   /**
    * Counts records per key.

@@ -1,4 +1,22 @@
-import type { KStream } from './kstream.js';
+import { TopologyError } from '../errors.js';
+import type { ProcessorSupplier } from '../processor.js';
+import type { Serde } from '../serdes/serde.js';
+import { suppressUntilWindowCloses } from '../windows/suppress.js';
+import type { Windowed } from '../windows/windows.js';
+import type { KStream, Named } from './kstream.js';
+
+/** What a windowed table knows of its windows, for suppress(). */
+export interface TableWindowing<K, V> {
+  readonly graceMs: number;
+  readonly keySerde: Serde<K>;
+  readonly valueSerde: Serde<V>;
+}
+
+/** Emission strategies for suppress(). */
+export const Suppressed = {
+  /** One final result per window, when stream time passes the window's end plus grace. */
+  untilWindowCloses: () => ({ kind: 'untilWindowCloses' as const }),
+};
 
 /**
  * A changelog view of a keyed aggregate: the latest value per key, and a stream
@@ -10,10 +28,41 @@ export class KTable<K, V> {
     private readonly updates: KStream<K, V>,
     /** The state store holding the table, for interactive queries. */
     readonly storeName: string,
+    private readonly windowing?: TableWindowing<K, V>,
   ) {}
 
-  /** Every update to the table as a stream of (key, new value). */
+  /** Every update to the table as a stream of (key, new value); a null value retracts the key. */
   toStream(): KStream<K, V> {
     return this.updates;
   }
+
+  /**
+   * Holds back updates of a windowed table and emits each window's final value
+   * once, when the window closes. Stateful: a changelogged buffer store `<name>`.
+   * @example counts.suppress(Suppressed.untilWindowCloses(), { name: 'final-counts' }).toStream()
+   */
+  suppress(strategy: ReturnType<typeof Suppressed.untilWindowCloses>, options: Named = {}): KTable<K, V> {
+    if (strategy.kind !== 'untilWindowCloses') throw new TopologyError(`suppress(): unknown strategy '${String(strategy.kind)}'`);
+    const windowing = this.windowing;
+    if (windowing === undefined) {
+      throw new TopologyError('suppress(untilWindowCloses) needs a windowed table', 'use it after windowedBy(...).count()/aggregate()');
+    }
+    const { graph, path } = this.updates.position;
+    const storeName = options.name ?? `${path}-suppress`.replace(/\./g, '-');
+    graph.addStore({ name: storeName, type: 'key-value', keySerde: windowing.keySerde as Serde<unknown>, valueSerde: windowing.valueSerde as Serde<unknown>, changelog: true });
+    const keyBytes = windowing.keySerde;
+    const supplier = suppressUntilWindowCloses<unknown, V>(storeName, windowing.graceMs, (key) => (keyBytes.serialize(key as K, storeName) ?? Buffer.alloc(0)).toString('latin1'));
+    const stream = this.updates.chain<K, V>(
+      'suppress(untilWindowCloses)',
+      'KTABLE-SUPPRESS',
+      supplier as unknown as ProcessorSupplier<unknown, unknown, unknown, unknown>,
+      { name: storeName },
+      { key: windowing.keySerde, value: windowing.valueSerde },
+      false,
+      [storeName],
+    );
+    return new KTable(stream, storeName);
+  }
 }
+
+export type { Windowed };

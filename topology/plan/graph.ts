@@ -16,7 +16,8 @@ export type TopicRef =
 
 export interface StoreSpec {
   readonly name: string;
-  readonly type: 'key-value';
+  /** `key-value`: keyed by the record key; `session`: sessions per key (the changelog key is windowed). */
+  readonly type: 'key-value' | 'session';
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
   /** Backed by `<applicationId>-<name>-changelog` and restored from it. */

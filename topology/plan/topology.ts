@@ -38,6 +38,11 @@ export function changelogTopic(applicationId: string, store: string): string {
   return `${applicationId}-${store}-changelog`;
 }
 
+/** Where records for already-closed windows go, with headers saying which windows and why. */
+export function lateRecordsTopic(applicationId: string): string {
+  return `${applicationId}-late`;
+}
+
 export function deadLetterTopic(applicationId: string): string {
   return `${applicationId}-dlq`;
 }

@@ -11,6 +11,7 @@ export class RuntimeMetrics {
   private readonly producedTotal: Counter<'application' | 'topic'>;
   private readonly deadLetterTotal: Counter<'application' | 'topic' | 'code'>;
   private readonly restoredTotal: Counter<'application' | 'store'>;
+  private readonly lateRecords: Counter<'application' | 'node'>;
   readonly commitLatency: Histogram<'application'>;
   readonly batchDuration: Histogram<'application'>;
   readonly tasks: Gauge<'application'>;
@@ -52,6 +53,14 @@ export class RuntimeMetrics {
         name: 'veroai_dlq_records_total',
         help: 'Records sent to the dead-letter topic, by source topic and error code',
         labelNames: ['application', 'topic', 'code'],
+        registers,
+      });
+    this.lateRecords =
+      get('veroai_late_records_total') ??
+      new Counter({
+        name: 'veroai_late_records_total',
+        help: 'Records that arrived after their window closed (sent to <applicationId>-late)',
+        labelNames: ['application', 'node'],
         registers,
       });
     this.restoredTotal =
@@ -96,6 +105,11 @@ export class RuntimeMetrics {
         labelNames: ['application'],
         registers,
       });
+  }
+
+  /** A record too late for its window, at a windowed node. */
+  late(node: string): void {
+    this.lateRecords.inc({ application: this.applicationId, node });
   }
 
   /** Records into and out of a node during one batch. */

@@ -1,15 +1,14 @@
 import type { Logger } from 'pino';
 import type { OperatorFunction } from 'rxjs';
-import { DeserializationError, TopologyError, VeroaiError } from '../errors.js';
+import { DeserializationError, LateRecordError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { changelogTopic, topicName } from '../plan/topology.js';
 import type { ProcessorContext } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
-import { ChangeLoggingKeyValueStore } from '../state/change-logging-store.js';
-import { MemoryKeyValueStore } from '../state/memory-key-value-store.js';
-import type { KeyValueStore, StateStore } from '../state/store.js';
+import type { StateStore } from '../state/store.js';
+import { createTaskStore, type TaskStore } from '../state/task-stores.js';
 import type { ConsumedBatch, Transport } from '../transports/transport.js';
 import {
   type BatchHooks,
@@ -31,6 +30,7 @@ export interface TaskEnvironment {
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
   readonly deadLetterTopic: string;
+  readonly lateTopic: string;
   partitionCount(topic: string): number;
   partitionFor(topic: string, key: Buffer | null): number;
   now(): number;
@@ -59,7 +59,7 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promis
 export class StreamTask {
   readonly id: string;
   private readonly operators = new Map<string, OperatorFunction<AnyRecord, AnyRecord>>();
-  private readonly stores = new Map<string, KeyValueStore<unknown, unknown>>();
+  private readonly stores = new Map<string, TaskStore>();
   private readonly runners = new Map<string, ProcessorRunner>();
   private readonly topicToSource = new Map<
     string,
@@ -96,24 +96,13 @@ export class StreamTask {
       }
     }
     for (const spec of subTopology.stores) {
-      const keySerde = spec.keySerde;
-      const topic = changelogTopic(env.applicationId, spec.name);
-      const inner = new MemoryKeyValueStore<unknown, unknown>(
-        spec.name,
-        (k) => keySerde.serialize(k, topic) ?? Buffer.alloc(0),
-      );
-      const store = spec.changelog
-        ? new ChangeLoggingKeyValueStore(
-            inner,
-            keySerde,
-            spec.valueSerde,
-            topic,
-            partition,
-            (r) => this.outputs.push(r),
-            env.now,
-          )
-        : inner;
-      this.stores.set(spec.name, store);
+      const taskStore = createTaskStore(spec, {
+        changelogTopic: changelogTopic(env.applicationId, spec.name),
+        partition,
+        emit: (r) => this.outputs.push(r),
+        now: env.now,
+      });
+      this.stores.set(spec.name, taskStore);
     }
     for (const node of subTopology.nodes) {
       this.children.set(node.name, []);
@@ -141,7 +130,7 @@ export class StreamTask {
   }
 
   store(name: string): StateStore | undefined {
-    return this.stores.get(name);
+    return this.stores.get(name)?.store;
   }
 
   /** Rebuilds every changelogged store from its topic, before the first batch. */
@@ -149,21 +138,12 @@ export class StreamTask {
     for (const spec of this.subTopology.stores) {
       if (!spec.changelog) continue;
       const topic = changelogTopic(this.env.applicationId, spec.name);
-      const inner = this.stores.get(spec.name)!;
+      const target = this.stores.get(spec.name)!;
       let restored = 0;
       const started = Date.now();
       for await (const batch of this.env.transport.readPartition(topic, this.partition, 0)) {
-        for (const r of batch) {
-          const k = spec.keySerde.deserialize(r.key, topic);
-          const key = isPromise(k) ? await k : k;
-          if (r.value === null) {
-            this.rawPut(inner, key, undefined);
-          } else {
-            const v = spec.valueSerde.deserialize(r.value, topic);
-            this.rawPut(inner, key, isPromise(v) ? await v : v);
-          }
-          restored += 1;
-        }
+        for (const r of batch) await target.restore(r.key, r.value);
+        restored += batch.length;
         this.env.metrics.restored(spec.name, batch.length);
       }
       if (restored > 0) {
@@ -219,7 +199,7 @@ export class StreamTask {
     await done;
     this.runners.clear();
     for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut);
-    for (const store of this.stores.values()) await store.flush();
+    for (const { store } of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
     const flight: InFlight = { offsets: new Map(), acked: false };
@@ -273,7 +253,7 @@ export class StreamTask {
   }
 
   async close(): Promise<void> {
-    for (const store of this.stores.values()) await store.close();
+    for (const { store } of this.stores.values()) await store.close();
   }
 
   private async decode(
@@ -395,13 +375,6 @@ export class StreamTask {
     );
   }
 
-  private rawPut(store: KeyValueStore<unknown, unknown>, key: unknown, value: unknown): void {
-    // restore writes under the changelog wrapper: replaying must not log again
-    const target = store instanceof ChangeLoggingKeyValueStore ? store.inner : store;
-    if (value === undefined) target.delete(key);
-    else target.put(key, value);
-  }
-
   private contextFor(nodeName: string, storeNames: readonly string[]): ProcessorContext {
     return {
       applicationId: this.env.applicationId,
@@ -416,7 +389,14 @@ export class StreamTask {
             `name it in process(..., { stores: ['${name}'] })`,
           );
         }
-        return this.stores.get(name) as unknown as S;
+        return this.stores.get(name)?.store as unknown as S;
+      },
+      late: (record, reason) => {
+        const source = record.origin ?? this.currentSource;
+        if (source === undefined) return;
+        const topic = this.env.lateTopic;
+        this.outputs.push(deadLetterRecord(topic, this.env.partitionCount(topic), source, new LateRecordError(reason), nodeName));
+        this.env.metrics.late(nodeName);
       },
       forward: <K, V>(record: StreamRecord<K, V>) => {
         const runner = this.runners.get(nodeName);

@@ -6,6 +6,7 @@ import type { SourceNode } from '../plan/graph.js';
 import {
   changelogTopic,
   deadLetterTopic,
+  lateRecordsTopic,
   type SubTopology,
   type Topology,
   topicName,
@@ -270,6 +271,8 @@ export class StreamsApplication extends EventEmitter {
     const dlq = deadLetterTopic(applicationId);
     const dlqPartitions = Math.max(1, ...this.partitions.values());
     specs.push({ name: dlq, partitions: (await this.transport.partitionCount(dlq)) ?? dlqPartitions });
+    const late = lateRecordsTopic(applicationId);
+    specs.push({ name: late, partitions: (await this.transport.partitionCount(late)) ?? dlqPartitions });
     await this.transport.ensureTopics(specs);
     for (const spec of specs)
       this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
@@ -303,6 +306,7 @@ export class StreamsApplication extends EventEmitter {
       metrics: this.metrics,
       logger: this.logger,
       deadLetterTopic: deadLetterTopic(this.applicationId),
+      lateTopic: lateRecordsTopic(this.applicationId),
       partitionCount: (topic) => this.partitionCount(topic),
       partitionFor: (topic, key) => partitionForKey(key, this.partitionCount(topic), () => this.roundRobin++),
       now: this.clock,

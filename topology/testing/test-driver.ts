@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { TopologyError } from '../errors.js';
 import type { SinkNode, SourceNode } from '../plan/graph.js';
-import { deadLetterTopic, type Topology, topicName } from '../plan/topology.js';
+import { deadLetterTopic, lateRecordsTopic, type Topology, topicName } from '../plan/topology.js';
 import type { Headers, SourceRecord } from '../record.js';
 import { partitionForKey } from '../runtime/partitioner.js';
 import { StreamsApplication } from '../runtime/streams-application.js';
@@ -164,6 +164,11 @@ export class TestDriver {
   /** The dead-letter topic's records since the last read. */
   readDeadLetters(): SourceRecord[] {
     return this.readRaw(deadLetterTopic(this.app.applicationId));
+  }
+
+  /** Records that came after their window closed (`<applicationId>-late`) since the last read. */
+  readLateRecords(): SourceRecord[] {
+    return this.readRaw(lateRecordsTopic(this.app.applicationId));
   }
 
   async close(): Promise<void> {

@@ -75,33 +75,6 @@ export class TimeWindows {
 }
 
 /**
- * Sliding windows (Kafka Streams' SlidingWindows): two records fall in a common
- * window when their timestamps differ by at most `timeDifferenceMs`. Every
- * window [t - difference, t] that a record starts or ends is materialised.
- */
-export class SlidingWindows {
-  readonly kind = 'sliding' as const;
-  private constructor(
-    readonly timeDifferenceMs: number,
-    readonly graceMs: number,
-  ) {}
-
-  static ofTimeDifferenceAndGrace(timeDifferenceMs: number, graceMs: number): SlidingWindows {
-    checkDuration('SlidingWindows time difference', timeDifferenceMs, false);
-    checkDuration('SlidingWindows grace', graceMs, true);
-    return new SlidingWindows(timeDifferenceMs, graceMs);
-  }
-
-  get retentionMs(): number {
-    return this.timeDifferenceMs + this.graceMs;
-  }
-
-  describe(): string {
-    return `sliding ${this.timeDifferenceMs} ms, grace ${this.graceMs} ms`;
-  }
-}
-
-/**
  * Session windows: per key, records closer than `inactivityGapMs` belong to one
  * session; a record that bridges two sessions merges them.
  *
@@ -125,7 +98,7 @@ export class SessionWindows {
   }
 }
 
-export type WindowSpec = TimeWindows | SlidingWindows | SessionWindows;
+export type WindowSpec = TimeWindows | SessionWindows;
 
 /** The stream time after which a window accepts no more records. */
 export function closesAt(window: Window, graceMs: number): number {

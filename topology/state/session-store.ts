@@ -1,0 +1,95 @@
+import type { Window, Windowed } from '../windows/windows.js';
+import type { StateStore } from './store.js';
+
+/**
+ * Sessions per key, as Kafka Streams' SessionStore: a session is a window
+ * [start, end] (both inclusive) and its aggregate. Reads are asynchronous (a
+ * persistent store may go to disk), writes are buffered until `flush()`.
+ */
+export interface SessionStore<K, V> extends StateStore {
+  /** Sessions of `key` with `end >= earliestEnd` and `start <= latestStart`, by start. */
+  findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>>;
+  /** Every session of `key`, by start (for interactive queries). */
+  fetch(key: K): Promise<Array<[Windowed<K>, V]>>;
+  put(session: Windowed<K>, value: V): void;
+  remove(session: Windowed<K>): void;
+  all(): AsyncIterable<[Windowed<K>, V]>;
+}
+
+interface Entry<K, V> {
+  readonly key: K;
+  readonly window: Window;
+  value: V;
+}
+
+/** Sessions in memory: per serialised key, a small array kept in start order. */
+export class MemorySessionStore<K, V> implements SessionStore<K, V> {
+  private readonly byKey = new Map<string, Array<Entry<K, V>>>();
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly keyBytes: (key: K) => Buffer,
+  ) {}
+
+  async findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
+    const list = this.byKey.get(this.id(key));
+    if (list === undefined) return [];
+    const out: Array<[Windowed<K>, V]> = [];
+    for (const e of list) if (e.window.end >= earliestEnd && e.window.start <= latestStart) out.push([{ key: e.key, window: e.window }, e.value]);
+    return out;
+  }
+
+  async fetch(key: K): Promise<Array<[Windowed<K>, V]>> {
+    return (this.byKey.get(this.id(key)) ?? []).map((e) => [{ key: e.key, window: e.window }, e.value]);
+  }
+
+  put(session: Windowed<K>, value: V): void {
+    const id = this.id(session.key);
+    let list = this.byKey.get(id);
+    if (list === undefined) {
+      list = [];
+      this.byKey.set(id, list);
+    }
+    const existing = list.find((e) => e.window.start === session.window.start && e.window.end === session.window.end);
+    if (existing !== undefined) {
+      existing.value = value;
+      return;
+    }
+    list.push({ key: session.key, window: session.window, value });
+    list.sort((a, b) => a.window.start - b.window.start || a.window.end - b.window.end);
+    this.count += 1;
+  }
+
+  remove(session: Windowed<K>): void {
+    const id = this.id(session.key);
+    const list = this.byKey.get(id);
+    if (list === undefined) return;
+    const i = list.findIndex((e) => e.window.start === session.window.start && e.window.end === session.window.end);
+    if (i < 0) return;
+    list.splice(i, 1);
+    this.count -= 1;
+    if (list.length === 0) this.byKey.delete(id);
+  }
+
+  async *all(): AsyncIterable<[Windowed<K>, V]> {
+    for (const id of [...this.byKey.keys()].sort()) {
+      for (const e of this.byKey.get(id) ?? []) yield [{ key: e.key, window: e.window }, e.value];
+    }
+  }
+
+  approximateEntries(): number {
+    return this.count;
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.byKey.clear();
+    this.count = 0;
+  }
+
+  private id(key: K): string {
+    return this.keyBytes(key).toString('latin1');
+  }
+}

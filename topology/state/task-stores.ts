@@ -1,0 +1,57 @@
+import type { StoreSpec } from '../plan/graph.js';
+import type { OutgoingRecord } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
+import { windowedSerde } from '../windows/windowed-serde.js';
+import type { Windowed } from '../windows/windows.js';
+import { ChangeLoggingSessionStore } from './change-logging-session-store.js';
+import { ChangeLoggingKeyValueStore } from './change-logging-store.js';
+import { MemoryKeyValueStore } from './memory-key-value-store.js';
+import { MemorySessionStore } from './session-store.js';
+import type { StateStore } from './store.js';
+
+/** A task's instance of a store, and how to replay one changelog record into it (without logging it again). */
+export interface TaskStore {
+  readonly store: StateStore;
+  restore(key: Buffer | null, value: Buffer | null): Promise<void>;
+}
+
+export interface TaskStoreContext {
+  readonly changelogTopic: string;
+  readonly partition: number;
+  /** Where changelog records go: the task's batch output. */
+  readonly emit: (record: OutgoingRecord) => void;
+  readonly now: () => number;
+}
+
+const await_ = async <T>(v: T | Promise<T>): Promise<T> => v;
+
+/** Builds the store a spec describes for one task, changelogged when the spec says so. */
+export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskStore {
+  const keySerde = spec.keySerde;
+  const valueSerde = spec.valueSerde;
+  const topic = ctx.changelogTopic;
+  const keyBytes = (k: unknown) => keySerde.serialize(k, topic) ?? Buffer.alloc(0);
+  if (spec.type === 'session') {
+    const inner = new MemorySessionStore<unknown, unknown>(spec.name, keyBytes);
+    const sessionKeys = windowedSerde(keySerde) as Serde<Windowed<unknown>>;
+    const store = spec.changelog ? new ChangeLoggingSessionStore(inner, sessionKeys, valueSerde, topic, ctx.partition, ctx.emit, ctx.now) : inner;
+    return {
+      store,
+      async restore(key, value) {
+        const session = await await_(sessionKeys.deserialize(key, topic));
+        if (value === null) inner.remove(session);
+        else inner.put(session, await await_(valueSerde.deserialize(value, topic)));
+      },
+    };
+  }
+  const inner = new MemoryKeyValueStore<unknown, unknown>(spec.name, keyBytes);
+  const store = spec.changelog ? new ChangeLoggingKeyValueStore(inner, keySerde, valueSerde, topic, ctx.partition, ctx.emit, ctx.now) : inner;
+  return {
+    store,
+    async restore(key, value) {
+      const k = await await_(keySerde.deserialize(key, topic));
+      if (value === null) inner.delete(k);
+      else inner.put(k, await await_(valueSerde.deserialize(value, topic)));
+    },
+  };
+}
