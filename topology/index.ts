@@ -12,12 +12,9 @@ export {
   type ToOptions,
 } from './dsl/kstream.js';
 export { KTable, Suppressed } from './dsl/ktable.js';
-export { SessionWindowedKStream, TimeWindowedKStream } from './dsl/windowed-kstream.js';
-export { windowedSerde } from './windows/windowed-serde.js';
-export { SessionWindows, TimeWindows, type Window, type Windowed } from './windows/windows.js';
-export type { SessionStore } from './state/session-store.js';
 export type { KeyValue, ValueCallback } from './dsl/operators.js';
 export { type KeyValueStoreOptions, type StreamOptions, TopologyBuilder } from './dsl/topology-builder.js';
+export { SessionWindowedKStream, TimeWindowedKStream } from './dsl/windowed-kstream.js';
 export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
 export type { TimestampExtractor } from './plan/graph.js';
@@ -34,9 +31,12 @@ export {
 } from './runtime/streams-application.js';
 export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serdes/builtin.js';
 export type { Serde } from './serdes/serde.js';
+export type { SessionStore } from './state/session-store.js';
 export type { KeyValueStore, StateStore } from './state/store.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
 export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';
 export { MemoryTransport } from './transports/memory/memory-transport.js';
 export type { TopicSpec, Transport } from './transports/transport.js';
+export { windowedSerde } from './windows/windowed-serde.js';
+export { SessionWindows, TimeWindows, type Window, type Windowed } from './windows/windows.js';

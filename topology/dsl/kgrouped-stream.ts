@@ -5,9 +5,9 @@ import type { StreamRecord } from '../record.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
 import type { KeyValueStore } from '../state/store.js';
+import type { SessionWindows, TimeWindows } from '../windows/windows.js';
 import type { KStream, Named } from './kstream.js';
 import { KTable } from './ktable.js';
-import type { SessionWindows, TimeWindows } from '../windows/windows.js';
 import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.js';
 
 export interface AggregateOptions<VA> extends Named {
@@ -36,7 +36,9 @@ export class KGroupedStream<K, V> {
    */
   windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
-  windowedBy(windows: TimeWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+  windowedBy(
+    windows: TimeWindows | SessionWindows,
+  ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     return windows.kind === 'session'
       ? new SessionWindowedKStream(this.stream, this.keySerde, windows)
       : new TimeWindowedKStream(this.stream, this.keySerde, this.valueSerde, windows);

@@ -8,6 +8,7 @@ import type { KStream, Named } from './kstream.js';
 /** What a windowed table knows of its windows, for suppress(). */
 export interface TableWindowing<K, V> {
   readonly graceMs: number;
+  readonly sessions: boolean;
   readonly keySerde: Serde<K>;
   readonly valueSerde: Serde<V>;
 }
@@ -42,16 +43,31 @@ export class KTable<K, V> {
    * @example counts.suppress(Suppressed.untilWindowCloses(), { name: 'final-counts' }).toStream()
    */
   suppress(strategy: ReturnType<typeof Suppressed.untilWindowCloses>, options: Named = {}): KTable<K, V> {
-    if (strategy.kind !== 'untilWindowCloses') throw new TopologyError(`suppress(): unknown strategy '${String(strategy.kind)}'`);
+    if (strategy.kind !== 'untilWindowCloses')
+      throw new TopologyError(`suppress(): unknown strategy '${String(strategy.kind)}'`);
     const windowing = this.windowing;
     if (windowing === undefined) {
-      throw new TopologyError('suppress(untilWindowCloses) needs a windowed table', 'use it after windowedBy(...).count()/aggregate()');
+      throw new TopologyError(
+        'suppress(untilWindowCloses) needs a windowed table',
+        'use it after windowedBy(...).count()/aggregate()',
+      );
     }
     const { graph, path } = this.updates.position;
     const storeName = options.name ?? `${path}-suppress`.replace(/\./g, '-');
-    graph.addStore({ name: storeName, type: 'key-value', keySerde: windowing.keySerde as Serde<unknown>, valueSerde: windowing.valueSerde as Serde<unknown>, changelog: true });
+    graph.addStore({
+      name: storeName,
+      type: 'key-value',
+      keySerde: windowing.keySerde as Serde<unknown>,
+      valueSerde: windowing.valueSerde as Serde<unknown>,
+      changelog: true,
+    });
     const keyBytes = windowing.keySerde;
-    const supplier = suppressUntilWindowCloses<unknown, V>(storeName, windowing.graceMs, (key) => (keyBytes.serialize(key as K, storeName) ?? Buffer.alloc(0)).toString('latin1'));
+    const supplier = suppressUntilWindowCloses<unknown, V>(
+      storeName,
+      windowing.graceMs,
+      (key) => (keyBytes.serialize(key as K, storeName) ?? Buffer.alloc(0)).toString('latin1'),
+      windowing.sessions,
+    );
     const stream = this.updates.chain<K, V>(
       'suppress(untilWindowCloses)',
       'KTABLE-SUPPRESS',

@@ -2,7 +2,11 @@ import { TopologyError } from '../errors.js';
 import type { ProcessorSupplier } from '../processor.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
-import { type Aggregation, sessionWindowAggregator, timeWindowAggregator } from '../windows/window-aggregators.js';
+import {
+  type Aggregation,
+  sessionWindowAggregator,
+  timeWindowAggregator,
+} from '../windows/window-aggregators.js';
 import { windowedSerde } from '../windows/windowed-serde.js';
 import type { SessionWindows, TimeWindows, Windowed } from '../windows/windows.js';
 import type { AggregateOptions } from './kgrouped-stream.js';
@@ -22,8 +26,16 @@ function windowedAggregate<K, V, VA>(
 ): KTable<Windowed<K>, VA> {
   const { graph, path } = stream.position;
   const storeName = options.name ?? `${path}-${spec.kind}-${operation}`.replace(/\./g, '-');
-  if (keySerde === undefined) throw new TopologyError(`${operation}('${storeName}'): no key serde for the window store`, 'pass { key: serde } to groupByKey()/groupBy()');
-  if (options.value === undefined) throw new TopologyError(`${operation}('${storeName}'): no value serde for the aggregate`, 'pass { value: Serdes.json() } (or another serde)');
+  if (keySerde === undefined)
+    throw new TopologyError(
+      `${operation}('${storeName}'): no key serde for the window store`,
+      'pass { key: serde } to groupByKey()/groupBy()',
+    );
+  if (options.value === undefined)
+    throw new TopologyError(
+      `${operation}('${storeName}'): no value serde for the aggregate`,
+      'pass { value: Serdes.json() } (or another serde)',
+    );
   const windowedKeys = windowedSerde(keySerde);
   graph.addStore({
     name: storeName,
@@ -42,7 +54,12 @@ function windowedAggregate<K, V, VA>(
     false,
     [storeName],
   );
-  return new KTable(updates, storeName, { graceMs: spec.graceMs, keySerde: windowedKeys, valueSerde: options.value });
+  return new KTable(updates, storeName, {
+    graceMs: spec.graceMs,
+    sessions: spec.kind === 'session',
+    keySerde: windowedKeys,
+    valueSerde: options.value,
+  });
 }
 
 /**
@@ -60,18 +77,44 @@ export class TimeWindowedKStream<K, V> {
 
   /** @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count({ name: 'clicks-per-minute' }) */
   count(options: Named = {}): KTable<Windowed<K>, number> {
-    return this.aggregate(() => 0, (_k, _v, n) => n + 1, { ...options, value: numberSerde as Serde<number> }, 'count');
+    return this.aggregate(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      { ...options, value: numberSerde as Serde<number> },
+      'count',
+    );
   }
 
   reduce(reducer: (aggregate: V, value: V) => V, options: Named = {}): KTable<Windowed<K>, V> {
     const value = this.valueSerde;
-    if (value === undefined) throw new TopologyError('reduce(): the stream has no value serde for the window store', 'pass { value: serde } to groupByKey()');
-    return this.aggregate<V | undefined>(() => undefined, (_k, v, agg) => (agg === undefined ? v : reducer(agg, v)), { ...options, value: value as Serde<V | undefined> }, 'reduce') as KTable<Windowed<K>, V>;
+    if (value === undefined)
+      throw new TopologyError(
+        'reduce(): the stream has no value serde for the window store',
+        'pass { value: serde } to groupByKey()',
+      );
+    return this.aggregate<V | undefined>(
+      () => undefined,
+      (_k, v, agg) => (agg === undefined ? v : reducer(agg, v)),
+      { ...options, value: value as Serde<V | undefined> },
+      'reduce',
+    ) as KTable<Windowed<K>, V>;
   }
 
-  aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, options: AggregateOptions<VA> = {}, operation = 'aggregate'): KTable<Windowed<K>, VA> {
+  aggregate<VA>(
+    initializer: () => VA,
+    aggregator: (key: K, value: V, aggregate: VA) => VA,
+    options: AggregateOptions<VA> = {},
+    operation = 'aggregate',
+  ): KTable<Windowed<K>, VA> {
     const aggregation: Aggregation<K, V, VA> = { initializer, aggregator };
-    return windowedAggregate(this.stream, this.keySerde, this.windows, operation, options, (store) => timeWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier);
+    return windowedAggregate(
+      this.stream,
+      this.keySerde,
+      this.windows,
+      operation,
+      options,
+      (store) => timeWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier,
+    );
   }
 }
 
@@ -89,7 +132,13 @@ export class SessionWindowedKStream<K, V> {
   ) {}
 
   count(options: Named = {}): KTable<Windowed<K>, number> {
-    return this.aggregate(() => 0, (_k, _v, n) => n + 1, (_k, a, b) => a + b, { ...options, value: numberSerde as Serde<number> }, 'count');
+    return this.aggregate(
+      () => 0,
+      (_k, _v, n) => n + 1,
+      (_k, a, b) => a + b,
+      { ...options, value: numberSerde as Serde<number> },
+      'count',
+    );
   }
 
   /**
@@ -106,6 +155,13 @@ export class SessionWindowedKStream<K, V> {
     operation = 'aggregate',
   ): KTable<Windowed<K>, VA> {
     const aggregation = { initializer, aggregator, merger };
-    return windowedAggregate(this.stream, this.keySerde, this.windows, operation, options, (store) => sessionWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier);
+    return windowedAggregate(
+      this.stream,
+      this.keySerde,
+      this.windows,
+      operation,
+      options,
+      (store) => sessionWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier,
+    );
   }
 }

@@ -395,7 +395,15 @@ export class StreamTask {
         const source = record.origin ?? this.currentSource;
         if (source === undefined) return;
         const topic = this.env.lateTopic;
-        this.outputs.push(deadLetterRecord(topic, this.env.partitionCount(topic), source, new LateRecordError(reason), nodeName));
+        this.outputs.push(
+          deadLetterRecord(
+            topic,
+            this.env.partitionCount(topic),
+            source,
+            new LateRecordError(reason),
+            nodeName,
+          ),
+        );
         this.env.metrics.late(nodeName);
       },
       forward: <K, V>(record: StreamRecord<K, V>) => {

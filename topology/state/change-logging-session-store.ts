@@ -58,6 +58,12 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
   }
 
   private log(session: Windowed<K>, value: Buffer | null): void {
-    this.emit({ topic: this.topic, partition: this.partition, key: this.keySerde.serialize(session, this.topic), value, timestamp: this.now() });
+    this.emit({
+      topic: this.topic,
+      partition: this.partition,
+      key: this.keySerde.serialize(session, this.topic),
+      value,
+      timestamp: this.now(),
+    });
   }
 }

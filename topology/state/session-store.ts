@@ -36,7 +36,9 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
     const list = this.byKey.get(this.id(key));
     if (list === undefined) return [];
     const out: Array<[Windowed<K>, V]> = [];
-    for (const e of list) if (e.window.end >= earliestEnd && e.window.start <= latestStart) out.push([{ key: e.key, window: e.window }, e.value]);
+    for (const e of list)
+      if (e.window.end >= earliestEnd && e.window.start <= latestStart)
+        out.push([{ key: e.key, window: e.window }, e.value]);
     return out;
   }
 
@@ -51,7 +53,9 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
       list = [];
       this.byKey.set(id, list);
     }
-    const existing = list.find((e) => e.window.start === session.window.start && e.window.end === session.window.end);
+    const existing = list.find(
+      (e) => e.window.start === session.window.start && e.window.end === session.window.end,
+    );
     if (existing !== undefined) {
       existing.value = value;
       return;
@@ -65,7 +69,9 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
     const id = this.id(session.key);
     const list = this.byKey.get(id);
     if (list === undefined) return;
-    const i = list.findIndex((e) => e.window.start === session.window.start && e.window.end === session.window.end);
+    const i = list.findIndex(
+      (e) => e.window.start === session.window.start && e.window.end === session.window.end,
+    );
     if (i < 0) return;
     list.splice(i, 1);
     this.count -= 1;

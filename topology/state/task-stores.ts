@@ -34,7 +34,9 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
   if (spec.type === 'session') {
     const inner = new MemorySessionStore<unknown, unknown>(spec.name, keyBytes);
     const sessionKeys = windowedSerde(keySerde) as Serde<Windowed<unknown>>;
-    const store = spec.changelog ? new ChangeLoggingSessionStore(inner, sessionKeys, valueSerde, topic, ctx.partition, ctx.emit, ctx.now) : inner;
+    const store = spec.changelog
+      ? new ChangeLoggingSessionStore(inner, sessionKeys, valueSerde, topic, ctx.partition, ctx.emit, ctx.now)
+      : inner;
     return {
       store,
       async restore(key, value) {
@@ -45,7 +47,9 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     };
   }
   const inner = new MemoryKeyValueStore<unknown, unknown>(spec.name, keyBytes);
-  const store = spec.changelog ? new ChangeLoggingKeyValueStore(inner, keySerde, valueSerde, topic, ctx.partition, ctx.emit, ctx.now) : inner;
+  const store = spec.changelog
+    ? new ChangeLoggingKeyValueStore(inner, keySerde, valueSerde, topic, ctx.partition, ctx.emit, ctx.now)
+    : inner;
   return {
     store,
     async restore(key, value) {

@@ -158,7 +158,8 @@ export class TestDriver {
       positions[p] = end;
     });
     this.readPositions.set(topic, positions);
-    return out.sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition || a.offset - b.offset);
+    // in the order written per partition, as a consumer of the topic sees it
+    return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
   }
 
   /** The dead-letter topic's records since the last read. */

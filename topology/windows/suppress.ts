@@ -19,7 +19,14 @@ interface Pending<K, V> {
  * buffered. A window retracted before it closed (a merged-away session) is
  * dropped from the buffer and never emitted.
  */
-export function suppressUntilWindowCloses<K, V>(storeName: string, graceMs: number, keyId: (key: Windowed<K>) => string) {
+export function suppressUntilWindowCloses<K, V>(
+  storeName: string,
+  graceMs: number,
+  keyId: (key: Windowed<K>) => string,
+  /** Session ends are inclusive: a session closes only once stream time is strictly past end + grace. */
+  sessions: boolean,
+) {
+  const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (sessions ? 1 : 0);
   return (context: ProcessorContext): OperatorFunction<Update<K, V>, Update<K, V>> => {
     const buffer = context.getStateStore<KeyValueStore<Windowed<K>, V>>(storeName);
     /** Buffered windows by close time; rebuilt from the store the first time this task sees a record. */
@@ -29,7 +36,8 @@ export function suppressUntilWindowCloses<K, V>(storeName: string, graceMs: numb
     const index = async (): Promise<Array<Pending<K, V>>> => {
       if (pending === undefined) {
         pending = [];
-        for await (const [key] of buffer.all()) pending.push({ closesAt: key.window.end + graceMs, key, id: keyId(key) });
+        for await (const [key] of buffer.all())
+          pending.push({ closesAt: closingTime(key), key, id: keyId(key) });
         pending.sort((a, b) => a.closesAt - b.closesAt);
       }
       return pending;
@@ -51,7 +59,7 @@ export function suppressUntilWindowCloses<K, V>(storeName: string, graceMs: numb
             } else {
               buffer.put(record.key, record.value);
               if (at < 0) {
-                const entry = { closesAt: record.key.window.end + graceMs, key: record.key, id };
+                const entry = { closesAt: closingTime(record.key), key: record.key, id };
                 const position = queue.findIndex((p) => p.closesAt > entry.closesAt);
                 queue.splice(position < 0 ? queue.length : position, 0, entry);
               }

@@ -31,7 +31,8 @@ function perRecord<K, V, VA>(
     source.pipe(
       concatMap(async (record) => {
         try {
-          if (record.key === null || record.key === undefined) throw new TopologyError(`${node}: a record with a null key cannot be windowed`);
+          if (record.key === null || record.key === undefined)
+            throw new TopologyError(`${node}: a record with a null key cannot be windowed`);
           return await fn(record);
         } catch (error) {
           throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
@@ -44,7 +45,11 @@ function perRecord<K, V, VA>(
 const span = (w: Window) => `[${w.start}, ${w.end})`;
 
 /** Tumbling and hopping windows over a key-value store keyed by Windowed<K>. */
-export function timeWindowAggregator<K, V, VA>(windows: TimeWindows, agg: Aggregation<K, V, VA>, storeName: string) {
+export function timeWindowAggregator<K, V, VA>(
+  windows: TimeWindows,
+  agg: Aggregation<K, V, VA>,
+  storeName: string,
+) {
   return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
     const store = context.getStateStore<KeyValueStore<Windowed<K>, VA>>(storeName);
     let observed = -1;
@@ -63,7 +68,10 @@ export function timeWindowAggregator<K, V, VA>(windows: TimeWindows, agg: Aggreg
         updates.push({ ...record, key, value: next });
       }
       if (closed.length > 0) {
-        context.late(record as StreamRecord<unknown, unknown>, `timestamp ${record.timestamp} is too late for window(s) ${closed.map(span).join(', ')}: stream time is ${observed}, grace ${windows.graceMs} ms`);
+        context.late(
+          record as StreamRecord<unknown, unknown>,
+          `timestamp ${record.timestamp} is too late for window(s) ${closed.map(span).join(', ')}: stream time is ${observed}, grace ${windows.graceMs} ms`,
+        );
       }
       return updates;
     });
@@ -87,12 +95,18 @@ export function sessionWindowAggregator<K, V, VA>(
       let merged: Window = { start: t, end: t };
       let aggregate = agg.initializer();
       for (const [session, value] of overlapping) {
-        merged = { start: Math.min(merged.start, session.window.start), end: Math.max(merged.end, session.window.end) };
+        merged = {
+          start: Math.min(merged.start, session.window.start),
+          end: Math.max(merged.end, session.window.end),
+        };
         aggregate = agg.merger(record.key, aggregate, value);
       }
       // Kafka Streams: a session is late only once its end plus grace is strictly behind stream time
       if (closesAt(merged, windows.graceMs) < observed) {
-        context.late(record as StreamRecord<unknown, unknown>, `timestamp ${t} is too late for session ${span(merged)} of its key: stream time is ${observed}, grace ${windows.graceMs} ms`);
+        context.late(
+          record as StreamRecord<unknown, unknown>,
+          `timestamp ${t} is too late for session ${span(merged)} of its key: stream time is ${observed}, grace ${windows.graceMs} ms`,
+        );
         return [];
       }
       const updates: Array<Out<K, VA>> = [];

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DLQ_HEADERS,
+  Serdes,
+  SessionWindows,
+  Suppressed,
+  TestDriver,
+  TimeWindows,
+  TopologyBuilder,
+  type Windowed,
+} from '../../../topology/index.js';
+
+let driver: TestDriver | undefined;
+afterEach(async () => {
+  await driver?.close();
+  driver = undefined;
+});
+
+const text = Serdes.string;
+type Row = [string, number, number, number | null];
+const rows = (d: TestDriver, topic = 'out'): Row[] =>
+  d
+    .readOutput<Windowed<string>, number | null>(topic)
+    .map((r) => [r.key.key, r.key.window.start, r.key.window.end, r.value]);
+
+function windowedCount(windows: TimeWindows | SessionWindows, suppress = false) {
+  const builder = new TopologyBuilder();
+  const grouped = builder.stream('in', { key: text, value: text }).groupByKey();
+  const table =
+    windows.kind === 'session'
+      ? grouped.windowedBy(windows).count({ name: 'counts' })
+      : grouped.windowedBy(windows).count({ name: 'counts' });
+  (suppress ? table.suppress(Suppressed.untilWindowCloses(), { name: 'final-counts' }) : table)
+    .toStream()
+    .to('out');
+  return builder.build();
+}
+
+describe('tumbling and hopping windows', () => {
+  it('counts per window on event time, takes out-of-order records within grace, routes later ones to the late topic', async () => {
+    driver = await TestDriver.create(windowedCount(TimeWindows.ofSizeAndGrace(10_000, 5_000)));
+    for (const t of [1_000, 4_000, 12_000, 3_000, 17_000, 2_000])
+      await driver.pipeInput('in', 'a', `e${t}`, t);
+    expect(rows(driver)).toEqual([
+      ['a', 0, 10_000, 1],
+      ['a', 0, 10_000, 2],
+      ['a', 10_000, 20_000, 1],
+      // 3_000 arrives after 12_000 but [0, 10 000) stays open until stream time 15 000
+      ['a', 0, 10_000, 3],
+      ['a', 10_000, 20_000, 2],
+    ]);
+    // 2_000 arrives at stream time 17 000: its window closed at 15 000
+    const late = driver.readLateRecords();
+    expect(late.map((r) => r.value?.toString())).toEqual(['e2000']);
+    expect(String(late[0]!.headers[DLQ_HEADERS.errorClass])).toBe('LateRecordError');
+    expect(String(late[0]!.headers[DLQ_HEADERS.errorMessage])).toMatch(
+      /too late for window\(s\) \[0, 10000\).*stream time is 17000, grace 5000 ms/,
+    );
+    const metric = await driver.app.registry.getSingleMetric('veroai_late_records_total')?.get();
+    expect(metric?.values.reduce((s, v) => s + v.value, 0)).toBe(1);
+  });
+
+  it('a hopping window puts a record in every window that covers it', async () => {
+    driver = await TestDriver.create(windowedCount(TimeWindows.ofSizeAndGrace(10_000, 0).advanceBy(5_000)));
+    await driver.pipeInput('in', 'a', 'x', 7_000);
+    await driver.pipeInput('in', 'a', 'y', 11_000);
+    expect(rows(driver)).toEqual([
+      ['a', 0, 10_000, 1],
+      ['a', 5_000, 15_000, 1],
+      ['a', 5_000, 15_000, 2],
+      ['a', 10_000, 20_000, 1],
+    ]);
+  });
+
+  it('keeps keys apart', async () => {
+    driver = await TestDriver.create(windowedCount(TimeWindows.ofSizeAndGrace(10_000, 0)));
+    await driver.pipeInput('in', 'a', 'x', 1_000);
+    await driver.pipeInput('in', 'b', 'x', 2_000);
+    await driver.pipeInput('in', 'a', 'x', 3_000);
+    expect(rows(driver)).toEqual([
+      ['a', 0, 10_000, 1],
+      ['b', 0, 10_000, 1],
+      ['a', 0, 10_000, 2],
+    ]);
+  });
+
+  it('rejects windows that make no sense, naming the argument', () => {
+    expect(() => TimeWindows.ofSizeAndGrace(0, 0)).toThrow(/size must be a positive whole number/);
+    expect(() => TimeWindows.ofSizeAndGrace(1_000, -1)).toThrow(/grace must be a non-negative/);
+    expect(() => TimeWindows.ofSizeAndGrace(1_000, 0).advanceBy(2_000)).toThrow(/must not exceed the size/);
+    expect(() => SessionWindows.ofInactivityGapAndGrace(0, 0)).toThrow(/inactivity gap must be a positive/);
+  });
+});
+
+describe('session windows', () => {
+  it('grows a session, starts a new one after the gap, and merges two sessions a record bridges, retracting them', async () => {
+    driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 0)));
+    for (const t of [0, 5_000, 20_000, 12_000]) await driver.pipeInput('in', 'u', 'e', t);
+    expect(rows(driver)).toEqual([
+      ['u', 0, 0, 1],
+      ['u', 0, 0, null],
+      ['u', 0, 5_000, 2],
+      // 20 000 is 15 s after 5 000: more than the gap, a new session
+      ['u', 20_000, 20_000, 1],
+      // 12 000 is within the gap of both: one session [0, 20 000] with all four events
+      ['u', 0, 5_000, null],
+      ['u', 20_000, 20_000, null],
+      ['u', 0, 20_000, 4],
+    ]);
+  });
+
+  it('a record for a session closed beyond grace is late', async () => {
+    driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000)));
+    await driver.pipeInput('in', 'u', 'e1', 0);
+    await driver.pipeInput('in', 'u', 'e2', 40_000);
+    // 8 000 would extend [0, 0] to [0, 8 000], which closed at 13 000 < stream time 40 000
+    await driver.pipeInput('in', 'u', 'late', 8_000);
+    expect(rows(driver)).toEqual([
+      ['u', 0, 0, 1],
+      ['u', 40_000, 40_000, 1],
+    ]);
+    expect(driver.readLateRecords().map((r) => r.value?.toString())).toEqual(['late']);
+  });
+
+  it('restores sessions from the changelog after a restart', async () => {
+    const topology = windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 0));
+    driver = await TestDriver.create(topology);
+    await driver.pipeInput('in', 'u', 'e', 0);
+    await driver.pipeInput('in', 'u', 'e', 4_000);
+    const changelog = driver.readRaw('test-app-counts-changelog');
+    // [0,0] put, [0,0] removed (tombstone), [0,4000] put
+    expect(changelog.map((r) => r.value?.toString() ?? null)).toEqual(['1', null, '2']);
+  });
+});
+
+describe('suppress(untilWindowCloses)', () => {
+  it('emits one final count per window, when stream time passes its end plus grace', async () => {
+    driver = await TestDriver.create(windowedCount(TimeWindows.ofSizeAndGrace(10_000, 2_000), true));
+    for (const t of [1_000, 2_000, 9_000, 10_500]) await driver.pipeInput('in', 'a', 'e', t);
+    expect(rows(driver)).toEqual([]);
+    await driver.pipeInput('in', 'a', 'e', 11_000);
+    expect(rows(driver)).toEqual([]);
+    await driver.pipeInput('in', 'a', 'e', 12_000);
+    expect(rows(driver)).toEqual([['a', 0, 10_000, 3]]);
+    await driver.pipeInput('in', 'b', 'e', 40_000);
+    expect(rows(driver)).toEqual([['a', 10_000, 20_000, 3]]);
+  });
+
+  it('never emits a session that was merged away before it closed', async () => {
+    // grace 20 s keeps [0, 5 000] open (until stream time passes 25 000) for the bridging record
+    driver = await TestDriver.create(
+      windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 20_000), true),
+    );
+    for (const t of [0, 5_000, 20_000, 12_000]) await driver.pipeInput('in', 'u', 'e', t);
+    expect(rows(driver)).toEqual([]);
+    await driver.pipeInput('in', 'u', 'e', 60_000);
+    expect(rows(driver)).toEqual([['u', 0, 20_000, 4]]);
+  });
+});
