@@ -6,7 +6,7 @@ import type { Windowed } from './windows.js';
 
 type Update<K, V> = StreamRecord<Windowed<K>, V | null>;
 
-interface Pending<K, V> {
+interface Pending<K> {
   readonly closesAt: number;
   readonly key: Windowed<K>;
   readonly id: string;
@@ -30,10 +30,10 @@ export function suppressUntilWindowCloses<K, V>(
   return (context: ProcessorContext): OperatorFunction<Update<K, V>, Update<K, V>> => {
     const buffer = context.getStateStore<KeyValueStore<Windowed<K>, V>>(storeName);
     /** Buffered windows by close time; rebuilt from the store the first time this task sees a record. */
-    let pending: Array<Pending<K, V>> | undefined;
+    let pending: Array<Pending<K>> | undefined;
     let observed = -1;
 
-    const index = async (): Promise<Array<Pending<K, V>>> => {
+    const index = async (): Promise<Array<Pending<K>>> => {
       if (pending === undefined) {
         pending = [];
         for await (const [key] of buffer.all())
