@@ -5,6 +5,8 @@ export interface ReadRecord {
   readonly partition: number;
   readonly offset: number;
   readonly key: string | null;
+  /** The key's bytes, for keys that are not text (e.g. windowed keys). */
+  readonly rawKey: Buffer | null;
   readonly value: Buffer | null;
   readonly timestamp: number;
   readonly headers: Record<string, string>;
@@ -78,6 +80,7 @@ export async function readTopic(
             partition: batch.partition,
             offset: Number(m.offset),
             key: m.key === null ? null : m.key.toString('utf8'),
+            rawKey: m.key,
             value: m.value,
             timestamp: Number(m.timestamp),
             headers,

@@ -9,7 +9,7 @@ import { tpKey } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import type { StateStore } from '../state/store.js';
 import { createTaskStore, type TaskStore } from '../state/task-stores.js';
-import type { ConsumedBatch, Transport } from '../transports/transport.js';
+import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
 import {
   type BatchHooks,
   type Downstream,
@@ -31,6 +31,8 @@ export interface TaskEnvironment {
   readonly logger: Logger;
   readonly deadLetterTopic: string;
   readonly lateTopic: string;
+  /** Restore (and read) only committed transactional data: exactly-once. */
+  readonly readCommitted: boolean;
   partitionCount(topic: string): number;
   partitionFor(topic: string, key: Buffer | null): number;
   now(): number;
@@ -39,6 +41,8 @@ export interface TaskEnvironment {
 /** A processed batch: its output, and the call to make once the log has acknowledged it. */
 export interface ProcessedBatch {
   readonly records: OutgoingRecord[];
+  /** The input position after this batch: what exactly-once commits in the batch's transaction. */
+  readonly offsets: CommitOffset[];
   readonly acknowledge: () => void;
 }
 
@@ -141,7 +145,9 @@ export class StreamTask {
       const target = this.stores.get(spec.name)!;
       let restored = 0;
       const started = Date.now();
-      for await (const batch of this.env.transport.readPartition(topic, this.partition, 0)) {
+      for await (const batch of this.env.transport.readPartition(topic, this.partition, 0, {
+        readCommitted: this.env.readCommitted,
+      })) {
         for (const r of batch) await target.restore(r.key, r.value);
         restored += batch.length;
         this.env.metrics.restored(spec.name, batch.length);
@@ -207,7 +213,9 @@ export class StreamTask {
     this.inFlight.push(flight);
     const records = this.outputs;
     this.outputs = [];
-    return { records, acknowledge: () => this.acknowledge(flight) };
+    const offsets =
+      last === undefined ? [] : [{ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 }];
+    return { records, offsets, acknowledge: () => this.acknowledge(flight) };
   }
 
   /** The batch's output is safely in the log: its offsets (and all before) may be committed. */

@@ -14,11 +14,17 @@ import {
 import type { OutgoingRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { StateStore } from '../state/store.js';
-import type { ConsumedBatch, TopicSpec, Transport, TransportConsumer } from '../transports/transport.js';
+import type {
+  ConsumedBatch,
+  TopicSpec,
+  TransactionalProducer,
+  Transport,
+  TransportConsumer,
+} from '../transports/transport.js';
 import { RuntimeMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { partitionForKey } from './partitioner.js';
-import { StreamTask, type TaskEnvironment } from './stream-task.js';
+import { type ProcessedBatch, StreamTask, type TaskEnvironment } from './stream-task.js';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
 
@@ -34,6 +40,10 @@ export interface StreamsConfig {
   readonly maxInFlightBatches?: number;
   /** Partitions processed concurrently (kafka transport). Default 3. */
   readonly concurrency?: number;
+  /** How long the group waits for a silent instance before moving its tasks. Default 30 s. */
+  readonly sessionTimeoutMs?: number;
+  /** How long a rebalance waits for instances to rejoin; a crashed instance delays rebalances this long. Default 60 s. */
+  readonly rebalanceTimeoutMs?: number;
   readonly logger?: Logger;
   readonly metricsRegistry?: Registry;
   /** Wall clock; the TestDriver moves its own. */
@@ -64,6 +74,11 @@ export class StreamsApplication extends EventEmitter {
   private readonly tasks = new Map<string, StreamTask>();
   private readonly tpToTask = new Map<string, StreamTask>();
   private readonly pausedTasks = new Set<string>();
+  /** exactly_once: one transactional producer per task, `transactional.id` = `<applicationId>-<taskId>`. */
+  private readonly taskProducers = new Map<string, TransactionalProducer>();
+  private readonly exactlyOnce: boolean;
+  /** exactly_once: a task's transactions run one after another. */
+  private readonly transactions = new Map<string, Promise<void>>();
   private consumer: TransportConsumer | undefined;
   private outbox: Outbox | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -82,10 +97,8 @@ export class StreamsApplication extends EventEmitter {
         'use letters, digits, ".", "_" and "-": it prefixes topic names',
       );
     }
-    if (config.processingGuarantee === 'exactly_once') {
-      throw new TopologyError('processingGuarantee exactly_once is not available yet', 'use at_least_once');
-    }
     this.applicationId = config.applicationId;
+    this.exactlyOnce = config.processingGuarantee === 'exactly_once';
     this.transport = config.transport;
     this.logger = (config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({
       app: config.applicationId,
@@ -125,6 +138,13 @@ export class StreamsApplication extends EventEmitter {
         groupId: this.applicationId,
         topics,
         concurrency: this.config.concurrency ?? 3,
+        readCommitted: this.exactlyOnce,
+        ...(this.config.sessionTimeoutMs === undefined
+          ? {}
+          : { sessionTimeoutMs: this.config.sessionTimeoutMs }),
+        ...(this.config.rebalanceTimeoutMs === undefined
+          ? {}
+          : { rebalanceTimeoutMs: this.config.rebalanceTimeoutMs }),
       });
       await this.consumer.start({
         onAssigned: (tps) => this.onAssigned(tps),
@@ -155,7 +175,10 @@ export class StreamsApplication extends EventEmitter {
     await this.outbox?.flush();
     if (!failed) await this.commit();
     await this.consumer?.stop();
-    for (const task of this.tasks.values()) await task.close();
+    for (const task of this.tasks.values()) {
+      await task.close();
+      await this.closeTaskProducer(task.id);
+    }
     this.tasks.clear();
     this.tpToTask.clear();
     this.metrics.tasks.set({ application: this.applicationId }, 0);
@@ -186,6 +209,8 @@ export class StreamsApplication extends EventEmitter {
   async commit(): Promise<void> {
     if (this.consumer === undefined) return;
     const taken = [...this.tasks.values()].map((task) => ({ task, offsets: task.takeCommittable() }));
+    // exactly_once: offsets were committed inside each batch's transaction
+    if (this.exactlyOnce) return;
     const offsets = taken.flatMap((t) => t.offsets);
     if (offsets.length === 0) return;
     const end = this.metrics.commitLatency.startTimer({ application: this.applicationId });
@@ -307,6 +332,7 @@ export class StreamsApplication extends EventEmitter {
       logger: this.logger,
       deadLetterTopic: deadLetterTopic(this.applicationId),
       lateTopic: lateRecordsTopic(this.applicationId),
+      readCommitted: this.exactlyOnce,
       partitionCount: (topic) => this.partitionCount(topic),
       partitionFor: (topic, key) => partitionForKey(key, this.partitionCount(topic), () => this.roundRobin++),
       now: this.clock,
@@ -331,6 +357,13 @@ export class StreamsApplication extends EventEmitter {
       let task = this.tasks.get(id);
       if (task === undefined) {
         task = new StreamTask(sub, tp.partition, this.environment());
+        if (this.exactlyOnce) {
+          // fences a zombie owner of this task and aborts its open transaction before we restore
+          this.taskProducers.set(
+            id,
+            await this.transport.transactionalProducer(`${this.applicationId}-${id}`),
+          );
+        }
         await task.restore();
         this.tasks.set(id, task);
         this.logger.info({ task: id }, 'task created');
@@ -355,6 +388,7 @@ export class StreamsApplication extends EventEmitter {
     for (const task of affected) {
       if (task.inputPartitions().some((tp) => this.tpToTask.has(tpKey(tp.topic, tp.partition)))) continue;
       await task.close();
+      await this.closeTaskProducer(task.id);
       this.tasks.delete(task.id);
       this.pausedTasks.delete(task.id);
       this.logger.info({ task: task.id }, 'task closed');
@@ -375,10 +409,14 @@ export class StreamsApplication extends EventEmitter {
     const end = this.metrics.batchDuration.startTimer({ application: this.applicationId });
     try {
       const processed = await task.process(batch);
-      this.outbox!.enqueue(processed.records, () => {
-        processed.acknowledge();
-        this.maybeResume(task);
-      });
+      if (this.exactlyOnce) {
+        await this.commitTransaction(task, processed);
+      } else {
+        this.outbox!.enqueue(processed.records, () => {
+          processed.acknowledge();
+          this.maybeResume(task);
+        });
+      }
     } finally {
       end();
       this.processing -= 1;
@@ -390,12 +428,53 @@ export class StreamsApplication extends EventEmitter {
     }
   }
 
+  /**
+   * exactly_once: the batch's output (results, changelog records, dead letters)
+   * and its input offsets in one transaction of the task's producer. A failed
+   * transaction is aborted and the application fails: its in-memory state has
+   * run ahead of what the log committed, and a restart rebuilds it from the
+   * changelogs, as Kafka Streams closes such a task dirty.
+   */
+  private async commitTransaction(task: StreamTask, processed: ProcessedBatch): Promise<void> {
+    const producer = this.taskProducers.get(task.id);
+    if (producer === undefined)
+      throw new TopologyError(
+        `task ${task.id} has no transactional producer`,
+        'this is a bug; please report it',
+      );
+    const previous = this.transactions.get(task.id) ?? Promise.resolve();
+    const run = previous.then(() =>
+      producer.sendTransaction(processed.records, processed.offsets, this.applicationId),
+    );
+    this.transactions.set(
+      task.id,
+      run.catch(() => undefined),
+    );
+    try {
+      await run;
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+    processed.acknowledge();
+    this.countProduced(processed.records);
+  }
+
   private maybeResume(task: StreamTask): void {
     if (!this.pausedTasks.has(task.id) || task.backlog > this.maxInFlight / 2) return;
     if (this.currentState !== 'running') return;
     this.pausedTasks.delete(task.id);
     this.consumer?.resume(task.inputPartitions());
     this.metrics.pausedPartitions.dec({ application: this.applicationId }, task.inputPartitions().length);
+  }
+
+  private async closeTaskProducer(taskId: string): Promise<void> {
+    const producer = this.taskProducers.get(taskId);
+    this.taskProducers.delete(taskId);
+    this.transactions.delete(taskId);
+    await producer
+      ?.close()
+      .catch((e) => this.logger.warn({ err: e, task: taskId }, 'closing the task producer failed'));
   }
 
   private countProduced(records: readonly OutgoingRecord[]): void {

@@ -13,6 +13,7 @@ export interface Transport {
   /** Partition count of a topic, or undefined if it does not exist. */
   partitionCount(topic: string): Promise<number | undefined>;
   producer(options?: ProducerOptions): Promise<TransportProducer>;
+  transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
   consumer(options: ConsumerOptions): TransportConsumer;
   /** The next offset to be written, per partition of a topic (the high watermark). */
   endOffsets(topic: string): Promise<number[]>;
@@ -36,14 +37,27 @@ export interface TopicSpec {
   readonly compacted?: boolean;
 }
 
-export interface ProducerOptions {
-  /** Makes the producer transactional (exactly-once), fencing older producers with the same id. */
-  readonly transactionalId?: string;
-}
+export type ProducerOptions = {};
 
 export interface TransportProducer {
   /** Resolves once every record is acknowledged by the log. */
   send(records: readonly OutgoingRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A producer with a stable transactional id (exactly-once): the records and the
+ * consumer group's input offsets are committed atomically, or not at all.
+ * Creating one fences any older producer with the same id and aborts its open
+ * transaction.
+ */
+export interface TransactionalProducer {
+  /** One transaction: all records plus the input offsets, committed together. Rejects (after aborting) on failure. */
+  sendTransaction(
+    records: readonly OutgoingRecord[],
+    offsets: readonly CommitOffset[],
+    groupId: string,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +70,13 @@ export interface ConsumerOptions {
   readonly maxBatchRecords?: number;
   /** How many partitions' batches may be processed at once. */
   readonly concurrency?: number;
+  /** How long the group waits for a silent member before moving its partitions (kafka). Default 30 s. */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * How long a rebalance waits for every member to rejoin (kafka). Default 60 s.
+   * A member that died without leaving holds up rebalances this long.
+   */
+  readonly rebalanceTimeoutMs?: number;
 }
 
 export interface ConsumedBatch {

@@ -10,6 +10,7 @@ import type {
   ConsumerOptions,
   ProducerOptions,
   TopicSpec,
+  TransactionalProducer,
   Transport,
   TransportConsumer,
   TransportProducer,
@@ -96,13 +97,7 @@ export class KafkaTransport implements Transport {
     return count;
   }
 
-  async producer(options: ProducerOptions = {}): Promise<TransportProducer> {
-    if (options.transactionalId !== undefined) {
-      throw new TopologyError(
-        'transactional producers are not available yet on the kafka transport',
-        'use processingGuarantee at_least_once',
-      );
-    }
+  async producer(_options: ProducerOptions = {}): Promise<TransportProducer> {
     // idempotent: the broker orders a partition's records by sequence number, so the outbox may
     // have several requests in flight and a retried request can never overtake a later one
     const producer = this.kafka.producer({
@@ -121,6 +116,50 @@ export class KafkaTransport implements Transport {
             producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(chunk) }),
           ),
         );
+      },
+      close: async () => {
+        this.producers.delete(producer);
+        await producer.disconnect();
+      },
+    };
+  }
+
+  async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+    const create = async () => {
+      const producer = this.kafka.producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+      });
+      // connecting runs InitProducerId: it fences older producers with this id and aborts their open transaction
+      // (the coordinator may answer CONCURRENT_TRANSACTIONS while it does; kafkajs retries)
+      await producer.connect();
+      this.producers.add(producer);
+      return producer;
+    };
+    let producer = await create();
+    return {
+      sendTransaction: async (records, offsets, groupId) => {
+        const transaction = await producer.transaction();
+        try {
+          for (const chunk of splitBySize(records, MAX_REQUEST_BYTES))
+            await transaction.sendBatch({ acks: -1, topicMessages: toTopicMessages(chunk) });
+          if (offsets.length > 0) {
+            await transaction.sendOffsets({ consumerGroupId: groupId, topics: groupOffsets(offsets) });
+          }
+          await transaction.commit();
+        } catch (error) {
+          try {
+            await transaction.abort();
+          } catch {
+            // a producer stuck in ABORTING (or fenced) cannot be reused: replace it
+            this.producers.delete(producer);
+            await producer.disconnect().catch(() => undefined);
+            producer = await create();
+          }
+          throw error;
+        }
       },
       close: async () => {
         this.producers.delete(producer);
@@ -190,11 +229,19 @@ export class KafkaTransport implements Transport {
           const last = batch.messages[batch.messages.length - 1];
           if (last !== undefined) resolveOffset(last.offset);
           if (records.length > 0) queue.push(records);
-          // offsetLag covers a partition that ends in transaction markers, which carry no message
-          const reached = (last !== undefined && Number(last.offset) + 1 >= end) || batch.offsetLag() === '0';
-          if (reached) finished = true;
+          if (last !== undefined && Number(last.offset) + 1 >= end) finished = true;
           signal();
         },
+      });
+      // a batch of only transaction markers or aborted records reaches no eachBatch, but ends a batch:
+      // its last offset tells how far the partition has been read
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+        const { partition: p, lastOffset, offsetLag } = event.payload;
+        if (p !== partition) return;
+        if (Number(lastOffset) + 1 >= end || offsetLag === '0') {
+          finished = true;
+          signal();
+        }
       });
       consumer.seek({ topic, partition, offset: String(fromOffset) });
       consumer.on(consumer.events.CRASH, (e) => {
@@ -270,9 +317,9 @@ class KafkaConsumer implements TransportConsumer {
       maxBytesPerPartition: transportOptions.maxBytesPerPartition ?? 2 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
       maxWaitTimeInMs: 100,
-      sessionTimeout: 30_000,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
-      rebalanceTimeout: 60_000,
+      rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
     });
   }
 
@@ -346,6 +393,18 @@ class KafkaConsumer implements TransportConsumer {
       if (added.length > 0) await this.listener!.onAssigned(added);
     });
   }
+}
+
+function groupOffsets(
+  offsets: readonly CommitOffset[],
+): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
+  const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+  for (const o of offsets) {
+    const list = byTopic.get(o.topic) ?? [];
+    list.push({ partition: o.partition, offset: String(o.offset) });
+    byTopic.set(o.topic, list);
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
 function parseTp(key: string): TopicPartition {

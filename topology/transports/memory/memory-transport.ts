@@ -6,6 +6,7 @@ import type {
   ConsumerOptions,
   ProducerOptions,
   TopicSpec,
+  TransactionalProducer,
   Transport,
   TransportConsumer,
   TransportProducer,
@@ -36,6 +37,19 @@ export class MemoryTransport implements Transport {
     return {
       async send(records: readonly OutgoingRecord[]) {
         for (const r of records) log.append(r);
+        if (records.length > 0) log.notify();
+      },
+      async close() {},
+    };
+  }
+
+  /** Atomic by construction: the records and the offsets are applied in one synchronous step. */
+  async transactionalProducer(_transactionalId: string): Promise<TransactionalProducer> {
+    const log = this.log;
+    return {
+      async sendTransaction(records, offsets, groupId) {
+        for (const r of records) log.append(r);
+        log.commit(groupId, offsets);
         if (records.length > 0) log.notify();
       },
       async close() {},
