@@ -2,9 +2,13 @@
  * Benchmarks. Not tests: each prints one JSON line on stdout (progress goes
  * to stderr) and asserts nothing about time.
  *
- *   npm run bench -- stateless [--records 1000000]
+ *   npm run bench -- stateless [--records 1000000] [--rounds 2]
+ *   npm run bench -- eos [--records 1000000]
+ *   npm run bench -- restore [--records 1000000]
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { benchEos } from './eos.js';
+import { benchRestore } from './restore.js';
 import { benchStateless } from './stateless.js';
 
 const positiveInt = (value: string): number => {
@@ -25,6 +29,24 @@ program
   .option('--rounds <n>', 'alternating raw/topology rounds; the best of each is reported', positiveInt, 2)
   .action(async (options: { records: number; partitions: number; rounds: number }) => {
     console.log(JSON.stringify(await benchStateless(options)));
+  });
+
+program
+  .command('eos')
+  .description('the stateless topology under exactly_once vs at_least_once, on the local broker')
+  .option('--records <n>', 'input records of about 200 bytes', positiveInt, 1_000_000)
+  .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
+  .action(async (options: { records: number; partitions: number }) => {
+    console.log(JSON.stringify(await benchEos(options)));
+  });
+
+program
+  .command('restore')
+  .description('restore rate of a state store from a changelog of N entries, on the local broker')
+  .option('--records <n>', 'changelog entries (distinct keys)', positiveInt, 1_000_000)
+  .option('--partitions <n>', 'partitions of the input (and so of the changelog)', positiveInt, 3)
+  .action(async (options: { records: number; partitions: number }) => {
+    console.log(JSON.stringify(await benchRestore(options)));
   });
 
 await program.parseAsync();

@@ -8,7 +8,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
-import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
+import {
+  KafkaTransport,
+  type ProcessingGuarantee,
+  Serdes,
+  StreamsApplication,
+  TopologyBuilder,
+} from '../topology/index.js';
 import { RssSampler } from './rss-sampler.js';
 
 interface BenchEvent {
@@ -21,14 +27,14 @@ interface BenchEvent {
   enriched?: boolean;
 }
 
-const keep = (e: BenchEvent): boolean => e.payload.statusCode < 500;
+export const keep = (e: BenchEvent): boolean => e.payload.statusCode < 500;
 const enrich = (e: BenchEvent): BenchEvent => ({
   ...e,
   enriched: true,
   payload: { ...e.payload, latencyMs: Math.round(e.payload.latencyMs) },
 });
 
-function event(i: number): BenchEvent {
+export function event(i: number): BenchEvent {
   return {
     eventId: `evt-${i.toString(16).padStart(12, '0')}-${(i * 2654435761) % 1e9}`,
     tenantId: `tenant-${i % 17}`,
@@ -44,7 +50,7 @@ function event(i: number): BenchEvent {
   };
 }
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 export async function benchStateless(options: { records: number; partitions: number; rounds: number }) {
   const brokers = await ensureKafka();
@@ -96,7 +102,7 @@ export async function benchStateless(options: { records: number; partitions: num
   };
 }
 
-async function fill(kafka: Kafka, topic: string, records: number): Promise<number> {
+export async function fill(kafka: Kafka, topic: string, records: number): Promise<number> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   let bytes = 0;
@@ -175,11 +181,13 @@ async function runRaw(kafka: Kafka, input: string, output: string, expected: num
   return seconds;
 }
 
-async function runTopology(
+/** Seconds from the first consumed batch to the last acknowledged output of the map/filter topology. */
+export async function runTopology(
   brokers: string[],
   input: string,
   output: string,
   expected: number,
+  guarantee: ProcessingGuarantee = 'at_least_once',
 ): Promise<number> {
   const events = Serdes.json<BenchEvent>();
   const builder = new TopologyBuilder();
@@ -193,6 +201,7 @@ async function runTopology(
   const app = new StreamsApplication(builder.build(), {
     applicationId: uniqueName('bench-topology'),
     transport,
+    processingGuarantee: guarantee,
     logger: pino({ level: 'warn' }),
     metricsRegistry: registry,
   });

@@ -12,7 +12,7 @@ export interface Transport {
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   /** Partition count of a topic, or undefined if it does not exist. */
   partitionCount(topic: string): Promise<number | undefined>;
-  producer(options?: ProducerOptions): Promise<TransportProducer>;
+  producer(): Promise<TransportProducer>;
   transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
   consumer(options: ConsumerOptions): TransportConsumer;
   /** The next offset to be written, per partition of a topic (the high watermark). */
@@ -36,8 +36,6 @@ export interface TopicSpec {
   /** `cleanup.policy=compact`, for changelogs. */
   readonly compacted?: boolean;
 }
-
-export type ProducerOptions = {};
 
 export interface TransportProducer {
   /** Resolves once every record is acknowledged by the log. */

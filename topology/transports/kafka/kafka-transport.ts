@@ -8,7 +8,6 @@ import type {
   CommitOffset,
   ConsumerListener,
   ConsumerOptions,
-  ProducerOptions,
   TopicSpec,
   TransactionalProducer,
   Transport,
@@ -97,7 +96,7 @@ export class KafkaTransport implements Transport {
     return count;
   }
 
-  async producer(_options: ProducerOptions = {}): Promise<TransportProducer> {
+  async producer(): Promise<TransportProducer> {
     // idempotent: the broker orders a partition's records by sequence number, so the outbox may
     // have several requests in flight and a retried request can never overtake a later one
     const producer = this.kafka.producer({

@@ -4,7 +4,6 @@ import type {
   CommitOffset,
   ConsumerListener,
   ConsumerOptions,
-  ProducerOptions,
   TopicSpec,
   TransactionalProducer,
   Transport,
@@ -32,7 +31,7 @@ export class MemoryTransport implements Transport {
     return this.log.partitionCount(topic);
   }
 
-  async producer(_options?: ProducerOptions): Promise<TransportProducer> {
+  async producer(): Promise<TransportProducer> {
     const log = this.log;
     return {
       async send(records: readonly OutgoingRecord[]) {
