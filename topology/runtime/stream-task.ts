@@ -148,7 +148,10 @@ export class StreamTask {
       for await (const batch of this.env.transport.readPartition(topic, this.partition, 0, {
         readCommitted: this.env.readCommitted,
       })) {
-        for (const r of batch) await target.restore(r.key, r.value);
+        for (const r of batch) {
+          const pending = target.restore(r.key, r.value);
+          if (pending !== undefined) await pending;
+        }
         restored += batch.length;
         this.env.metrics.restored(spec.name, batch.length);
       }

@@ -12,7 +12,8 @@ import type { StateStore } from './store.js';
 /** A task's instance of a store, and how to replay one changelog record into it (without logging it again). */
 export interface TaskStore {
   readonly store: StateStore;
-  restore(key: Buffer | null, value: Buffer | null): Promise<void>;
+  /** Synchronous when the serdes are (the common case): restore runs at the speed of the decoder. */
+  restore(key: Buffer | null, value: Buffer | null): void | Promise<void>;
 }
 
 export interface TaskStoreContext {
@@ -23,7 +24,12 @@ export interface TaskStoreContext {
   readonly now: () => number;
 }
 
-const await_ = async <T>(v: T | Promise<T>): Promise<T> => v;
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
+
+/** Applies `apply` to a value that may or may not be a promise, staying synchronous when it is not. */
+function andThen<T>(v: T | Promise<T>, apply: (value: T) => void | Promise<void>): void | Promise<void> {
+  return isPromise(v) ? v.then(apply) : apply(v);
+}
 
 /** Builds the store a spec describes for one task, changelogged when the spec says so. */
 export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskStore {
@@ -39,10 +45,12 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
       : inner;
     return {
       store,
-      async restore(key, value) {
-        const session = await await_(sessionKeys.deserialize(key, topic));
-        if (value === null) inner.remove(session);
-        else inner.put(session, await await_(valueSerde.deserialize(value, topic)));
+      restore(key, value) {
+        return andThen(sessionKeys.deserialize(key, topic), (session) =>
+          value === null
+            ? inner.remove(session)
+            : andThen(valueSerde.deserialize(value, topic), (v) => inner.put(session, v)),
+        );
       },
     };
   }
@@ -52,10 +60,12 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     : inner;
   return {
     store,
-    async restore(key, value) {
-      const k = await await_(keySerde.deserialize(key, topic));
-      if (value === null) inner.delete(k);
-      else inner.put(k, await await_(valueSerde.deserialize(value, topic)));
+    restore(key, value) {
+      return andThen(keySerde.deserialize(key, topic), (k) =>
+        value === null
+          ? inner.delete(k)
+          : andThen(valueSerde.deserialize(value, topic), (v) => inner.put(k, v)),
+      );
     },
   };
 }
