@@ -5,6 +5,7 @@ import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { BranchedKStream } from './branched-kstream.js';
 import { KGroupedStream } from './kgrouped-stream.js';
+import type { KTable } from './ktable.js';
 import {
   filterSupplier,
   flatMapSupplier,
@@ -17,6 +18,7 @@ import {
   selectKeySupplier,
   type ValueCallback,
 } from './operators.js';
+import { streamTableJoinSupplier } from './table-operators.js';
 
 /** Serdes a stream carries, and which survive each operation. */
 export interface StreamSerdes<K, V> {
@@ -330,6 +332,57 @@ export class KStream<K, V> {
       keySerde: keySerde as Serde<unknown>,
       valueSerde: valueSerde as Serde<unknown>,
     });
+  }
+
+  /**
+   * Enriches each record with the table's current value for its key; records
+   * without a row are dropped. Stateless on the stream side; the table must be
+   * co-partitioned with this stream (the runtime reads both in one task).
+   * @example events.join(tenants, (event, tenant) => ({ ...event, plan: tenant.plan }))
+   */
+  join<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT, key: K) => VR,
+    options: Named & { value?: Serde<VR> } = {},
+  ): KStream<K, VR> {
+    return this.joinTable(table, joiner as (value: V, tableValue: VT | null, key: K) => VR, false, options);
+  }
+
+  /** Like join, but a record without a row is joined with `null` instead of dropped. */
+  leftJoin<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT | null, key: K) => VR,
+    options: Named & { value?: Serde<VR> } = {},
+  ): KStream<K, VR> {
+    return this.joinTable(table, joiner, true, options);
+  }
+
+  private joinTable<VT, VR>(
+    table: KTable<K, VT>,
+    joiner: (value: V, tableValue: VT | null, key: K) => VR,
+    left: boolean,
+    options: Named & { value?: Serde<VR> },
+  ): KStream<K, VR> {
+    const store = table.storeName;
+    if (store === undefined)
+      throw new TopologyError(
+        'join(): the table is not materialised',
+        'join against a table from builder.table() or an aggregation',
+      );
+    if (this.position.repartitionRequired)
+      throw new TopologyError(
+        'join(): the stream was re-keyed; it must be repartitioned first',
+        'call .repartition() before the join',
+      );
+    return this.chain<K, VR>(
+      left ? 'leftJoin' : 'join',
+      'KSTREAM-JOIN',
+      streamTableJoinSupplier(store, joiner, left),
+      options,
+      { key: this.position.serdes.key, value: options.value },
+      false,
+      [store],
+    );
   }
 
   /** @internal adds a processor node after this one. */

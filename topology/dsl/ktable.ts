@@ -4,6 +4,7 @@ import type { Serde } from '../serdes/serde.js';
 import { suppressUntilWindowCloses } from '../windows/suppress.js';
 import type { Windowed } from '../windows/windows.js';
 import type { KStream, Named } from './kstream.js';
+import { tableFilterSupplier, tableMapValuesSupplier } from './table-operators.js';
 
 /** What a windowed table knows of its windows, for suppress(). */
 export interface TableWindowing<K, V> {
@@ -27,10 +28,36 @@ export class KTable<K, V> {
   /** @internal */
   constructor(
     private readonly updates: KStream<K, V>,
-    /** The state store holding the table, for interactive queries. */
-    readonly storeName: string,
+    /** The state store holding the table, for joins and interactive queries; undefined for a derived table. */
+    readonly storeName: string | undefined,
     private readonly windowing?: TableWindowing<K, V>,
   ) {}
+
+  /** A table of `fn(value)` per key; tombstones pass through. Not materialised: join against the source table. */
+  mapValues<V2>(fn: (value: V, key: K) => V2, options: Named & { value?: Serde<V2> } = {}): KTable<K, V2> {
+    const stream = this.updates.chain<K, V2>(
+      'table-mapValues',
+      'KTABLE-MAPVALUES',
+      tableMapValuesSupplier(fn),
+      options,
+      { key: this.updates.position.serdes.key, value: options.value },
+      false,
+    );
+    return new KTable(stream, undefined);
+  }
+
+  /** Keeps the rows that match; a row that stops matching is retracted with a tombstone. Not materialised. */
+  filter(predicate: (value: V, key: K) => boolean, options: Named = {}): KTable<K, V> {
+    const stream = this.updates.chain<K, V>(
+      'table-filter',
+      'KTABLE-FILTER',
+      tableFilterSupplier(predicate),
+      options,
+      this.updates.position.serdes,
+      false,
+    );
+    return new KTable(stream, undefined);
+  }
 
   /** Every update to the table as a stream of (key, new value); a null value retracts the key. */
   toStream(): KStream<K, V> {

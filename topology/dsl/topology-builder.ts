@@ -4,6 +4,8 @@ import { compileTopology, type Topology } from '../plan/topology.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { KStream } from './kstream.js';
+import { KTable } from './ktable.js';
+import { tableSourceSupplier } from './table-operators.js';
 
 export interface StreamOptions<K, V> {
   key: Serde<K>;
@@ -41,6 +43,35 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 export class TopologyBuilder {
   private readonly graph = new LogicalGraph();
   private readonly sourceTopics = new Set<string>();
+
+  /**
+   * Reads a topic as a table: the latest value per key, materialised in the
+   * key-value store `<name>` (changelogged). A null value deletes its key.
+   * Stateful. Join a stream to it with `KStream.join/leftJoin`: the stream and
+   * the table must be co-partitioned (same partition count, same key bytes).
+   * @example const tenants = builder.table('tenant_config', { key: Serdes.string, value: Serdes.json<TenantConfig>(), name: 'tenant-config' });
+   */
+  table<K, V>(topic: string, options: StreamOptions<K, V>): KTable<K, V> {
+    const storeName = options.name ?? `${topic}-table`;
+    const stream = this.stream(topic, { ...options, name: `${storeName}-source` });
+    this.graph.addStore({
+      name: storeName,
+      type: 'key-value',
+      keySerde: options.key as Serde<unknown>,
+      valueSerde: options.value as Serde<unknown>,
+      changelog: true,
+    });
+    const updates = stream.chain<K, V>(
+      'table',
+      'KTABLE-SOURCE',
+      tableSourceSupplier(storeName),
+      { name: storeName },
+      { key: options.key, value: options.value },
+      false,
+      [storeName],
+    );
+    return new KTable(updates, storeName);
+  }
 
   /** Reads one or more topics as a stream. Each topic may be read by one source only. */
   stream<K, V>(topics: string | string[], options: StreamOptions<K, V>): KStream<K, V> {
