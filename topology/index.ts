@@ -19,7 +19,13 @@ export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
 export type { TimestampExtractor } from './plan/graph.js';
 export { changelogTopic, deadLetterTopic, lateRecordsTopic, type Topology } from './plan/topology.js';
-export { type ProcessorContext, type ProcessorSupplier, RecordFailure } from './processor.js';
+export {
+  type Cancellable,
+  type ProcessorContext,
+  type ProcessorSupplier,
+  type PunctuationType,
+  RecordFailure,
+} from './processor.js';
 export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
 export { DLQ_HEADERS } from './runtime/dead-letter.js';
 export { murmur2, partitionForKey } from './runtime/partitioner.js';

@@ -28,6 +28,27 @@ export interface ProcessorContext {
    * `<applicationId>-late` with the reason, and `veroai_late_records_total` counts it.
    */
   late(record: StreamRecord<unknown, unknown>, reason: string): void;
+  /**
+   * Calls `callback` every `intervalMs` of stream time (as records advance it)
+   * or of wall-clock time (even when no record arrives), with that time. It
+   * runs at the start of a batch, before the batch's records (a wall-clock
+   * punctuation gets a batch of its own), may be async, may `forward` records
+   * and use stores; its output leaves with the batch. A stream-time
+   * punctuation therefore fires at the first batch after stream time passed
+   * its deadline (Kafka Streams checks after every record).
+   * @example context.schedule(60_000, 'wall-clock', async (now) => expireIdleSessions(now))
+   */
+  schedule(
+    intervalMs: number,
+    type: PunctuationType,
+    callback: (timestamp: number) => void | Promise<void>,
+  ): Cancellable;
+}
+
+export type PunctuationType = 'stream-time' | 'wall-clock';
+
+export interface Cancellable {
+  cancel(): void;
 }
 
 /**

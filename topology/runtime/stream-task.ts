@@ -3,7 +3,7 @@ import type { OperatorFunction } from 'rxjs';
 import { DeserializationError, LateRecordError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { changelogTopic, topicName } from '../plan/topology.js';
-import type { ProcessorContext } from '../processor.js';
+import type { ProcessorContext, PunctuationType } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
@@ -52,6 +52,15 @@ interface InFlight {
   acked: boolean;
 }
 
+interface Punctuation {
+  readonly node: string;
+  readonly intervalMs: number;
+  readonly type: PunctuationType;
+  readonly callback: (timestamp: number) => void | Promise<void>;
+  cancelled: boolean;
+  next: number;
+}
+
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /**
@@ -82,6 +91,7 @@ export class StreamTask {
   private currentSource: SourceRecord | undefined;
   private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
+  private readonly punctuations: Punctuation[] = [];
 
   constructor(
     readonly subTopology: SubTopology,
@@ -191,6 +201,7 @@ export class StreamTask {
     this.outputs = [];
     const { sources, counts, done } = this.buildBatchGraph();
     const entry = sources.get(source.name)!;
+    await this.punctuate();
     for (const raw of batch.records) {
       this.currentSource = raw;
       let record: AnyRecord;
@@ -231,6 +242,42 @@ export class StreamTask {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of waiters) w();
+    }
+  }
+
+  /** True when a wall-clock punctuation is due: the application then runs an empty batch for it. */
+  wallClockDue(): boolean {
+    const now = this.env.now();
+    return this.punctuations.some((p) => p.type === 'wall-clock' && !p.cancelled && now >= p.next);
+  }
+
+  /** The input a punctuation-only batch is attributed to. */
+  firstInput(): TopicPartition | undefined {
+    return this.inputPartitions()[0];
+  }
+
+  /** Runs the punctuations that are due, inside the batch being processed (so they can forward). */
+  private async punctuate(): Promise<void> {
+    const now = this.env.now();
+    for (const p of this.punctuations) {
+      if (p.cancelled) continue;
+      const time = p.type === 'wall-clock' ? now : this.streamTimeMs;
+      if (time < 0) continue;
+      if (p.next === Number.NEGATIVE_INFINITY) p.next = time + p.intervalMs;
+      if (time < p.next) continue;
+      // once per call, however many intervals passed, as Kafka Streams does
+      p.next =
+        p.type === 'wall-clock'
+          ? time + p.intervalMs
+          : p.next + Math.ceil((time - p.next + 1) / p.intervalMs) * p.intervalMs;
+      try {
+        await p.callback(time);
+      } catch (error) {
+        this.env.logger.error(
+          { task: this.id, node: p.node, err: error },
+          'a punctuator failed; it stays scheduled',
+        );
+      }
     }
   }
 
@@ -416,6 +463,28 @@ export class StreamTask {
           ),
         );
         this.env.metrics.late(nodeName);
+      },
+      schedule: (intervalMs, type, callback) => {
+        if (!Number.isInteger(intervalMs) || intervalMs <= 0) {
+          throw new TopologyError(
+            `processor '${nodeName}': schedule() needs a positive whole number of milliseconds, got ${intervalMs}`,
+          );
+        }
+        const punctuation: Punctuation = {
+          node: nodeName,
+          intervalMs,
+          type,
+          callback,
+          cancelled: false,
+          // wall-clock starts now; stream-time at the first stream time seen
+          next: type === 'wall-clock' ? this.env.now() + intervalMs : Number.NEGATIVE_INFINITY,
+        };
+        this.punctuations.push(punctuation);
+        return {
+          cancel: () => {
+            punctuation.cancelled = true;
+          },
+        };
       },
       forward: <K, V>(record: StreamRecord<K, V>) => {
         const runner = this.runners.get(nodeName);

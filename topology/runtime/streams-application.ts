@@ -82,6 +82,7 @@ export class StreamsApplication extends EventEmitter {
   private consumer: TransportConsumer | undefined;
   private outbox: Outbox | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
+  private punctuationTimer: NodeJS.Timeout | undefined;
   private roundRobin = 0;
   private currentState: ApplicationState = 'created';
   private processing = 0;
@@ -156,6 +157,8 @@ export class StreamsApplication extends EventEmitter {
         this.commitIntervalMs,
       );
       this.commitTimer.unref();
+      this.punctuationTimer = setInterval(() => void this.punctuate(), 100);
+      this.punctuationTimer.unref();
       this.setState('running');
     } catch (error) {
       this.setState('failed');
@@ -169,6 +172,7 @@ export class StreamsApplication extends EventEmitter {
     const failed = this.currentState === 'failed';
     this.setState('stopping');
     clearInterval(this.commitTimer);
+    clearInterval(this.punctuationTimer);
     const allInputs = [...this.tasks.values()].flatMap((t) => t.inputPartitions());
     this.consumer?.pause(allInputs);
     while (this.processing > 0) await new Promise((r) => setTimeout(r, 5));
@@ -203,6 +207,23 @@ export class StreamsApplication extends EventEmitter {
   /** True while a batch is being processed or output is unacknowledged. */
   busy(): boolean {
     return this.processing > 0 || [...this.tasks.values()].some((t) => t.backlog > 0);
+  }
+
+  /**
+   * Runs due wall-clock punctuations: an empty batch per task that has one,
+   * through the same path as data (so its output is sent, or transacted, alike).
+   * Called every 100 ms; the TestDriver calls it when it moves time.
+   */
+  async punctuate(): Promise<void> {
+    if (this.currentState !== 'running') return;
+    const due = [...this.tasks.values()].filter((t) => t.wallClockDue());
+    for (const task of due) {
+      const input = task.firstInput();
+      if (input === undefined) continue;
+      await this.onBatch({ topic: input.topic, partition: input.partition, records: [] }).catch((error) =>
+        this.logger.warn({ err: error, task: task.id }, 'punctuation failed'),
+      );
+    }
   }
 
   /** Commits every offset whose batch output is acknowledged. */
@@ -442,6 +463,10 @@ export class StreamsApplication extends EventEmitter {
         `task ${task.id} has no transactional producer`,
         'this is a bug; please report it',
       );
+    if (processed.records.length === 0 && processed.offsets.length === 0) {
+      processed.acknowledge();
+      return;
+    }
     const previous = this.transactions.get(task.id) ?? Promise.resolve();
     const run = previous.then(() =>
       producer.sendTransaction(processed.records, processed.offsets, this.applicationId),

@@ -128,6 +128,7 @@ export class TestDriver {
   /** Moves wall-clock time forward (for wall-clock punctuators). */
   async advanceTime(ms: number): Promise<void> {
     this.wallClock += ms;
+    await this.app.punctuate();
     await this.settle();
   }
 
