@@ -204,6 +204,37 @@ export class StreamsApplication extends EventEmitter {
     return out;
   }
 
+  /**
+   * Interactive query: the local instance of store `storeName` that holds
+   * `key`, or undefined when another instance of the group owns that key's
+   * partition (or the task is not assigned yet). The partition is the one the
+   * default partitioner gives the key's bytes under the store's key serde, as
+   * Kafka Streams' `queryMetadataForKey`: it holds for stores keyed like
+   * their task's input (groupByKey, repartition, session and window stores).
+   *
+   * @example const sessions = app.queryStore<SessionStore<string, Summary>>('user-sessions', 'acme/u1');
+   */
+  queryStore<S extends StateStore = StateStore>(storeName: string, key: unknown): S | undefined {
+    const spec = this.topology.stores.get(storeName);
+    if (spec === undefined) {
+      throw new TopologyError(
+        `queryStore(): no state store named '${storeName}' in this topology`,
+        `stores: ${[...this.topology.stores.keys()].join(', ') || 'none'}`,
+      );
+    }
+    const sub = this.topology.subTopologies.find((s) => s.stores.some((st) => st.name === storeName));
+    if (sub === undefined) return undefined;
+    const topic = changelogTopic(this.applicationId, storeName);
+    // a sub-topology has one task per partition of its widest source
+    const counts = sub.sources.flatMap((s) =>
+      s.topics.map((t) => this.partitions.get(topicName(t, this.applicationId))),
+    );
+    if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
+    const partitions = Math.max(...(counts as number[]));
+    const partition = partitionForKey(spec.keySerde.serialize(key, topic), partitions, () => 0);
+    return this.tasks.get(`${sub.id}_${partition}`)?.store(storeName) as S | undefined;
+  }
+
   /** True while a batch is being processed or output is unacknowledged. */
   busy(): boolean {
     return this.processing > 0 || [...this.tasks.values()].some((t) => t.backlog > 0);
