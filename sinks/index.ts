@@ -1,0 +1,9 @@
+/**
+ * Where results leave the engine. The Redis feature store and session
+ * history implement the processors' sink contracts (FeatureSink,
+ * SessionHistorySink) and the readers the query API serves from.
+ */
+export type { FeatureLookup, FeatureReader, SessionHistoryReader, StoredFeatures } from './readers.js';
+export { type ConnectRedisOptions, connectRedis, type RedisClient } from './redis/connection.js';
+export { EVENT_TIME_FIELD, RedisFeatureStore, type RedisFeatureStoreOptions } from './redis/feature-store.js';
+export { RedisSessionHistory, type RedisSessionHistoryOptions } from './redis/session-history.js';

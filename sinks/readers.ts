@@ -1,0 +1,32 @@
+import type { FeatureView } from '../processors/features/feature-update.js';
+import type { SessionSummary } from '../processors/sessions/session-summary.js';
+
+/** One feature view of one entity as the store holds it. */
+export interface StoredFeatures {
+  readonly view: FeatureView;
+  readonly entity: string;
+  readonly values: Readonly<Record<string, number>>;
+  /** Event time (epoch ms) the values are as of. */
+  readonly eventTime: number;
+  /** How old the values are at read time: now minus eventTime, never negative. */
+  readonly ageMs: number;
+}
+
+export interface FeatureLookup {
+  readonly view: FeatureView;
+  readonly entity: string;
+}
+
+/** The read side of a feature store, what the query API needs. */
+export interface FeatureReader {
+  /** One (view, entity), or null when the store holds nothing for it (never written, or expired). */
+  get(view: FeatureView, entity: string): Promise<StoredFeatures | null>;
+  /** Many (view, entity) pairs in one round trip; the answer has one slot per lookup, in order. */
+  getMany(lookups: readonly FeatureLookup[]): Promise<Array<StoredFeatures | null>>;
+}
+
+/** The read side of a session history, what the query API needs. */
+export interface SessionHistoryReader {
+  /** The last closed sessions of a user, newest first; empty when none are kept. */
+  recent(tenantId: string, userId: string): Promise<SessionSummary[]>;
+}

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { connectRedis, type RedisClient } from '../../sinks/index.js';
+
+/** The Redis the integration tests use: REDIS_URL, else the local default. */
+export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix no other test run uses, so parallel suites never see each other's keys. */
+export function uniqueKeyPrefix(suite: string): string {
+  return `veroai-test:${suite}:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Connects to the tests' Redis. When nothing answers on a local address and
+ * `redis-server` is installed, starts one (no persistence) rather than
+ * skipping: the suite brings what it needs.
+ */
+export async function connectTestRedis(): Promise<RedisClient> {
+  try {
+    return await connectRedis(redisUrl, { connectTimeoutMs: 2_000 });
+  } catch (error) {
+    const url = new URL(redisUrl);
+    if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw error;
+    try {
+      execFileSync('redis-server', [
+        '--port',
+        url.port || '6379',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'yes',
+      ]);
+    } catch {
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return connectRedis(redisUrl, { connectTimeoutMs: 5_000 });
+  }
+}
+
+/** Deletes every key under a prefix (SCAN + UNLINK: never FLUSHDB, other suites share this Redis). */
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
