@@ -12,6 +12,8 @@ export interface BatchHooks {
   deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void;
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
+  /** Charges the batch's synchronous work to the nodes doing it (`veroai_node_process_seconds`). */
+  readonly timer: NodeTimer;
 }
 
 /** A node of the per-batch graph: receives records, and learns when its parents are done. */
@@ -24,7 +26,41 @@ export interface Downstream {
 export class NodeCounts {
   recordsIn = 0;
   recordsOut = 0;
+  /** Milliseconds the node's own code ran in this batch (see NodeTimer). */
+  busyMs = 0;
   constructor(readonly node: string) {}
+}
+
+/**
+ * Measures each node's own processing time in a batch. Records go down the
+ * graph by nested synchronous calls, so the node on top of the call stack is
+ * the one working: on entering a node the time since the last switch is
+ * charged to the node that was running, and on leaving it to the node being
+ * left. That is one clock read per node entry and exit (not a timer per
+ * record), and a parent is never charged for its children. Work an operator
+ * does after an await (a store read) is not charged until it pushes again.
+ */
+export class NodeTimer {
+  private running: NodeCounts | undefined;
+  private since = 0;
+
+  /** `node` starts running; returns the node it interrupts, to hand back to `leave`. */
+  enter(node: NodeCounts): NodeCounts | undefined {
+    const now = performance.now();
+    const interrupted = this.running;
+    if (interrupted !== undefined) interrupted.busyMs += now - this.since;
+    this.running = node;
+    this.since = now;
+    return interrupted;
+  }
+
+  /** The running node returns control to the one it interrupted. */
+  leave(interrupted: NodeCounts | undefined): void {
+    const now = performance.now();
+    if (this.running !== undefined) this.running.busyMs += now - this.since;
+    this.running = interrupted;
+    this.since = now;
+  }
 }
 
 /**
@@ -74,7 +110,12 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
     this.recordsIn += 1;
     this.current = record;
     this.pushed.push(record);
-    this.input.next(record);
+    const interrupted = this.hooks.timer.enter(this);
+    try {
+      this.input.next(record);
+    } finally {
+      this.hooks.timer.leave(interrupted);
+    }
     this.current = undefined;
   }
 
@@ -82,7 +123,13 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
     this.openParents -= 1;
     if (this.openParents <= 0) {
       this.inputEnded = true;
-      this.input.complete();
+      // completing the input runs the operator's end-of-batch work (flushes, suppression): its time too
+      const interrupted = this.hooks.timer.enter(this);
+      try {
+        this.input.complete();
+      } finally {
+        this.hooks.timer.leave(interrupted);
+      }
     }
   }
 
@@ -140,10 +187,12 @@ export class SinkRunner extends NodeCounts implements Downstream {
     this.recordsIn += 1;
     let key: Buffer | null;
     let value: Buffer | null;
+    const interrupted = this.hooks.timer.enter(this);
     try {
       key = this.sink.keySerde.serialize(record.key, this.topic);
       value = this.sink.valueSerde.serialize(record.value, this.topic);
     } catch (error) {
+      this.hooks.timer.leave(interrupted);
       const wrapped =
         error instanceof SerializationError
           ? error
@@ -154,6 +203,7 @@ export class SinkRunner extends NodeCounts implements Downstream {
       this.hooks.deadLetter(record, wrapped, this.sink.name);
       return;
     }
+    this.hooks.timer.leave(interrupted);
     this.hooks.emit({
       topic: this.topic,
       partition: this.hooks.partitionFor(this.topic, key),

@@ -1,4 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { OutgoingRecord } from '../record.js';
+
+/** Where the store-entries gauge reads, at scrape time, the entries of one application's local stores. */
+export type StoreEntriesSource = () => Iterable<readonly [store: string, entries: number]>;
+
+/** The applications sharing a registry each register a source; the gauge asks all of them when scraped. */
+const storeEntriesSources = new WeakMap<object, Map<string, StoreEntriesSource>>();
 
 /**
  * The engine's Prometheus metrics (prefix `veroai_`). Per-record counts are
@@ -16,6 +23,10 @@ export class RuntimeMetrics {
   readonly batchDuration: Histogram<'application'>;
   readonly tasks: Gauge<'application'>;
   readonly pausedPartitions: Gauge<'application'>;
+  private readonly nodeProcessSeconds: Histogram<'application' | 'node'>;
+  private readonly consumerLag: Gauge<'application' | 'topic' | 'partition'>;
+  private readonly endToEndLatency: Histogram<'application' | 'topic'>;
+  private readonly storeEntries: Gauge<'application' | 'store'>;
 
   constructor(
     registry: Registry,
@@ -105,6 +116,47 @@ export class RuntimeMetrics {
         labelNames: ['application'],
         registers,
       });
+    this.nodeProcessSeconds =
+      get('veroai_node_process_seconds') ??
+      new Histogram({
+        name: 'veroai_node_process_seconds',
+        help: "Time a processor node's own code ran during one batch (its downstream nodes excluded), per batch it received records in",
+        labelNames: ['application', 'node'],
+        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+        registers,
+      });
+    this.consumerLag =
+      get('veroai_consumer_lag') ??
+      new Gauge({
+        name: 'veroai_consumer_lag',
+        help: 'Records in a source partition not processed yet: end offset minus the next offset to process',
+        labelNames: ['application', 'topic', 'partition'],
+        registers,
+      });
+    this.endToEndLatency =
+      get('veroai_end_to_end_latency_seconds') ??
+      new Histogram({
+        name: 'veroai_end_to_end_latency_seconds',
+        help: "From a record's event time to its output being acknowledged by the log (committed, under exactly_once), per output topic",
+        labelNames: ['application', 'topic'],
+        // windowed outputs come out after their window (and grace) closes: minutes to hours
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600],
+        registers,
+      });
+    this.storeEntries =
+      get('veroai_state_store_entries') ??
+      new Gauge({
+        name: 'veroai_state_store_entries',
+        help: "Entries in this instance's state stores, summed over the tasks that own each store (read when scraped)",
+        labelNames: ['application', 'store'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [application, source] of storeEntriesSources.get(this) ?? []) {
+            for (const [store, entries] of source()) this.set({ application, store }, entries);
+          }
+        },
+      });
   }
 
   /** A record too late for its window, at a windowed node. */
@@ -112,12 +164,67 @@ export class RuntimeMetrics {
     this.lateRecords.inc({ application: this.applicationId, node });
   }
 
-  /** Records into and out of a node during one batch. */
-  processed(node: string, recordsIn: number, recordsOut: number): void {
+  /**
+   * Records into and out of a node during one batch and, when measured, the
+   * seconds its own code ran (observed only for batches that fed it records,
+   * so idle nodes do not drag the quantiles to zero).
+   */
+  processed(node: string, recordsIn: number, recordsOut: number, busySeconds?: number): void {
     if (recordsIn > 0)
       this.nodeRecords.inc({ application: this.applicationId, node, direction: 'in' }, recordsIn);
     if (recordsOut > 0)
       this.nodeRecords.inc({ application: this.applicationId, node, direction: 'out' }, recordsOut);
+    if (recordsIn > 0 && busySeconds !== undefined)
+      this.nodeProcessSeconds.observe({ application: this.applicationId, node }, busySeconds);
+  }
+
+  /**
+   * Output acknowledged by the log (or committed in a transaction): counts it
+   * per topic and, for the topics in `endToEndTopics`, observes each record's
+   * end-to-end latency, `now` minus its event time (never below zero).
+   */
+  acknowledged(records: readonly OutgoingRecord[], now: number, endToEndTopics: ReadonlySet<string>): void {
+    const counts = new Map<string, number>();
+    let topic: string | undefined;
+    let latency: { observe(seconds: number): void } | undefined;
+    for (const r of records) {
+      counts.set(r.topic, (counts.get(r.topic) ?? 0) + 1);
+      if (!endToEndTopics.has(r.topic)) continue;
+      // a batch's records mostly share a topic: one label look-up per run of them
+      if (r.topic !== topic) {
+        topic = r.topic;
+        latency = this.endToEndLatency.labels({ application: this.applicationId, topic });
+      }
+      latency!.observe(Math.max(0, now - r.timestamp) / 1000);
+    }
+    for (const [t, n] of counts) this.produced(t, n);
+  }
+
+  /** Sets the lag of one source partition. */
+  lag(topic: string, partition: number, records: number): void {
+    this.consumerLag.set({ application: this.applicationId, topic, partition: String(partition) }, records);
+  }
+
+  /** Drops the lag series of a partition this instance no longer owns. */
+  forgetLag(topic: string, partition: number): void {
+    this.consumerLag.remove({ application: this.applicationId, topic, partition: String(partition) });
+  }
+
+  /**
+   * Registers where this application's store sizes are read when the registry
+   * is scraped (one source per application; a second call replaces the first).
+   * Returns the call that unregisters it.
+   */
+  watchStoreEntries(source: StoreEntriesSource): () => void {
+    let sources = storeEntriesSources.get(this.storeEntries);
+    if (sources === undefined) {
+      sources = new Map();
+      storeEntriesSources.set(this.storeEntries, sources);
+    }
+    sources.set(this.applicationId, source);
+    return () => {
+      if (sources.get(this.applicationId) === source) sources.delete(this.applicationId);
+    };
   }
 
   consumed(topic: string, n: number): void {

@@ -14,6 +14,7 @@ import {
   type BatchHooks,
   type Downstream,
   type NodeCounts,
+  NodeTimer,
   ProcessorRunner,
   SinkRunner,
   SourceRunner,
@@ -218,7 +219,7 @@ export class StreamTask {
     for (const s of sources.values()) s.parentEnded();
     await done;
     this.runners.clear();
-    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut);
+    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busyMs / 1000);
     for (const { store } of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
@@ -360,6 +361,7 @@ export class StreamTask {
       deadLetter: (record, error, node) => this.deadLetter(record, error, node),
       emit: (record) => this.outputs.push(record),
       partitionFor: (topic, key) => this.env.partitionFor(topic, key),
+      timer: new NodeTimer(),
     };
     const built = new Map<string, Downstream & NodeCounts>();
     const sources = new Map<string, Downstream>();

@@ -21,6 +21,7 @@ import type {
   Transport,
   TransportConsumer,
 } from '../transports/transport.js';
+import { ConsumerLagMonitor } from './consumer-lag.js';
 import { RuntimeMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { partitionForKey } from './partitioner.js';
@@ -44,6 +45,8 @@ export interface StreamsConfig {
   readonly sessionTimeoutMs?: number;
   /** How long a rebalance waits for instances to rejoin; a crashed instance delays rebalances this long. Default 60 s. */
   readonly rebalanceTimeoutMs?: number;
+  /** How often `veroai_consumer_lag` asks the transport for end offsets. Default 5000 ms. */
+  readonly lagRefreshIntervalMs?: number;
   readonly logger?: Logger;
   readonly metricsRegistry?: Registry;
   /** Wall clock; the TestDriver moves its own. */
@@ -81,6 +84,10 @@ export class StreamsApplication extends EventEmitter {
   private readonly transactions = new Map<string, Promise<void>>();
   private consumer: TransportConsumer | undefined;
   private outbox: Outbox | undefined;
+  private readonly lag: ConsumerLagMonitor;
+  /** The topology's external output topics: where `veroai_end_to_end_latency_seconds` is measured. */
+  private readonly endToEndTopics = new Set<string>();
+  private unwatchStores: (() => void) | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   private punctuationTimer: NodeJS.Timeout | undefined;
   private roundRobin = 0;
@@ -109,6 +116,13 @@ export class StreamsApplication extends EventEmitter {
     this.clock = config.clock ?? Date.now;
     this.commitIntervalMs = config.commitIntervalMs ?? 1000;
     this.maxInFlight = config.maxInFlightBatches ?? 8;
+    this.lag = new ConsumerLagMonitor(
+      this.transport,
+      this.applicationId,
+      this.metrics,
+      this.logger,
+      config.lagRefreshIntervalMs ?? 5000,
+    );
   }
 
   get state(): ApplicationState {
@@ -159,6 +173,8 @@ export class StreamsApplication extends EventEmitter {
       this.commitTimer.unref();
       this.punctuationTimer = setInterval(() => void this.punctuate(), 100);
       this.punctuationTimer.unref();
+      this.lag.start();
+      this.unwatchStores = this.metrics.watchStoreEntries(() => this.storeEntries());
       this.setState('running');
     } catch (error) {
       this.setState('failed');
@@ -173,6 +189,8 @@ export class StreamsApplication extends EventEmitter {
     this.setState('stopping');
     clearInterval(this.commitTimer);
     clearInterval(this.punctuationTimer);
+    this.lag.stop();
+    this.unwatchStores?.();
     const allInputs = [...this.tasks.values()].flatMap((t) => t.inputPartitions());
     this.consumer?.pause(allInputs);
     while (this.processing > 0) await new Promise((r) => setTimeout(r, 5));
@@ -187,6 +205,14 @@ export class StreamsApplication extends EventEmitter {
     this.tpToTask.clear();
     this.metrics.tasks.set({ application: this.applicationId }, 0);
     this.setState('stopped');
+  }
+
+  /** Entries per store name, summed over this instance's tasks (for `veroai_state_store_entries`). */
+  private *storeEntries(): Iterable<readonly [string, number]> {
+    for (const name of this.topology.stores.keys()) {
+      const local = this.localStores(name);
+      if (local.length > 0) yield [name, local.reduce((n, { store }) => n + store.approximateEntries(), 0)];
+    }
   }
 
   /** Tasks this instance runs now, by id (`<subTopology>_<partition>`). */
@@ -301,7 +327,10 @@ export class StreamsApplication extends EventEmitter {
       for (const node of sub.nodes) {
         if (node.kind === 'source')
           for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
-        if (node.kind === 'sink' && node.topic.kind === 'external') external.add(node.topic.name);
+        if (node.kind === 'sink' && node.topic.kind === 'external') {
+          external.add(node.topic.name);
+          this.endToEndTopics.add(node.topic.name);
+        }
       }
     }
     const missing: string[] = [];
@@ -421,6 +450,7 @@ export class StreamsApplication extends EventEmitter {
         this.logger.info({ task: id }, 'task created');
       }
       this.tpToTask.set(tpKey(tp.topic, tp.partition), task);
+      this.lag.assigned([tp]);
     }
     this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
   }
@@ -433,6 +463,7 @@ export class StreamsApplication extends EventEmitter {
       if (task !== undefined) affected.add(task);
       this.tpToTask.delete(key);
     }
+    this.lag.revoked(tps);
     await this.outbox?.flush();
     await this.commit().catch((e) =>
       this.logger.warn({ err: e }, 'commit on revocation failed; the new owner will reprocess'),
@@ -461,6 +492,7 @@ export class StreamsApplication extends EventEmitter {
     const end = this.metrics.batchDuration.startTimer({ application: this.applicationId });
     try {
       const processed = await task.process(batch);
+      this.lag.advanced(processed.offsets);
       if (this.exactlyOnce) {
         await this.commitTransaction(task, processed);
       } else {
@@ -534,8 +566,6 @@ export class StreamsApplication extends EventEmitter {
   }
 
   private countProduced(records: readonly OutgoingRecord[]): void {
-    const counts = new Map<string, number>();
-    for (const r of records) counts.set(r.topic, (counts.get(r.topic) ?? 0) + 1);
-    for (const [topic, n] of counts) this.metrics.produced(topic, n);
+    this.metrics.acknowledged(records, this.clock(), this.endToEndTopics);
   }
 }

@@ -17,6 +17,8 @@ export interface Transport {
   consumer(options: ConsumerOptions): TransportConsumer;
   /** The next offset to be written, per partition of a topic (the high watermark). */
   endOffsets(topic: string): Promise<number[]>;
+  /** A consumer group's committed offsets (the next offset it reads) per partition of a topic; undefined where it committed none. */
+  committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>>;
   /**
    * Reads one partition from `fromOffset` up to the end offset seen when the
    * read starts (for state restore and tools), in batches.

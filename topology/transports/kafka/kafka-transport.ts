@@ -183,6 +183,15 @@ export class KafkaTransport implements Transport {
     return out;
   }
 
+  async committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>> {
+    const admin = await this.connectedAdmin();
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const out: Array<number | undefined> = [];
+    // kafkajs reports "-1" for a partition the group has not committed
+    for (const p of committed?.partitions ?? []) out[p.partition] = p.offset === '-1' ? undefined : Number(p.offset);
+    return out;
+  }
+
   /**
    * Reads one partition up to its end offset at the start of the read. kafkajs
    * cannot assign partitions without a group, so this joins a throw-away group

@@ -65,6 +65,10 @@ export class MemoryTransport implements Transport {
     return this.log.endOffsets(topic);
   }
 
+  async committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>> {
+    return this.log.endOffsets(topic).map((_, partition) => this.log.committed(groupId, topic, partition));
+  }
+
   async *readPartition(topic: string, partition: number, fromOffset: number): AsyncIterable<SourceRecord[]> {
     const end = this.log.endOffset(topic, partition);
     for (let offset = fromOffset; offset < end; ) {
