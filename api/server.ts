@@ -1,35 +1,140 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { FeatureReader, SessionHistoryReader } from '../sinks/index.js';
+import { ConfigError, VeroaiError } from '../topology/errors.js';
 import type { StreamsApplication } from '../topology/index.js';
+import { ADMIN_TENANT, type ApiKeys, apiKeyAuthentication } from './auth.js';
+import { apiErrors, errorResponseSchema } from './errors.js';
+import { recordRequestLatency } from './request-metrics.js';
+import { featureRoutes } from './routes/features.js';
 import { operationsRoutes } from './routes/operations.js';
+import { type OpenSessionLookup, sessionRoutes } from './routes/sessions.js';
 
 export interface ApiServerOptions {
   readonly registry: Registry;
   readonly app: StreamsApplication;
   readonly logger: Logger;
+  /** Serves `/v1/features/*` when given (e.g. a RedisFeatureStore). */
+  readonly features?: FeatureReader;
+  /** Serves the closed sessions of `/v1/sessions/*` when given (e.g. a RedisSessionHistory). */
+  readonly sessionHistory?: SessionHistoryReader;
+  /**
+   * Serves the open session of `/v1/sessions/*` when given, e.g.
+   * `(t, u) => summaryOf(app.queryStore('user-sessions', `${t}/${u}`), …)`.
+   */
+  readonly openSession?: OpenSessionLookup;
+  /** API key → tenant (`*` for admin), e.g. from `parseApiKeys(API_KEYS)`. Required with any `/v1` route. */
+  readonly apiKeys?: ApiKeys;
 }
 
-/** The query API. Each resource is one plugin; errors are JSON with a message. */
+/**
+ * The query API: operations routes (`/metrics`, `/health/*`) always, open;
+ * `/v1/features` and `/v1/sessions` when their store is given, behind API
+ * keys; the OpenAPI document at `/docs` (UI) and `/docs/json`. Each resource is
+ * one plugin; route schemas validate requests and serialise responses; errors
+ * are JSON `{ error, code, hint? }` from the catalogue in `errors.ts`.
+ * @example const api = await buildApiServer({ registry, app, logger, features, sessionHistory, apiKeys });
+ */
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
+  const servesData =
+    options.features !== undefined ||
+    options.sessionHistory !== undefined ||
+    options.openSession !== undefined;
+  if (servesData && (options.apiKeys === undefined || options.apiKeys.size === 0)) {
+    throw new ConfigError(
+      `the query API serves features and sessions only behind API keys: set API_KEYS=key:tenant[,key:tenant…] (tenant '${ADMIN_TENANT}' for an admin key)`,
+    );
+  }
   const server: FastifyInstance = Fastify({
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    // an unexpected field is refused with a message rather than silently dropped
+    ajv: { customOptions: { removeAdditional: false } },
   });
-  server.setErrorHandler(
-    (error: { statusCode?: number; message: string; code?: string }, _request, reply) => {
-      const status = error.statusCode ?? 500;
-      void reply.code(status).send({
-        error: status >= 500 ? 'internal error' : error.message,
-        code: error.code ?? 'VEROAI_ERR_API',
-      });
-    },
-  );
+  server.setErrorHandler((error: FastifyError | VeroaiError, request, reply) => {
+    const known = toCatalogueError(error);
+    if (known.status >= 500)
+      request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
+    void reply.code(known.status).send({
+      error: known.message,
+      code: known.code,
+      ...(known.hint === undefined ? {} : { hint: known.hint }),
+    });
+  });
   server.setNotFoundHandler((request, reply) => {
-    void reply
-      .code(404)
-      .send({ error: `no route ${request.method} ${request.url}`, code: 'VEROAI_ERR_NOT_FOUND' });
+    void reply.code(404).send({
+      error: `no route ${request.method} ${request.url}`,
+      code: 'VEROAI_ERR_NOT_FOUND',
+      hint: 'the routes are listed at /docs',
+    });
   });
+  server.addSchema(errorResponseSchema);
+  recordRequestLatency(server, options.registry);
+
+  await server.register(swagger, {
+    openapi: {
+      info: {
+        title: 'VeroAI query API',
+        version: '1',
+        description: 'Online features and user sessions computed by VeroAI streams.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'authorization: Bearer <API key>' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await server.register(swaggerUi, { routePrefix: '/docs' });
+
   await server.register(operationsRoutes, { registry: options.registry, app: options.app });
+  if (servesData) {
+    const apiKeys = options.apiKeys!;
+    await server.register(async (authenticated) => {
+      authenticated.decorateRequest('tenantScope', '');
+      authenticated.addHook('onRequest', apiKeyAuthentication(apiKeys));
+      if (options.features !== undefined) {
+        await authenticated.register(featureRoutes, { prefix: '/v1/features', features: options.features });
+      }
+      if (options.sessionHistory !== undefined || options.openSession !== undefined) {
+        await authenticated.register(sessionRoutes, {
+          prefix: '/v1/sessions',
+          ...(options.sessionHistory === undefined ? {} : { history: options.sessionHistory }),
+          ...(options.openSession === undefined ? {} : { openSession: options.openSession }),
+        });
+      }
+    });
+  }
   return server;
+}
+
+/** Any error reaching the handler, as a catalogue entry: validation → 400, store failures → 503. */
+function toCatalogueError(error: FastifyError | VeroaiError): VeroaiError {
+  if (error instanceof VeroaiError) {
+    if (error.code === 'VEROAI_ERR_REDIS') return apiErrors.unavailable();
+    return error.status >= 500 && error.status !== 503 ? apiErrors.internal() : error;
+  }
+  if (error.validation !== undefined) {
+    const context = error.validationContext ?? 'request';
+    const problems = error.validation.map((problem) => {
+      const where = `${context}${problem.instancePath.replaceAll('/', '.')}`;
+      const allowed = (problem.params as { allowedValues?: unknown[] }).allowedValues;
+      return `${where} ${problem.message ?? 'is invalid'}${allowed === undefined ? '' : `: ${allowed.join(', ')}`}`;
+    });
+    return apiErrors.badRequest(problems.join('; '));
+  }
+  const status = error.statusCode ?? 500;
+  return status < 500
+    ? new VeroaiError('VEROAI_ERR_BAD_REQUEST', error.message, { status })
+    : apiErrors.internal();
 }
