@@ -45,4 +45,11 @@ export { MemoryLog } from './transports/memory/memory-log.js';
 export { MemoryTransport } from './transports/memory/memory-transport.js';
 export type { TopicSpec, Transport } from './transports/transport.js';
 export { windowedSerde } from './windows/windowed-serde.js';
-export { SessionWindows, TimeWindows, type Window, type Windowed } from './windows/windows.js';
+export {
+  SessionWindows,
+  SlidingWindows,
+  TimeWindows,
+  type Window,
+  type Windowed,
+  type WindowSpec,
+} from './windows/windows.js';

@@ -5,7 +5,7 @@ import type { StreamRecord } from '../record.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
 import type { KeyValueStore } from '../state/store.js';
-import type { SessionWindows, TimeWindows } from '../windows/windows.js';
+import type { SessionWindows, SlidingWindows, TimeWindows } from '../windows/windows.js';
 import type { KStream, Named } from './kstream.js';
 import { KTable } from './ktable.js';
 import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.js';
@@ -30,14 +30,17 @@ export class KGroupedStream<K, V> {
   ) {}
 
   /**
-   * Aggregates per key and per window of event time. Windows close when
-   * stream time passes their end plus grace; later records go to `<applicationId>-late`.
+   * Aggregates per key and per window of event time: tumbling or hopping
+   * (`TimeWindows`), sliding (`SlidingWindows`, like Kafka Streams a
+   * TimeWindowedKStream) or session windows. Windows close when stream time
+   * passes their end plus grace; later records go to `<applicationId>-late`.
    * @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count()
+   * @example grouped.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(60_000, 5_000)).count()
    */
-  windowedBy(windows: TimeWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
   windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
   windowedBy(
-    windows: TimeWindows | SessionWindows,
+    windows: TimeWindows | SlidingWindows | SessionWindows,
   ): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
     return windows.kind === 'session'
       ? new SessionWindowedKStream(this.stream, this.keySerde, windows)

@@ -9,7 +9,8 @@ import { tableFilterSupplier, tableMapValuesSupplier } from './table-operators.j
 /** What a windowed table knows of its windows, for suppress(). */
 export interface TableWindowing<K, V> {
   readonly graceMs: number;
-  readonly sessions: boolean;
+  /** Session and sliding windows include their end, so they close one millisecond later. */
+  readonly inclusiveEnd: boolean;
   readonly keySerde: Serde<K>;
   readonly valueSerde: Serde<V>;
 }
@@ -93,7 +94,7 @@ export class KTable<K, V> {
       storeName,
       windowing.graceMs,
       (key) => (keyBytes.serialize(key as K, storeName) ?? Buffer.alloc(0)).toString('latin1'),
-      windowing.sessions,
+      windowing.inclusiveEnd,
     );
     const stream = this.updates.chain<K, V>(
       'suppress(untilWindowCloses)',

@@ -2,27 +2,61 @@ import { TopologyError } from '../errors.js';
 import type { ProcessorSupplier } from '../processor.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
+import { timestampedSerde } from '../windows/timestamped-serde.js';
 import {
   type Aggregation,
   sessionWindowAggregator,
+  slidingWindowAggregator,
   timeWindowAggregator,
 } from '../windows/window-aggregators.js';
 import { windowedSerde } from '../windows/windowed-serde.js';
-import type { SessionWindows, TimeWindows, Windowed } from '../windows/windows.js';
+import type {
+  SessionWindows,
+  SlidingWindows,
+  TimeWindows,
+  Windowed,
+  WindowSpec,
+} from '../windows/windows.js';
 import type { AggregateOptions } from './kgrouped-stream.js';
 import type { KStream, Named } from './kstream.js';
 import { KTable } from './ktable.js';
 
 type AnySupplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
 
-/** Builds the store and processor of a windowed aggregation; shared by both window kinds. */
+/** What a windowed aggregation's processor is built from. */
+interface WindowedStore<K> {
+  readonly name: string;
+  readonly keySerde: Serde<K>;
+}
+
+/**
+ * The store a window kind keeps: time windows are plain key-value entries
+ * under a windowed key; sliding windows add each window's latest record time
+ * to the value; sessions need range lookups per key.
+ */
+function storeLayout<K, VA>(spec: WindowSpec, keySerde: Serde<K>, valueSerde: Serde<VA>) {
+  switch (spec.kind) {
+    case 'session':
+      return { type: 'session' as const, keySerde: keySerde as Serde<unknown>, valueSerde };
+    case 'sliding':
+      return {
+        type: 'key-value' as const,
+        keySerde: windowedSerde(keySerde),
+        valueSerde: timestampedSerde(valueSerde),
+      };
+    case 'time':
+      return { type: 'key-value' as const, keySerde: windowedSerde(keySerde), valueSerde };
+  }
+}
+
+/** Builds the store and processor of a windowed aggregation; shared by every window kind. */
 function windowedAggregate<K, V, VA>(
   stream: KStream<K, V>,
   keySerde: Serde<K> | undefined,
-  spec: { kind: 'time' | 'session'; graceMs: number; describe(): string },
+  spec: WindowSpec,
   operation: string,
   options: AggregateOptions<VA>,
-  makeSupplier: (storeName: string) => AnySupplier,
+  makeSupplier: (store: WindowedStore<K>) => AnySupplier,
 ): KTable<Windowed<K>, VA> {
   const { graph, path } = stream.position;
   const storeName = options.name ?? `${path}-${spec.kind}-${operation}`.replace(/\./g, '-');
@@ -37,18 +71,18 @@ function windowedAggregate<K, V, VA>(
       'pass { value: Serdes.json() } (or another serde)',
     );
   const windowedKeys = windowedSerde(keySerde);
+  const layout = storeLayout(spec, keySerde, options.value);
   graph.addStore({
     name: storeName,
-    // time windows are plain key-value entries under a windowed key; sessions need range lookups per key
-    type: spec.kind === 'session' ? 'session' : 'key-value',
-    keySerde: (spec.kind === 'session' ? keySerde : windowedKeys) as Serde<unknown>,
-    valueSerde: options.value as Serde<unknown>,
+    type: layout.type,
+    keySerde: layout.keySerde as Serde<unknown>,
+    valueSerde: layout.valueSerde as Serde<unknown>,
     changelog: true,
   });
   const updates = stream.chain<Windowed<K>, VA>(
     `${operation} (${spec.describe()})`,
     'KSTREAM-WINDOWED-AGGREGATE',
-    makeSupplier(storeName),
+    makeSupplier({ name: storeName, keySerde }),
     { name: storeName },
     { key: windowedKeys, value: options.value },
     false,
@@ -56,15 +90,18 @@ function windowedAggregate<K, V, VA>(
   );
   return new KTable(updates, storeName, {
     graceMs: spec.graceMs,
-    sessions: spec.kind === 'session',
+    // session and sliding windows include their end: they close only once stream time is past end + grace
+    inclusiveEnd: spec.kind !== 'time',
     keySerde: windowedKeys,
     valueSerde: options.value,
   });
 }
 
 /**
- * A grouped stream in fixed time windows (tumbling or hopping). Aggregations
- * are stateful: a window store `<name>` with changelog `<applicationId>-<name>-changelog`.
+ * A grouped stream in fixed-size windows: tumbling or hopping (`TimeWindows`)
+ * or sliding (`SlidingWindows`), as Kafka Streams' TimeWindowedKStream.
+ * Aggregations are stateful: a window store `<name>` with changelog
+ * `<applicationId>-<name>-changelog`. They emit one update per changed window.
  */
 export class TimeWindowedKStream<K, V> {
   /** @internal */
@@ -72,10 +109,14 @@ export class TimeWindowedKStream<K, V> {
     private readonly stream: KStream<K, V>,
     private readonly keySerde: Serde<K> | undefined,
     private readonly valueSerde: Serde<V> | undefined,
-    private readonly windows: TimeWindows,
+    private readonly windows: TimeWindows | SlidingWindows,
   ) {}
 
-  /** @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count({ name: 'clicks-per-minute' }) */
+  /**
+   * Counts records per key and window.
+   * @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count({ name: 'clicks-per-minute' })
+   * @example grouped.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(60_000, 5_000)).count({ name: 'clicks-within-a-minute' })
+   */
   count(options: Named = {}): KTable<Windowed<K>, number> {
     return this.aggregate(
       () => 0,
@@ -85,6 +126,7 @@ export class TimeWindowedKStream<K, V> {
     );
   }
 
+  /** Combines the values of each key and window with `reducer`; a window's first value is its initial aggregate. */
   reduce(reducer: (aggregate: V, value: V) => V, options: Named = {}): KTable<Windowed<K>, V> {
     const value = this.valueSerde;
     if (value === undefined)
@@ -100,6 +142,10 @@ export class TimeWindowedKStream<K, V> {
     ) as KTable<Windowed<K>, V>;
   }
 
+  /**
+   * Folds the values of each key and window into an aggregate that starts at `initializer()`.
+   * @example grouped.windowedBy(windows).aggregate(() => ({ n: 0 }), (key, value, agg) => ({ n: agg.n + 1 }), { value: Serdes.json() })
+   */
   aggregate<VA>(
     initializer: () => VA,
     aggregator: (key: K, value: V, aggregate: VA) => VA,
@@ -107,13 +153,13 @@ export class TimeWindowedKStream<K, V> {
     operation = 'aggregate',
   ): KTable<Windowed<K>, VA> {
     const aggregation: Aggregation<K, V, VA> = { initializer, aggregator };
-    return windowedAggregate(
-      this.stream,
-      this.keySerde,
-      this.windows,
-      operation,
-      options,
-      (store) => timeWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier,
+    const windows = this.windows;
+    return windowedAggregate(this.stream, this.keySerde, windows, operation, options, (store) =>
+      windows.kind === 'sliding'
+        ? (slidingWindowAggregator(windows, aggregation, store.name, (key) =>
+            (store.keySerde.serialize(key, store.name) ?? Buffer.alloc(0)).toString('latin1'),
+          ) as unknown as AnySupplier)
+        : (timeWindowAggregator(windows, aggregation, store.name) as unknown as AnySupplier),
     );
   }
 }
@@ -161,7 +207,7 @@ export class SessionWindowedKStream<K, V> {
       this.windows,
       operation,
       options,
-      (store) => sessionWindowAggregator(this.windows, aggregation, store) as unknown as AnySupplier,
+      (store) => sessionWindowAggregator(this.windows, aggregation, store.name) as unknown as AnySupplier,
     );
   }
 }

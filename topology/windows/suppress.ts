@@ -17,16 +17,17 @@ interface Pending<K> {
  * emits it once, when stream time reaches the window's end plus grace. The
  * buffer is a changelogged store, so a restarted task still emits what it had
  * buffered. A window retracted before it closed (a merged-away session) is
- * dropped from the buffer and never emitted.
+ * dropped from the buffer and never emitted. A final result keeps the window
+ * end as its timestamp.
  */
 export function suppressUntilWindowCloses<K, V>(
   storeName: string,
   graceMs: number,
   keyId: (key: Windowed<K>) => string,
-  /** Session ends are inclusive: a session closes only once stream time is strictly past end + grace. */
-  sessions: boolean,
+  /** Session and sliding window ends are inclusive: such a window closes only once stream time is strictly past end + grace. */
+  inclusiveEnd: boolean,
 ) {
-  const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (sessions ? 1 : 0);
+  const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (inclusiveEnd ? 1 : 0);
   return (context: ProcessorContext): OperatorFunction<Update<K, V>, Update<K, V>> => {
     const buffer = context.getStateStore<KeyValueStore<Windowed<K>, V>>(storeName);
     /** Buffered windows by close time; rebuilt from the store the first time this task sees a record. */

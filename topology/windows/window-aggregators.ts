@@ -12,7 +12,15 @@ import { type ProcessorContext, RecordFailure } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { SessionStore } from '../state/session-store.js';
 import type { KeyValueStore } from '../state/store.js';
-import { closesAt, type SessionWindows, type TimeWindows, type Window, type Windowed } from './windows.js';
+import type { TimestampedAggregate } from './timestamped-serde.js';
+import {
+  closesAt,
+  type SessionWindows,
+  type SlidingWindows,
+  type TimeWindows,
+  type Window,
+  type Windowed,
+} from './windows.js';
 
 export interface Aggregation<K, V, VA> {
   readonly initializer: () => VA;
@@ -43,6 +51,7 @@ function perRecord<K, V, VA>(
 }
 
 const span = (w: Window) => `[${w.start}, ${w.end})`;
+const inclusiveSpan = (w: Window) => `[${w.start}, ${w.end}]`;
 
 /** Tumbling and hopping windows over a key-value store keyed by Windowed<K>. */
 export function timeWindowAggregator<K, V, VA>(
@@ -105,7 +114,7 @@ export function sessionWindowAggregator<K, V, VA>(
       if (closesAt(merged, windows.graceMs) < observed) {
         context.late(
           record as StreamRecord<unknown, unknown>,
-          `timestamp ${t} is too late for session ${span(merged)} of its key: stream time is ${observed}, grace ${windows.graceMs} ms`,
+          `timestamp ${t} is too late for session ${inclusiveSpan(merged)} of its key: stream time is ${observed}, grace ${windows.graceMs} ms`,
         );
         return [];
       }
@@ -122,4 +131,194 @@ export function sessionWindowAggregator<K, V, VA>(
       return updates;
     });
   };
+}
+
+/**
+ * Sliding windows over a key-value store keyed by Windowed<K>, whose values
+ * carry the latest record time of their window (Kafka Streams'
+ * KStreamSlidingWindowAggregate, in its reverse-scan form). A record at `t`
+ * reads its key's windows starting in `[t - 2 * diff, t + 1]`, the only ones
+ * that can contain it or tell which windows it creates. Updates are emitted in
+ * the order Kafka Streams forwards them, each stamped with the latest record
+ * time of its window.
+ */
+export function slidingWindowAggregator<K, V, VA>(
+  windows: SlidingWindows,
+  agg: Aggregation<K, V, VA>,
+  storeName: string,
+  /** A record key's identity as bytes: a range scan by window start may cross into another key's entries. */
+  keyId: (key: K) => string,
+) {
+  const diff = windows.timeDifferenceMs;
+  return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
+    const store = context.getStateStore<KeyValueStore<Windowed<K>, TimestampedAggregate<VA>>>(storeName);
+    let observed = -1;
+
+    const windowsOf = async (key: K, fromStart: number, toStart: number): Promise<Array<Slide<VA>>> => {
+      const id = keyId(key);
+      const found: Array<Slide<VA>> = [];
+      const from = { key, window: slidingWindowAt(fromStart, diff) };
+      const to = { key, window: slidingWindowAt(toStart, diff) };
+      for await (const [windowed, value] of store.range(from, to))
+        if (keyId(windowed.key) === id) found.push({ window: windowed.window, value });
+      return found;
+    };
+
+    return perRecord(context.nodeName, async (record) => {
+      const t = record.timestamp;
+      observed = Math.max(observed, t);
+      // Kafka Streams: a sliding window is open while its (inclusive) end >= stream time - grace
+      const closeTime = observed - windows.graceMs;
+      const late = (closed: readonly Window[]) =>
+        context.late(
+          record as StreamRecord<unknown, unknown>,
+          `timestamp ${t} is too late for sliding window(s) ${closed.map(inclusiveSpan).join(', ')}: stream time is ${observed}, grace ${windows.graceMs} ms`,
+        );
+      if (t + 1 + diff <= closeTime) {
+        // even the record's right window has closed: it belongs to no open window
+        late([slidingWindowAt(t - diff, diff)]);
+        return [];
+      }
+      const pass = new SlidingWindowPass(record, diff, closeTime, agg, store);
+      if (t < diff) pass.addEarly(await windowsOf(record.key, 0, t + 1));
+      else pass.add(await windowsOf(record.key, Math.max(0, t - 2 * diff), t + 1));
+      if (pass.closed.length > 0) late(pass.closed);
+      return pass.updates;
+    });
+  };
+}
+
+/** A sliding window found in the store, with its aggregate and latest record time. */
+interface Slide<VA> {
+  readonly window: Window;
+  readonly value: TimestampedAggregate<VA>;
+}
+
+const slidingWindowAt = (start: number, diff: number): Window => ({ start, end: start + diff });
+
+/** What one record does to its key's sliding windows: the updates it emits and the closed windows it missed. */
+class SlidingWindowPass<K, V, VA> {
+  readonly updates: Array<Out<K, VA>> = [];
+  readonly closed: Window[] = [];
+  private readonly t: number;
+
+  constructor(
+    private readonly record: In<K, V>,
+    private readonly diff: number,
+    private readonly closeTime: number,
+    private readonly agg: Aggregation<K, V, VA>,
+    private readonly store: KeyValueStore<Windowed<K>, TimestampedAggregate<VA>>,
+  ) {
+    this.t = record.timestamp;
+  }
+
+  /** A record at `t >= diff`: updates the windows containing it, creates its left window and the right windows it makes non-empty. */
+  add(existing: ReadonlyArray<Slide<VA>>): void {
+    const t = this.t;
+    const starts = new Set<number>();
+    let leftWindowExists = false;
+    let rightWindowExists = false;
+    /** The latest window ending before `t`: the new left window starts from its records. */
+    let before: TimestampedAggregate<VA> | undefined;
+    /** The latest window containing `t`, as it was: the new right window starts from its records after `t`. */
+    let after: TimestampedAggregate<VA> | undefined;
+    /** The latest earlier record the windows tell of. */
+    let previous: number | undefined;
+    // latest start first: the scan can stop at the first window ending before t
+    for (let i = existing.length - 1; i >= 0; i -= 1) {
+      const { window, value } = existing[i]!;
+      starts.add(window.start);
+      if (window.start === t + 1) {
+        rightWindowExists = true;
+      } else if (window.end > t) {
+        after ??= value;
+        this.update(window, value);
+      } else if (window.end === t) {
+        leftWindowExists = true;
+        this.update(window, value);
+        // a record at t came before: it created every window this one would
+        if (value.timestamp >= t) return;
+        previous = value.timestamp;
+      } else {
+        before = value;
+        previous = value.timestamp;
+        break;
+      }
+    }
+    if (previous !== undefined && !starts.has(previous + 1) && previous + 1 + this.diff >= t) {
+      // the previous record's right window was empty until this record
+      this.update(this.windowAt(previous + 1), undefined);
+    }
+    if (!leftWindowExists) {
+      const startsWithPrevious = before !== undefined && previous !== undefined && previous >= t - this.diff;
+      this.update(
+        this.windowAt(t - this.diff),
+        startsWithPrevious ? { aggregate: before!.aggregate, timestamp: t } : undefined,
+      );
+    }
+    if (!rightWindowExists) this.createRightWindow(after);
+  }
+
+  /**
+   * A record at `t < diff`, whose left window would start before the epoch: as
+   * in Kafka Streams it goes into the window [0, diff] all such records share.
+   */
+  addEarly(existing: ReadonlyArray<Slide<VA>>): void {
+    const t = this.t;
+    const starts = new Set<number>();
+    let shared: Slide<VA> | undefined;
+    let after: TimestampedAggregate<VA> | undefined;
+    let rightWindowExists = false;
+    let previous: number | undefined;
+    for (const { window, value } of existing) {
+      starts.add(window.start);
+      if (window.start === 0) {
+        shared = { window, value };
+        if (value.timestamp < t) previous = value.timestamp;
+      } else if (window.start <= t) {
+        after = value;
+        this.update(window, value);
+      } else {
+        rightWindowExists = true;
+      }
+    }
+    // no earlier record's right window holds t, so the shared window's records are all after t, if any is
+    if (after === undefined && shared !== undefined && shared.value.timestamp > t) after = shared.value;
+    if (!rightWindowExists) this.createRightWindow(after);
+    if (previous !== undefined && !starts.has(previous + 1))
+      this.update(this.windowAt(previous + 1), undefined);
+    this.update(shared?.window ?? this.windowAt(0), shared?.value);
+  }
+
+  /** Adds the record to a window (`current` undefined: a new, empty one) unless that window has closed. */
+  private update(window: Window, current: TimestampedAggregate<VA> | undefined): void {
+    if (window.end < this.closeTime) {
+      this.closed.push(window);
+      return;
+    }
+    const { key, value } = this.record;
+    this.put(window, {
+      aggregate: this.agg.aggregator(
+        key,
+        value,
+        current === undefined ? this.agg.initializer() : current.aggregate,
+      ),
+      timestamp: current === undefined ? this.t : Math.max(this.t, current.timestamp),
+    });
+  }
+
+  /** The record's right window [t + 1, t + 1 + diff] exists only when records after `t` are in it: those of `after`. */
+  private createRightWindow(after: TimestampedAggregate<VA> | undefined): void {
+    if (after !== undefined && after.timestamp > this.t) this.put(this.windowAt(this.t + 1), after);
+  }
+
+  private put(window: Window, value: TimestampedAggregate<VA>): void {
+    const key: Windowed<K> = { key: this.record.key, window };
+    this.store.put(key, value);
+    this.updates.push({ ...this.record, key, value: value.aggregate, timestamp: value.timestamp });
+  }
+
+  private windowAt(start: number): Window {
+    return slidingWindowAt(start, this.diff);
+  }
 }

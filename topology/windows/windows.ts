@@ -1,6 +1,9 @@
 import { TopologyError } from '../errors.js';
 
-/** A window's bounds in event time: `start` inclusive, `end` exclusive (sessions: both inclusive, as in Kafka Streams). */
+/**
+ * A window's bounds in event time: `start` inclusive, `end` exclusive for
+ * time windows; both inclusive for session and sliding windows, as in Kafka Streams.
+ */
 export interface Window {
   readonly start: number;
   readonly end: number;
@@ -98,7 +101,45 @@ export class SessionWindows {
   }
 }
 
-export type WindowSpec = TimeWindows | SessionWindows;
+/**
+ * Sliding windows, as Kafka Streams' `SlidingWindows`: windows of a fixed size
+ * `timeDifferenceMs` with both bounds inclusive, which exist only where records
+ * are, so each window holds a distinct set of records at most
+ * `timeDifferenceMs` apart. A record at `t` creates its left window
+ * `[t - diff, t]` and, once a later record falls within `diff` after it, its
+ * right window `[t + 1, t + 1 + diff]`; every existing window containing `t`
+ * is updated. A window closes once stream time is strictly past its end plus
+ * grace; a record all of whose windows have closed is late.
+ *
+ * Records at `t < diff` would start windows before the epoch; as in Kafka
+ * Streams, they share the window `[0, diff]`.
+ *
+ * With a difference of 5 000 ms, records at 8 000, 9 200 and 12 400 make five
+ * windows: [3000, 8000] {8000}, [4200, 9200] {8000, 9200},
+ * [7400, 12400] {8000, 9200, 12400}, [8001, 13001] {9200, 12400},
+ * [9201, 14201] {12400}.
+ *
+ * @example SlidingWindows.ofTimeDifferenceAndGrace(60_000, 10_000) // records at most a minute apart, 10 s grace
+ */
+export class SlidingWindows {
+  readonly kind = 'sliding' as const;
+  private constructor(
+    readonly timeDifferenceMs: number,
+    readonly graceMs: number,
+  ) {}
+
+  static ofTimeDifferenceAndGrace(timeDifferenceMs: number, graceMs: number): SlidingWindows {
+    checkDuration('SlidingWindows time difference', timeDifferenceMs, true);
+    checkDuration('SlidingWindows grace', graceMs, true);
+    return new SlidingWindows(timeDifferenceMs, graceMs);
+  }
+
+  describe(): string {
+    return `sliding ${this.timeDifferenceMs} ms, grace ${this.graceMs} ms`;
+  }
+}
+
+export type WindowSpec = TimeWindows | SessionWindows | SlidingWindows;
 
 /** The stream time after which a window accepts no more records. */
 export function closesAt(window: Window, graceMs: number): number {
