@@ -1,5 +1,7 @@
 /** Avro schemas of the platform's topics, their codec and the schema registry client. */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { FeatureUpdate } from '../processors/features/feature-update.js';
+import type { SessionSummary } from '../processors/sessions/session-summary.js';
 import type { Serde } from '../topology/index.js';
 import { avroSerde, type SchemaRegistryClient } from './avro-serde.js';
 import type { TelemetryEvent } from './telemetry-event.js';
@@ -20,10 +22,29 @@ export function schemaRegistry(url: string): SchemaRegistryClient {
   return client;
 }
 
-/** The serde of `raw_events` values: registry-backed when a URL is given, else the local catalog. */
-export function telemetryEventSerde(options: { registryUrl?: string } = {}): Serde<TelemetryEvent> {
-  return avroSerde<TelemetryEvent>(
-    'TelemetryEvent',
+export interface TopicSerdeOptions {
+  /** Confluent Schema Registry URL; without it the local catalog of schemas/ assigns schema ids. */
+  readonly registryUrl?: string | undefined;
+}
+
+function catalogOrRegistry<T>(typeName: string, options: TopicSerdeOptions): Serde<T> {
+  return avroSerde<T>(
+    typeName,
     options.registryUrl === undefined ? {} : { registry: schemaRegistry(options.registryUrl) },
   );
+}
+
+/** The serde of `raw_events` values: registry-backed when a URL is given, else the local catalog. */
+export function telemetryEventSerde(options: TopicSerdeOptions = {}): Serde<TelemetryEvent> {
+  return catalogOrRegistry('TelemetryEvent', options);
+}
+
+/** The serde of `user_sessions` values (schemas/user_session.avsc): one closed session. */
+export function userSessionSerde(options: TopicSerdeOptions = {}): Serde<SessionSummary> {
+  return catalogOrRegistry('UserSession', options);
+}
+
+/** The serde of `feature_updates` values (schemas/feature_update.avsc): one view of one entity. */
+export function featureUpdateSerde(options: TopicSerdeOptions = {}): Serde<FeatureUpdate> {
+  return catalogOrRegistry('FeatureUpdate', options);
 }

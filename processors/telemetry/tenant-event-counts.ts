@@ -6,9 +6,10 @@ import {
   type Topology,
   TopologyBuilder,
 } from '../../topology/index.js';
+import { RAW_EVENTS_TOPIC } from './clean-telemetry.js';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits, validateTelemetryEvent } from './validate.js';
 
-export const RAW_EVENTS_TOPIC = 'raw_events';
+export { RAW_EVENTS_TOPIC };
 export const TENANT_EVENT_COUNTS_TOPIC = 'tenant_event_counts';
 
 export interface TenantEventCountsOptions {

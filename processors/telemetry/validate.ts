@@ -29,8 +29,11 @@ export function validateTelemetryEvent(
   now: number,
   limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS,
 ): TelemetryEvent {
-  if (!event.tenantId) throw new InvalidEventError('tenantId is missing');
-  if (!event.eventId) throw new InvalidEventError('eventId is missing');
+  if (!event.tenantId?.trim()) throw new InvalidEventError('tenantId is missing');
+  // the tenant is the first segment of every entity (`tenant/user`, `tenant/METHOD path`)
+  if (event.tenantId.includes('/'))
+    throw new InvalidEventError(`tenantId '${event.tenantId}' contains '/', which separates entity segments`);
+  if (!event.eventId?.trim()) throw new InvalidEventError('eventId is missing');
   if (!knownTypes.has(event.eventType))
     throw new InvalidEventError(
       `eventType '${event.eventType}' is not one of ${TELEMETRY_EVENT_TYPES.join(', ')}`,
@@ -47,5 +50,17 @@ export function validateTelemetryEvent(
       `timestamp ${new Date(event.timestamp).toISOString()} is more than ${limits.maxAgeMs} ms old`,
     );
   }
+  if (event.eventType === 'api_call' || event.eventType === 'api_error') checkApiPayload(event);
   return event;
+}
+
+/** Endpoint health needs to know which endpoint was called and how long it took. */
+function checkApiPayload(event: TelemetryEvent): void {
+  const { method, path, latencyMs } = event.payload;
+  if (!method?.trim()) throw new InvalidEventError(`${event.eventType} without payload.method`);
+  if (!path?.trim()) throw new InvalidEventError(`${event.eventType} without payload.path`);
+  if (latencyMs === null || !Number.isFinite(latencyMs) || latencyMs < 0)
+    throw new InvalidEventError(
+      `${event.eventType} payload.latencyMs must be a non-negative number of milliseconds, got ${latencyMs}`,
+    );
 }

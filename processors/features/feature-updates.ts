@@ -1,0 +1,98 @@
+import type { TelemetryEvent } from '../../schemas/index.js';
+import { type KStream, type Serde, Serdes, type TopologyBuilder } from '../../topology/index.js';
+import type { SessionSummary } from '../sessions/session-summary.js';
+import { type SinkRetryOptions, writeBatchToSink } from '../write-batch-to-sink.js';
+import { ENDPOINT_HEALTH_STORE, endpointEntityOf, endpointHealth, isApiEvent } from './endpoint-health.js';
+import type { FeatureSink, FeatureUpdate } from './feature-update.js';
+import { featureView } from './feature-view.js';
+import { TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE, tenantUsage } from './tenant-usage.js';
+import { USER_ACTIVITY_STORE, type UserActivityInput, userActivity } from './user-activity.js';
+
+export const FEATURE_UPDATES_TOPIC = 'feature_updates';
+
+export interface FeatureUpdatesOptions {
+  readonly telemetrySerde: Serde<TelemetryEvent>;
+  readonly featureSerde: Serde<FeatureUpdate>;
+  readonly sink: FeatureSink;
+  readonly retry?: SinkRetryOptions;
+}
+
+/**
+ * The three feature views, updated continuously on event time from the clean
+ * telemetry (keyed `tenantId/userId`) and the closed sessions:
+ * `user_activity` (in the users' own tasks), `endpoint_health` and
+ * `tenant_usage` (each re-keyed through its repartition topic, so an entity's
+ * state lives in one task). Every update is written to the feature sink, then
+ * to `feature_updates` keyed by entity.
+ */
+export function featureUpdates(
+  builder: TopologyBuilder,
+  events: KStream<string, TelemetryEvent>,
+  sessions: KStream<string, SessionSummary>,
+  options: FeatureUpdatesOptions,
+): void {
+  const json = <T>() => ({ key: Serdes.string as Serde<string>, value: Serdes.json<T>() });
+  builder.addStateStore(USER_ACTIVITY_STORE, json());
+  builder.addStateStore(ENDPOINT_HEALTH_STORE, json());
+  builder.addStateStore(TENANT_USAGE_STORE, json());
+  builder.addStateStore(TENANT_USER_LAST_SEEN_STORE, json<number>());
+  const activityInput = { value: Serdes.json<UserActivityInput>() };
+
+  const userEvents = events
+    .filter((event) => event.userId !== null, { name: 'user-activity-events' })
+    .mapValues(
+      (event): UserActivityInput => ({
+        kind: 'event',
+        error: event.eventType === 'api_error' || event.eventType === 'error',
+      }),
+      { name: 'user-activity-event', ...activityInput },
+    );
+  const userSessions = sessions.mapValues(
+    (session): UserActivityInput => ({ kind: 'session', end: session.end, durationMs: session.durationMs }),
+    { name: 'user-activity-session', ...activityInput },
+  );
+  const views = [
+    userEvents.merge(userSessions, { name: 'user-activity-inputs' }).process(
+      featureView(() => userActivity),
+      {
+        name: 'user-activity',
+        stores: [USER_ACTIVITY_STORE],
+        keyPreserving: true,
+      },
+    ),
+    events
+      .filter(isApiEvent, { name: 'api-events' })
+      .selectKey(endpointEntityOf, { name: 'key-by-endpoint', key: Serdes.string as Serde<string> })
+      .repartition({ name: 'events-by-endpoint', value: options.telemetrySerde })
+      .process(
+        featureView(() => endpointHealth),
+        {
+          name: 'endpoint-health',
+          stores: [ENDPOINT_HEALTH_STORE],
+          keyPreserving: true,
+        },
+      ),
+    events
+      .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string as Serde<string> })
+      .repartition({ name: 'events-by-tenant', value: options.telemetrySerde })
+      .process(featureView(tenantUsage), {
+        name: 'tenant-usage',
+        stores: [TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE],
+        keyPreserving: true,
+      }),
+  ];
+  // one sink write per view per batch: the views live in different tasks
+  for (const updates of views) {
+    const name = updates.position.node;
+    updates
+      .process(
+        writeBatchToSink<string, FeatureUpdate>(
+          'feature-store',
+          (batch) => options.sink.write(batch),
+          options.retry,
+        ),
+        { name: `${name}-to-feature-store`, keyPreserving: true, value: options.featureSerde },
+      )
+      .to(FEATURE_UPDATES_TOPIC, { name: `${name}-updates-out` });
+  }
+}

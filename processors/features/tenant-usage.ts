@@ -1,0 +1,76 @@
+import type { TelemetryEvent } from '../../schemas/index.js';
+import type { KeyValueStore } from '../../topology/index.js';
+import { ExpiryIndex } from '../expiry-index.js';
+import type { FeatureViewDefinition } from './feature-view.js';
+import { type Bucket, bucketAt, LAST_HOUR, slotOf, sumInWindow } from './rolling-buckets.js';
+
+export const TENANT_USAGE_STORE = 'tenant-usage-features';
+/** Each user's latest event time, per `tenantId/userId`, for counting active users. */
+export const TENANT_USER_LAST_SEEN_STORE = 'tenant-user-last-seen';
+
+/** Last-seen times are kept this long past the hour they count for, for events that arrive out of order. */
+const LAST_SEEN_SLACK_MS = 10 * 60_000;
+
+interface UsageBucket extends Bucket {
+  events: number;
+  /** Users whose latest event falls in this minute. */
+  lastSeenUsers: number;
+}
+
+export interface TenantUsageState {
+  latest: number;
+  minutes: UsageBucket[];
+}
+
+/**
+ * `tenant_usage` per tenant, over the last hour (one-minute buckets) as of the
+ * tenant's latest event: events_1h (anonymous events included) and
+ * active_users_1h (users with an event in the window). Each user is counted in
+ * the minute of their latest event (moved when they come back), so the sum over
+ * the window is exact without keeping the user list in the tenant's state; the
+ * users' last-seen times are a separate store, expired an hour (plus slack) behind.
+ */
+export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TelemetryEvent> {
+  let lastSeen: KeyValueStore<string, number>;
+  let expiry: ExpiryIndex;
+  return {
+    view: 'tenant_usage',
+    storeName: TENANT_USAGE_STORE,
+    init(context) {
+      lastSeen = context.getStateStore<KeyValueStore<string, number>>(TENANT_USER_LAST_SEEN_STORE);
+      expiry = new ExpiryIndex(lastSeen);
+      context.schedule(60_000, 'stream-time', (streamTime) =>
+        expiry.forgetBefore(streamTime - LAST_HOUR.bucketMs * LAST_HOUR.size - LAST_SEEN_SLACK_MS),
+      );
+    },
+    initial: () => ({ latest: -1, minutes: [] }),
+    async add(state, event, time) {
+      state.latest = Math.max(state.latest, time);
+      const bucketFor = (t: number) =>
+        bucketAt(state.minutes, LAST_HOUR, state.latest, t, (slot) => ({
+          slot,
+          events: 0,
+          lastSeenUsers: 0,
+        }));
+      const bucket = bucketFor(time);
+      if (bucket === undefined) return;
+      bucket.events += 1;
+      if (event.userId === null) return;
+      const user = `${event.tenantId}/${event.userId}`;
+      const previous = await lastSeen.get(user);
+      if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
+      if (previous !== undefined) {
+        const old = bucketFor(previous);
+        if (old !== undefined && old.lastSeenUsers > 0) old.lastSeenUsers -= 1;
+      }
+      bucket.lastSeenUsers += 1;
+      lastSeen.put(user, time);
+      await expiry.add(user, time);
+    },
+    asOf: (state) => state.latest,
+    values: (state) => ({
+      active_users_1h: sumInWindow(state.minutes, LAST_HOUR, state.latest, (b) => b.lastSeenUsers),
+      events_1h: sumInWindow(state.minutes, LAST_HOUR, state.latest, (b) => b.events),
+    }),
+  };
+}

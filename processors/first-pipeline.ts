@@ -1,0 +1,81 @@
+import type { TelemetryEvent } from '../schemas/index.js';
+import { type Serde, type TopicSpec, type Topology, TopologyBuilder } from '../topology/index.js';
+import type { FeatureSink, FeatureUpdate } from './features/feature-update.js';
+import { FEATURE_UPDATES_TOPIC, featureUpdates } from './features/feature-updates.js';
+import type { SessionHistorySink, SessionSummary } from './sessions/session-summary.js';
+import { USER_SESSIONS_TOPIC, userSessions } from './sessions/user-sessions.js';
+import { cleanTelemetry, RAW_EVENTS_TOPIC } from './telemetry/clean-telemetry.js';
+import type { ValidationLimits } from './telemetry/validate.js';
+import type { SinkRetryOptions } from './write-batch-to-sink.js';
+
+export interface FirstPipelineOptions {
+  readonly serdes: {
+    readonly telemetry: Serde<TelemetryEvent>;
+    readonly session: Serde<SessionSummary>;
+    readonly feature: Serde<FeatureUpdate>;
+  };
+  readonly sinks: {
+    readonly features: FeatureSink;
+    readonly sessionHistory: SessionHistorySink;
+  };
+  /** Event-time validity limits (default: 1 day ahead, 30 days old). */
+  readonly validation?: ValidationLimits;
+  /** Inactivity gap that ends a session. Default 30 minutes. */
+  readonly sessionGapMs?: number;
+  /** Out-of-order tolerance of a session after its end. Default 5 minutes. */
+  readonly sessionGraceMs?: number;
+  /** Copies of an event within this much event time are dropped. Default 1 hour. */
+  readonly dedupWindowMs?: number;
+  /** Wall clock for validation. Default Date.now. */
+  readonly now?: () => number;
+  /** How sink writes are retried, and where their failures are reported. */
+  readonly sinkRetry?: SinkRetryOptions;
+}
+
+export interface FirstPipeline {
+  readonly topology: Topology;
+  /** The input and output topics the application expects to exist (internal topics it creates itself). */
+  readonly externalTopics: readonly TopicSpec[];
+}
+
+/** Partitions of the pipeline's external topics: one task per partition per stage. */
+export const FIRST_PIPELINE_PARTITIONS = 3;
+
+/**
+ * The first pipeline: `raw_events` → clean telemetry (validate, normalise, key by
+ * user, de-duplicate) → user sessions (`user_sessions` + session history sink)
+ * and feature views (`feature_updates` + feature sink).
+ * @example
+ * const { topology, externalTopics } = firstPipelineTopology({ serdes, sinks });
+ * await transport.ensureTopics(externalTopics);
+ * const app = new StreamsApplication(topology, { applicationId: 'veroai', transport });
+ */
+export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipeline {
+  const builder = new TopologyBuilder();
+  const events = cleanTelemetry(builder, {
+    telemetrySerde: options.serdes.telemetry,
+    now: options.now,
+    limits: options.validation,
+    dedupWindowMs: options.dedupWindowMs,
+  });
+  const sessions = userSessions(events, {
+    sessionSerde: options.serdes.session,
+    history: options.sinks.sessionHistory,
+    inactivityGapMs: options.sessionGapMs,
+    graceMs: options.sessionGraceMs,
+    retry: options.sinkRetry,
+  });
+  featureUpdates(builder, events, sessions, {
+    telemetrySerde: options.serdes.telemetry,
+    featureSerde: options.serdes.feature,
+    sink: options.sinks.features,
+    retry: options.sinkRetry,
+  });
+  return {
+    topology: builder.build(),
+    externalTopics: [RAW_EVENTS_TOPIC, USER_SESSIONS_TOPIC, FEATURE_UPDATES_TOPIC].map((name) => ({
+      name,
+      partitions: FIRST_PIPELINE_PARTITIONS,
+    })),
+  };
+}

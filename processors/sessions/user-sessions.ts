@@ -1,0 +1,105 @@
+import { map } from 'rxjs';
+import type { TelemetryEvent } from '../../schemas/index.js';
+import {
+  type KStream,
+  type ProcessorSupplier,
+  type Serde,
+  Serdes,
+  type SessionStore,
+  SessionWindows,
+  Suppressed,
+  type Windowed,
+} from '../../topology/index.js';
+import { type SinkRetryOptions, writeBatchToSink } from '../write-batch-to-sink.js';
+import {
+  addToSession,
+  emptySession,
+  mergeSessions,
+  type SessionAggregate,
+  sessionSummaryOf,
+} from './session-aggregate.js';
+import type { SessionHistorySink, SessionSummary } from './session-summary.js';
+
+export const USER_SESSIONS_TOPIC = 'user_sessions';
+/** The session store: open sessions per `tenantId/userId`, for interactive queries. */
+export const USER_SESSIONS_STORE = 'user-sessions';
+
+export interface UserSessionsOptions {
+  readonly sessionSerde: Serde<SessionSummary>;
+  readonly history: SessionHistorySink;
+  /** A user's session ends after this much event time without an event. Default 30 minutes. */
+  readonly inactivityGapMs?: number;
+  /** How long after its end a session still accepts out-of-order events. Default 5 minutes. */
+  readonly graceMs?: number;
+  readonly retry?: SinkRetryOptions;
+}
+
+/**
+ * User sessions from the clean telemetry (keyed `tenantId/userId`): session
+ * windows by inactivity gap, aggregated in the session store `user-sessions`
+ * (open sessions, queryable), emitted once closed (end + grace passed in stream
+ * time) as a SessionSummary: first appended to the session history sink, then
+ * written to `user_sessions`. Anonymous events have no user and no session.
+ * Returns the closed sessions, keyed `tenantId/userId`.
+ */
+export function userSessions(
+  events: KStream<string, TelemetryEvent>,
+  options: UserSessionsOptions,
+): KStream<string, SessionSummary> {
+  const windows = SessionWindows.ofInactivityGapAndGrace(
+    options.inactivityGapMs ?? 30 * 60_000,
+    options.graceMs ?? 5 * 60_000,
+  );
+  const closed = events
+    .filter((event) => event.userId !== null, { name: 'users-only' })
+    .groupByKey()
+    .windowedBy(windows)
+    .aggregate(
+      emptySession,
+      (_user, event, session) => addToSession(session, event),
+      (_user, a, b) => mergeSessions(a, b),
+      { name: USER_SESSIONS_STORE, value: Serdes.json<SessionAggregate>() },
+    )
+    .suppress(Suppressed.untilWindowCloses(), { name: 'user-sessions-until-closed' })
+    .toStream()
+    // the summary's key is the session's user key: same bytes, same partition, so no repartition
+    .process(summarizeClosedSession, {
+      name: 'summarize-closed-session',
+      stores: [USER_SESSIONS_STORE],
+      keyPreserving: true,
+      key: Serdes.string as Serde<string>,
+      value: options.sessionSerde,
+    })
+    .process(
+      writeBatchToSink<string, SessionSummary>(
+        'session-history',
+        (sessions) => options.history.append(sessions),
+        options.retry,
+      ),
+      { name: 'append-session-history', keyPreserving: true, value: options.sessionSerde },
+    );
+  closed.to(USER_SESSIONS_TOPIC, { name: 'user-sessions-out' });
+  return closed;
+}
+
+/**
+ * A closed session leaves the session store, which therefore holds only open
+ * sessions (bounded state; `fetch(user)` answers "what is this user doing now").
+ */
+const summarizeClosedSession: ProcessorSupplier<
+  Windowed<string>,
+  SessionAggregate | null,
+  string,
+  SessionSummary
+> = (context) => {
+  const sessions = context.getStateStore<SessionStore<string, SessionAggregate>>(USER_SESSIONS_STORE);
+  return (source) =>
+    source.pipe(
+      map((record) => {
+        sessions.remove(record.key);
+        // suppress emits only closed sessions with a value; a retraction never gets here
+        const summary = sessionSummaryOf(record.key.key, record.key.window, record.value ?? emptySession());
+        return { ...record, key: record.key.key, value: summary };
+      }),
+    );
+};

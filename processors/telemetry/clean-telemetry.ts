@@ -1,0 +1,66 @@
+import type { TelemetryEvent } from '../../schemas/index.js';
+import {
+  type KStream,
+  type Serde,
+  Serdes,
+  type StreamRecord,
+  type TopologyBuilder,
+} from '../../topology/index.js';
+import { deduplicateEvents } from './deduplicate.js';
+import { normalizeTelemetryEvent } from './normalize.js';
+import { userKeyOf } from './user-key.js';
+import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits, validateTelemetryEvent } from './validate.js';
+
+export const RAW_EVENTS_TOPIC = 'raw_events';
+/** The store of recently seen event ids, for de-duplication. */
+export const EVENT_IDS_STORE = 'telemetry-event-ids';
+
+export interface CleanTelemetryOptions {
+  readonly telemetrySerde: Serde<TelemetryEvent>;
+  /** Wall clock for the validity window of event times. Default Date.now. */
+  readonly now?: () => number;
+  readonly limits?: ValidationLimits;
+  /** Copies of an event this close in event time are dropped. Default 1 hour. */
+  readonly dedupWindowMs?: number;
+}
+
+/**
+ * `raw_events` made fit for use: validated (invalid events go to the
+ * dead-letter topic with the broken rule as the reason), normalised, keyed by
+ * `tenantId/userId` (through the repartition topic `<app>-events-by-user-repartition`)
+ * and de-duplicated by event id. Event time is the event's own timestamp.
+ */
+export function cleanTelemetry(
+  builder: TopologyBuilder,
+  options: CleanTelemetryOptions,
+): KStream<string, TelemetryEvent> {
+  const now = options.now ?? Date.now;
+  const limits = options.limits ?? DEFAULT_VALIDATION_LIMITS;
+  builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<number>() });
+  return builder
+    .stream(RAW_EVENTS_TOPIC, {
+      key: Serdes.string,
+      value: options.telemetrySerde,
+      name: 'raw-events',
+      timestamp: eventTime,
+    })
+    .mapValues((event) => validateTelemetryEvent(event, now(), limits), { name: 'validate-event' })
+    .mapValues(normalizeTelemetryEvent, { name: 'normalize-event', value: options.telemetrySerde })
+    .selectKey(userKeyOf, { name: 'key-by-user', key: Serdes.string as Serde<string> })
+    .repartition({ name: 'events-by-user' })
+    .process(deduplicateEvents(EVENT_IDS_STORE, options.dedupWindowMs ?? 3_600_000), {
+      name: 'deduplicate-events',
+      stores: [EVENT_IDS_STORE],
+      keyPreserving: true,
+      value: options.telemetrySerde,
+    });
+}
+
+/**
+ * Event time is the event's own timestamp; one that is not a time falls back to
+ * the Kafka timestamp so that validation, not decoding, rejects it with a reason.
+ */
+function eventTime(record: StreamRecord<string | null, TelemetryEvent>): number {
+  const t = record.value.timestamp;
+  return Number.isFinite(t) && t >= 0 ? t : record.timestamp;
+}
