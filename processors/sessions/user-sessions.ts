@@ -37,8 +37,8 @@ export interface UserSessionsOptions {
 /**
  * User sessions from the clean telemetry (keyed `tenantId/userId`): session
  * windows by inactivity gap, aggregated in the session store `user-sessions`
- * (open sessions, queryable), emitted once closed (end + grace passed in stream
- * time) as a SessionSummary: first appended to the session history sink, then
+ * (open sessions, queryable), emitted once closed (stream time past its end +
+ * gap + grace: no event can extend it any more) as a SessionSummary: first appended to the session history sink, then
  * written to `user_sessions`. Anonymous events have no user and no session.
  * Returns the closed sessions, keyed `tenantId/userId`.
  */
@@ -46,10 +46,12 @@ export function userSessions(
   events: KStream<string, TelemetryEvent>,
   options: UserSessionsOptions,
 ): KStream<string, SessionSummary> {
-  const windows = SessionWindows.ofInactivityGapAndGrace(
-    options.inactivityGapMs ?? 30 * 60_000,
-    options.graceMs ?? 5 * 60_000,
-  );
+  const gap = options.inactivityGapMs ?? 30 * 60_000;
+  const grace = options.graceMs ?? 5 * 60_000;
+  // The engine closes a session once stream time passes its end + grace. An
+  // event up to `gap` after the end still extends a session, so a session is
+  // final (as in Kafka Streams) only at end + gap + grace: the engine's grace is both.
+  const windows = SessionWindows.ofInactivityGapAndGrace(gap, gap + grace);
   const closed = events
     .filter((event) => event.userId !== null, { name: 'users-only' })
     .groupByKey()
