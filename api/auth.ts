@@ -76,11 +76,8 @@ export function apiKeyAuthentication(apiKeys: ApiKeys) {
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (authorization !== undefined) {
-    const match = /^bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1];
-  }
+  const bearer = /^bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (bearer !== undefined) return bearer;
   const header = request.headers['x-api-key'];
   const key = Array.isArray(header) ? header[0] : header;
   return key === undefined || key.trim() === '' ? undefined : key.trim();

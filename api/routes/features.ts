@@ -90,6 +90,7 @@ export async function featureRoutes(server: FastifyInstance, options: FeatureRou
   server.post<{ Body: { views: FeatureView[]; entities: string[] } }>(
     '/batch',
     {
+      bodyLimit: 128 * 1024,
       schema: {
         summary: 'Several views of several entities, in one read',
         description:

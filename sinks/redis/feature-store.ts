@@ -4,7 +4,7 @@ import type { FeatureSink, FeatureUpdate, FeatureView } from '../../processors/f
 import { VeroaiError } from '../../topology/errors.js';
 import type { FeatureLookup, FeatureReader, StoredFeatures } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
-import { failedReplies } from './pipeline-replies.js';
+import { failedReplies } from './redis-failures.js';
 
 /** The hash field holding the event time the other fields are as of. */
 export const EVENT_TIME_FIELD = '_event_time';
@@ -119,8 +119,10 @@ export class RedisFeatureStore implements FeatureSink, FeatureReader {
 
   /** One (view, entity), or null when nothing is stored for it. Not timed as a write; failures are counted. */
   async get(view: FeatureView, entity: string): Promise<StoredFeatures | null> {
-    const [found] = await this.getMany([{ view, entity }]);
-    return found ?? null;
+    const hash = await this.metrics.observe('feature_read', () =>
+      this.redis.hgetall(this.keyOf(view, entity)),
+    );
+    return toStoredFeatures(view, entity, hash, Date.now());
   }
 
   /** Many (view, entity) pairs in one pipelined round trip, answers in the order asked. */

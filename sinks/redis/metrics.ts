@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { redisFailure } from './redis-failures.js';
 
 /** What a Redis sink call was doing, for the `operation` label. */
 export type RedisOperation = 'feature_write' | 'feature_read' | 'session_write' | 'session_read';
@@ -52,7 +53,8 @@ export class RedisSinkMetrics {
   }
 
   /**
-   * Runs one Redis call, timing it when it is a write and counting it when it fails.
+   * Runs one Redis call, timing it when it is a write; a failure is counted
+   * and rethrown as a `VEROAI_ERR_REDIS` error naming the operation.
    * @example await metrics.observe('feature_write', () => pipeline.exec());
    */
   async observe<T>(operation: RedisOperation, call: () => Promise<T>): Promise<T> {
@@ -63,7 +65,7 @@ export class RedisSinkMetrics {
       return result;
     } catch (error) {
       this.errors.inc({ operation });
-      throw error;
+      throw redisFailure(operation.replace('_', ' '), error);
     }
   }
 }

@@ -4,7 +4,7 @@ import type { SessionHistorySink, SessionSummary } from '../../processors/sessio
 import { VeroaiError } from '../../topology/errors.js';
 import type { SessionHistoryReader } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
-import { failedReplies } from './pipeline-replies.js';
+import { failedReplies } from './redis-failures.js';
 
 /**
  * Keeps one session per start time, then only the newest `keep`, and renews

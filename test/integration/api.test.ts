@@ -290,6 +290,11 @@ describe('POST /v1/features/batch', () => {
     const error = expectJsonError(await batch(body), 400, 'VEROAI_ERR_BAD_REQUEST');
     expect(error.error).toContain(message);
   });
+  it('answers 413 with a message for a body over 128 KiB', async () => {
+    const huge = { views: ['user_activity'], entities: [`acme/${'x'.repeat(140_000)}`] };
+    const error = expectJsonError(await batch(huge), 413, 'VEROAI_ERR_BAD_REQUEST');
+    expect(error.error).toMatch(/body/i);
+  });
 });
 
 describe('GET /v1/sessions/:tenant/:user', () => {
