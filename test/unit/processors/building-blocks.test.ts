@@ -1,0 +1,125 @@
+import { DDSketch } from '@datadog/sketches-js';
+import { describe, expect, it } from 'vitest';
+import {
+  addLatency,
+  decodeSketch,
+  emptySketch,
+  encodeSketch,
+  mergedQuantiles,
+} from '../../../processors/features/latency-sketch.js';
+import { bucketAt, LAST_5_MINUTES, sumInWindow } from '../../../processors/features/rolling-buckets.js';
+import { addToSession, emptySession, mergeSessions } from '../../../processors/sessions/session-aggregate.js';
+import { normalizePath, normalizeTelemetryEvent } from '../../../processors/telemetry/normalize.js';
+import { userKeyOf } from '../../../processors/telemetry/user-key.js';
+import { validateTelemetryEvent } from '../../../processors/telemetry/validate.js';
+import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
+
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+const base: TelemetryEvent = {
+  eventId: ' e-1 ',
+  timestamp: T0,
+  tenantId: ' ACME ',
+  userId: '  ',
+  eventType: 'api_call',
+  payload: {
+    ...EMPTY_PAYLOAD,
+    method: ' post',
+    path: 'v1//orders/?page=2#x',
+    latencyMs: 12,
+    statusCode: 502,
+  },
+  metadata: { source: 'test', version: '1' },
+};
+
+describe('normalisation', () => {
+  it('trims ids, lower-cases tenants, upper-cases methods, cleans paths, re-types 5xx calls', () => {
+    const e = normalizeTelemetryEvent(base);
+    expect(e).toMatchObject({ eventId: 'e-1', tenantId: 'acme', userId: null, eventType: 'api_error' });
+    expect(e.payload).toMatchObject({ method: 'POST', path: '/v1/orders' });
+    expect(normalizeTelemetryEvent(e)).toEqual(e);
+    expect(userKeyOf(e)).toBe('acme');
+    expect(userKeyOf({ tenantId: 'acme', userId: 'Ann' })).toBe('acme/Ann');
+  });
+
+  it('keeps a root path and nulls a blank one', () => {
+    expect(normalizePath('/')).toBe('/');
+    expect(normalizePath('/?q=1')).toBe('/');
+    expect(normalizePath('  ')).toBeNull();
+    expect(normalizePath('/Orders/')).toBe('/Orders');
+  });
+});
+
+describe('validation of API events', () => {
+  const now = T0;
+  it('names the missing method, path or latency, and a tenant id with a slash', () => {
+    const call = (payload: Partial<TelemetryEvent['payload']>) => ({
+      ...base,
+      payload: { ...base.payload, ...payload },
+    });
+    expect(() => validateTelemetryEvent(call({ method: null }), now)).toThrow(
+      /api_call without payload.method/,
+    );
+    expect(() => validateTelemetryEvent(call({ path: ' ' }), now)).toThrow(/api_call without payload.path/);
+    expect(() => validateTelemetryEvent(call({ latencyMs: -1 }), now)).toThrow(/got -1/);
+    expect(() => validateTelemetryEvent({ ...base, tenantId: 'a/b' }, now)).toThrow(/contains '\/'/);
+    expect(validateTelemetryEvent(base, now)).toBe(base);
+  });
+});
+
+describe('session aggregates', () => {
+  const at = (timestamp: number, page: string | null, eventType: TelemetryEvent['eventType'] = 'pageview') =>
+    ({ ...base, timestamp, eventType, payload: { ...EMPTY_PAYLOAD, page } }) as TelemetryEvent;
+
+  it('merges two sessions into what one would have been, whatever the order', () => {
+    const left = addToSession(addToSession(emptySession(), at(1, '/a')), at(5, '/b', 'error'));
+    const right = addToSession(emptySession(), at(3, '/a'));
+    const whole = [at(1, '/a'), at(3, '/a'), at(5, '/b', 'error')].reduce(addToSession, emptySession());
+    expect(mergeSessions(left, right)).toEqual(whole);
+    expect(mergeSessions(right, left)).toEqual(whole);
+    expect(whole).toMatchObject({ eventCount: 3, errorCount: 1, pages: ['/a', '/b'], lastPath: '/b' });
+  });
+});
+
+describe('latency sketches', () => {
+  it('encode compactly and decode to the same quantiles as the library', () => {
+    const reference = new DDSketch({ relativeAccuracy: 0.01 });
+    let encoded = emptySketch();
+    for (const latency of [0, 0.5, 3, 3, 17, 250, 1_900, 12_000]) {
+      reference.accept(latency);
+      encoded = addLatency(encoded, latency);
+    }
+    const decoded = decodeSketch(encoded);
+    for (const q of [0, 0.25, 0.5, 0.9, 1])
+      expect(decoded.getValueAtQuantile(q)).toBe(reference.getValueAtQuantile(q));
+    expect(encodeSketch(decoded)).toEqual(encoded);
+    expect(JSON.stringify(encoded).length).toBeLessThan(200);
+  });
+
+  it('merge per-minute sketches into the quantiles of all their samples', () => {
+    let even = emptySketch();
+    let odd = emptySketch();
+    for (let ms = 1; ms <= 100; ms++) {
+      if (ms % 2 === 0) even = addLatency(even, ms);
+      else odd = addLatency(odd, ms);
+    }
+    const [p50, p99] = mergedQuantiles([even, odd], [0.5, 0.99]);
+    expect(Math.abs(p50! - 50) / 50).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(p99! - 99) / 99).toBeLessThanOrEqual(0.01);
+    expect(mergedQuantiles([], [0.5])).toEqual([0]);
+  });
+});
+
+describe('rolling buckets', () => {
+  it('keep the last five minutes as of the latest time and ignore older samples', () => {
+    const buckets: Array<{ slot: number; n: number }> = [];
+    const add = (asOf: number, time: number) => {
+      const b = bucketAt(buckets, LAST_5_MINUTES, asOf, time, (slot) => ({ slot, n: 0 }));
+      if (b) b.n += 1;
+    };
+    for (let minute = 0; minute < 7; minute++) add(T0 + minute * 60_000, T0 + minute * 60_000);
+    add(T0 + 6 * 60_000, T0 + 60_000); // minute 1: out of the window ending in minute 6
+    add(T0 + 6 * 60_000, T0 + 2 * 60_000 + 5); // minute 2: the oldest minute still in it
+    expect(sumInWindow(buckets, LAST_5_MINUTES, T0 + 6 * 60_000, (b) => b.n)).toBe(6);
+    expect(buckets.map((b) => b.slot - T0 / 60_000)).toEqual([2, 3, 4, 5, 6]);
+  });
+});

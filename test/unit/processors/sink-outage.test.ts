@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
+import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
+import type { SinkFailure } from '../../../processors/write-batch-to-sink.js';
+import {
+  EMPTY_PAYLOAD,
+  featureUpdateSerde,
+  type TelemetryEvent,
+  telemetryEventSerde,
+  userSessionSerde,
+} from '../../../schemas/index.js';
+import { TestDriver } from '../../../topology/index.js';
+
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+let driver: TestDriver | undefined;
+afterEach(async () => {
+  await driver?.close();
+  driver = undefined;
+});
+
+const click = (eventId: string, timestamp: number): TelemetryEvent => ({
+  eventId,
+  timestamp,
+  tenantId: 'acme',
+  userId: 'alice',
+  eventType: 'click',
+  payload: { ...EMPTY_PAYLOAD, page: '/home' },
+  metadata: { source: 'test', version: '1' },
+});
+
+describe('a sink outage', () => {
+  it('is retried with backoff and reported; nothing is dead-lettered and nothing is lost', async () => {
+    const features = new MemoryFeatureSink();
+    const history = new MemorySessionHistorySink();
+    const failures: SinkFailure[] = [];
+    const { topology } = firstPipelineTopology({
+      serdes: {
+        telemetry: telemetryEventSerde(),
+        session: userSessionSerde(),
+        feature: featureUpdateSerde(),
+      },
+      sinks: { features, sessionHistory: history },
+      now: () => T0,
+      sinkRetry: {
+        initialBackoffMs: 1,
+        maxBackoffMs: 4,
+        alarmAfterAttempts: 3,
+        onFailure: (failure) => failures.push(failure),
+      },
+    });
+    driver = await TestDriver.create(topology, { startTime: T0 });
+    features.failNextWrites = 4;
+    await driver.pipeInput('raw_events', 'acme/alice', click('e1', T0), T0);
+
+    expect(failures.map((f) => [f.sink, f.attempt, f.retryInMs, f.exhausted])).toEqual([
+      ['feature-store', 1, 1, false],
+      ['feature-store', 2, 2, false],
+      ['feature-store', 3, 4, true],
+      ['feature-store', 4, 4, true],
+    ]);
+    expect(String((failures[0]!.error as Error).message)).toMatch(/simulated outage/);
+    expect(driver.readDeadLetters()).toEqual([]);
+    // both views the event touched got through once the sink was back
+    expect(features.latest('user_activity', 'acme/alice')?.values.events_1h).toBe(1);
+    expect(features.latest('tenant_usage', 'acme')?.values.events_1h).toBe(1);
+    expect(driver.readOutput('feature_updates')).toHaveLength(2);
+  });
+});
