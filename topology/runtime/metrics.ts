@@ -18,6 +18,7 @@ export class RuntimeMetrics {
   private readonly producedTotal: Counter<'application' | 'topic'>;
   private readonly deadLetterTotal: Counter<'application' | 'topic' | 'code'>;
   private readonly restoredTotal: Counter<'application' | 'store'>;
+  private readonly restoreRemainingRecords: Gauge<'application' | 'store' | 'partition'>;
   private readonly lateRecords: Counter<'application' | 'node'>;
   readonly commitLatency: Histogram<'application'>;
   readonly batchDuration: Histogram<'application'>;
@@ -80,6 +81,14 @@ export class RuntimeMetrics {
         name: 'veroai_restore_records_total',
         help: 'Changelog records replayed into state stores',
         labelNames: ['application', 'store'],
+        registers,
+      });
+    this.restoreRemainingRecords =
+      get('veroai_restore_remaining_records') ??
+      new Gauge({
+        name: 'veroai_restore_remaining_records',
+        help: 'Changelog records a store partition still has to restore (end offset minus position; 0 once restored)',
+        labelNames: ['application', 'store', 'partition'],
         registers,
       });
     this.commitLatency =
@@ -239,7 +248,23 @@ export class RuntimeMetrics {
     this.deadLetterTotal.inc({ application: this.applicationId, topic, code });
   }
 
+  /**
+   * Creates the per-store series that only grow on rare events (restores) at
+   * zero, so a dashboard shows "nothing restored" rather than no data.
+   */
+  declareStores(stores: Iterable<string>): void {
+    for (const store of stores) this.restoredTotal.inc({ application: this.applicationId, store }, 0);
+  }
+
   restored(store: string, n: number): void {
     this.restoredTotal.inc({ application: this.applicationId, store }, n);
+  }
+
+  /** Records one store partition still has to restore from its changelog. */
+  restoreRemaining(store: string, partition: number, records: number): void {
+    this.restoreRemainingRecords.set(
+      { application: this.applicationId, store, partition: String(partition) },
+      records,
+    );
   }
 }

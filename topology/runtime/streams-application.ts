@@ -140,6 +140,10 @@ export class StreamsApplication extends EventEmitter {
     try {
       await this.prepareTopics();
       await this.prepareSerdes();
+      this.metrics.declareStores(
+        [...this.topology.stores.values()].filter((s) => s.changelog).map((s) => s.name),
+      );
+      this.metrics.pausedPartitions.set({ application: this.applicationId }, 0);
       const producer = await this.transport.producer();
       this.outbox = new Outbox(
         producer,

@@ -1,0 +1,25 @@
+# The VeroAI application image, for deploy/docker-compose.yml:
+#   docker build -f deploy/app.Dockerfile -t veroai .
+# `veroai <command>` is the entrypoint; the default command runs the main job.
+FROM node:20-bookworm-slim
+
+WORKDIR /app
+ENV NODE_ENV=production
+
+# rocksdb ships prebuilt binaries for common platforms; the toolchain builds it elsewhere
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
+
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+
+COPY . .
+RUN mkdir -p /app/.state && chown node:node /app/.state
+
+# the API (and /metrics) must be reachable from outside the container
+ENV API_HOST=0.0.0.0 API_PORT=8080 STATE_DIR=/app/.state
+EXPOSE 8080
+USER node
+ENTRYPOINT ["node", "bin/veroai.js"]
+CMD ["run"]

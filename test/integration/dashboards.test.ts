@@ -1,0 +1,240 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ensurePrometheus,
+  freePort,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../support/prometheus.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The main job whose metrics the dashboards must show: arguments to `node`,
+ * run from the repository root with API_PORT, APPLICATION_ID and the memory
+ * transport set below.
+ */
+const MAIN_JOB = [join(root, 'bin', 'veroai.js'), 'run'];
+
+const APPLICATION_ID = `dashboards-test-${randomUUID().slice(0, 8)}`;
+const SCRAPE_JOB = 'veroai-dashboards-test';
+/** What `$__rate_interval` becomes: several 1 s scrapes, as Grafana makes it at least 4 scrape intervals. */
+const RATE_INTERVAL = '15s';
+/** Scrapes to wait for before querying, so that every rate window holds several samples. */
+const SCRAPES_BEFORE_QUERYING = 12;
+/** How a panel names the dashboard's data-source variable (a Grafana placeholder, not a template string). */
+const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
+
+interface Target {
+  readonly refId: string;
+  readonly expr: string;
+}
+interface Panel {
+  readonly type: string;
+  readonly title: string;
+  readonly datasource?: { type?: string; uid?: string };
+  readonly targets?: Target[];
+  readonly panels?: Panel[];
+}
+interface TemplateVariable {
+  readonly name: string;
+  readonly type: string;
+  readonly query?: string | { query: string };
+}
+interface Dashboard {
+  readonly title: string;
+  readonly panels: Panel[];
+  readonly templating: { list: TemplateVariable[] };
+}
+
+const dashboardsDir = join(root, 'dashboards');
+const dashboards = readdirSync(dashboardsDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((file) => ({
+    file,
+    dashboard: JSON.parse(readFileSync(join(dashboardsDir, file), 'utf8')) as Dashboard,
+  }));
+
+/** Every panel, rows' nested panels included, without the rows themselves. */
+function panelsOf(dashboard: Dashboard): Panel[] {
+  const out: Panel[] = [];
+  const visit = (panels: readonly Panel[]) => {
+    for (const p of panels) {
+      if (p.type !== 'row') out.push(p);
+      if (p.panels !== undefined) visit(p.panels);
+    }
+  };
+  visit(dashboard.panels);
+  return out;
+}
+
+/** Replaces Grafana's `$var`, `${var}`, `${var:format}` and `[[var]]` with the values given; an unknown one is an error. */
+function substitute(expr: string, values: Readonly<Record<string, string>>): string {
+  return expr.replace(/\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (match, a, b, c) => {
+    const name = (a ?? b ?? c) as string;
+    const value = values[name];
+    if (value === undefined) throw new Error(`unknown dashboard variable ${match} in: ${expr}`);
+    return value;
+  });
+}
+
+describe('Grafana dashboards over a running main job', () => {
+  let app: ChildProcess | undefined;
+  let appExited: Promise<void> | undefined;
+  let appStderr = '';
+  let prometheus: RunningPrometheus | undefined;
+  let apiUrl = '';
+  let variables: Record<string, string> = {};
+
+  const stopApp = async () => {
+    if (app === undefined || app.exitCode !== null || app.signalCode !== null) return;
+    app.kill('SIGTERM');
+    const killed = setTimeout(() => app?.kill('SIGKILL'), 10_000);
+    await appExited;
+    clearTimeout(killed);
+  };
+
+  /** A few requests a client makes, good and bad, so that every API metric has series. */
+  const exerciseApi = async () => {
+    const requests: Array<[string, RequestInit?]> = [
+      ['/health/live'],
+      ['/health/ready'],
+      ['/v1/features/user_activity/acme%2Fu1'],
+      ['/v1/features/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
+      ['/v1/sessions/acme/u1'],
+      ['/no/such/route'],
+    ];
+    for (const [path, init] of requests) await fetch(`${apiUrl}${path}`, init).then((r) => r.arrayBuffer());
+  };
+
+  beforeAll(async () => {
+    try {
+      const binary = ensurePrometheus();
+      const port = await freePort();
+      apiUrl = `http://127.0.0.1:${port}`;
+      app = spawn(process.execPath, MAIN_JOB, {
+        cwd: root,
+        env: {
+          ...process.env,
+          APPLICATION_ID,
+          TRANSPORT: 'memory',
+          API_HOST: '127.0.0.1',
+          API_PORT: String(port),
+          LOG_LEVEL: 'warn',
+          SAMPLE_EVENTS_PER_SECOND: '300',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      app.stderr?.on('data', (chunk) => {
+        appStderr = (appStderr + chunk).slice(-8_000);
+      });
+      const child = app;
+      appExited = new Promise((resolve) => child.once('exit', () => resolve()));
+      const readyBy = Date.now() + 60_000;
+      for (;;) {
+        if (app.exitCode !== null) throw new Error(`the main job exited with ${app.exitCode}:\n${appStderr}`);
+        const ready = await fetch(`${apiUrl}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ready) break;
+        if (Date.now() > readyBy) throw new Error(`the main job was not ready after 60 s:\n${appStderr}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      prometheus = await startPrometheus({
+        binary,
+        targets: [`127.0.0.1:${port}`],
+        job: SCRAPE_JOB,
+        scrapeIntervalSeconds: 1,
+      });
+      const scrapedBy = Date.now() + 60_000;
+      for (;;) {
+        await exerciseApi();
+        await new Promise((r) => setTimeout(r, 1_000));
+        const scrapes = await prometheus.query(`count_over_time(up{job="${SCRAPE_JOB}"}[1m])`);
+        if (Number(scrapes[0]?.value[1] ?? 0) >= SCRAPES_BEFORE_QUERYING) break;
+        if (Date.now() > scrapedBy) throw new Error('Prometheus did not scrape the main job for 60 s');
+      }
+      const up = await prometheus.query(`up{job="${SCRAPE_JOB}"}`);
+      if (up[0]?.value[1] !== '1')
+        throw new Error(`the main job's /metrics is down for Prometheus:\n${appStderr}`);
+      variables = {
+        application: APPLICATION_ID,
+        instance: `127.0.0.1:${port}`,
+        job: SCRAPE_JOB,
+        __rate_interval: RATE_INTERVAL,
+        __interval: '1s',
+        __range: '1m',
+      };
+    } catch (error) {
+      await prometheus?.stop();
+      await stopApp();
+      throw error;
+    }
+  }, 150_000);
+
+  afterAll(async () => {
+    await prometheus?.stop();
+    await stopApp();
+  }, 30_000);
+
+  it('finds the dashboards', () => {
+    expect(dashboards.map((d) => d.file)).toEqual(
+      expect.arrayContaining(['features-api.json', 'processors-overview.json']),
+    );
+  });
+
+  it.each(dashboards)('$file: picks its Prometheus through the datasource variable', ({ dashboard }) => {
+    const datasource = dashboard.templating.list.find((v) => v.name === 'datasource');
+    expect(datasource).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    const fixed = panelsOf(dashboard)
+      .filter((p) => p.datasource?.uid !== DATASOURCE_VARIABLE)
+      .map((p) => p.title);
+    expect(fixed, `panels not using ${DATASOURCE_VARIABLE}`).toEqual([]);
+  });
+
+  it.each(dashboards)('$file: every template variable lists the running job', async ({ dashboard }) => {
+    const unresolved: string[] = [];
+    for (const variable of dashboard.templating.list) {
+      if (variable.type !== 'query') continue;
+      const query = typeof variable.query === 'string' ? variable.query : variable.query?.query;
+      const match = /^label_values\((\w+),\s*(\w+)\)$/.exec(query ?? '');
+      if (match === null) {
+        unresolved.push(`${variable.name}: not a label_values(metric, label) query: ${query}`);
+        continue;
+      }
+      const [, metric, label] = match as unknown as [string, string, string];
+      const values = (await prometheus!.query(`count by (${label}) (${metric})`)).map((s) => s.metric[label]);
+      if (!values.includes(variables[variable.name])) {
+        unresolved.push(
+          `${variable.name}: ${query} gave [${values.join(', ')}], not ${variables[variable.name]}`,
+        );
+      }
+    }
+    expect(unresolved, 'variables that do not offer the running job').toEqual([]);
+  });
+
+  it.each(dashboards)('$file: every panel query returns at least one series', async ({ dashboard }) => {
+    const empty: string[] = [];
+    let queried = 0;
+    for (const panel of panelsOf(dashboard)) {
+      for (const target of panel.targets ?? []) {
+        const expr = substitute(target.expr, variables);
+        queried += 1;
+        try {
+          const series = await prometheus!.query(expr);
+          if (series.length === 0) empty.push(`"${panel.title}" ${target.refId}: no series for ${expr}`);
+        } catch (error) {
+          empty.push(`"${panel.title}" ${target.refId}: query failed (${(error as Error).message}): ${expr}`);
+        }
+      }
+    }
+    expect(queried, 'panel queries in the dashboard').toBeGreaterThan(0);
+    expect(empty, `panels without data in ${dashboard.title}:\n${empty.join('\n')}`).toEqual([]);
+  });
+});
