@@ -4,7 +4,8 @@ import { type ProcessorSupplier, RecordFailure } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
-import type { KeyValueStore } from '../state/store.js';
+import type { KeyValueStore, StoreType } from '../state/store.js';
+import { checkStoreType } from '../state/store-type.js';
 import type { SessionWindows, SlidingWindows, TimeWindows } from '../windows/windows.js';
 import type { KStream, Named } from './kstream.js';
 import { KTable } from './ktable.js';
@@ -13,6 +14,8 @@ import { SessionWindowedKStream, TimeWindowedKStream } from './windowed-kstream.
 export interface AggregateOptions<VA> extends Named {
   /** Serde of the aggregate in the store and its changelog. */
   value?: Serde<VA>;
+  /** Where the store keeps its data; default: the application's `defaultStoreType`. */
+  store?: StoreType;
 }
 
 /**
@@ -106,6 +109,7 @@ export class KGroupedStream<K, V> {
       keySerde: this.keySerde as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
       changelog: true,
+      storeType: checkStoreType(options.store, `store '${storeName}'`),
     });
     const supplier: ProcessorSupplier<K, V, K, VA> = (context) => {
       const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);

@@ -3,6 +3,8 @@ import { LogicalGraph, type TimestampExtractor } from '../plan/graph.js';
 import { compileTopology, type Topology } from '../plan/topology.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
+import type { StoreType } from '../state/store.js';
+import { checkStoreType } from '../state/store-type.js';
 import { KStream } from './kstream.js';
 import { KTable } from './ktable.js';
 import { tableSourceSupplier } from './table-operators.js';
@@ -24,6 +26,13 @@ export interface KeyValueStoreOptions<K, V> {
   value: Serde<V>;
   /** Back the store with `<applicationId>-<name>-changelog` (default true). */
   changelog?: boolean;
+  /** Where the store keeps its data; default: the application's `defaultStoreType`. */
+  store?: StoreType;
+}
+
+export interface TableOptions<K, V> extends StreamOptions<K, V> {
+  /** Where the table's store keeps its data; default: the application's `defaultStoreType`. */
+  store?: StoreType;
 }
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -51,15 +60,17 @@ export class TopologyBuilder {
    * the table must be co-partitioned (same partition count, same key bytes).
    * @example const tenants = builder.table('tenant_config', { key: Serdes.string, value: Serdes.json<TenantConfig>(), name: 'tenant-config' });
    */
-  table<K, V>(topic: string, options: StreamOptions<K, V>): KTable<K, V> {
+  table<K, V>(topic: string, options: TableOptions<K, V>): KTable<K, V> {
     const storeName = options.name ?? `${topic}-table`;
-    const stream = this.stream(topic, { ...options, name: `${storeName}-source` });
+    const { store: storeType, ...streamOptions } = options;
+    const stream = this.stream(topic, { ...streamOptions, name: `${storeName}-source` });
     this.graph.addStore({
       name: storeName,
       type: 'key-value',
       keySerde: options.key as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
       changelog: true,
+      storeType: checkStoreType(storeType, `store '${storeName}'`),
     });
     const updates = stream.chain<K, V>(
       'table',
@@ -129,6 +140,7 @@ export class TopologyBuilder {
       keySerde: options.key as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
       changelog: options.changelog ?? true,
+      storeType: checkStoreType(options.store, `store '${name}'`),
     });
     return this;
   }

@@ -2,6 +2,7 @@ import { TopologyError } from '../errors.js';
 import type { ProcessorSupplier } from '../processor.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
+import { checkStoreType } from '../state/store-type.js';
 import { timestampedSerde } from '../windows/timestamped-serde.js';
 import {
   type Aggregation,
@@ -78,6 +79,7 @@ function windowedAggregate<K, V, VA>(
     keySerde: layout.keySerde as Serde<unknown>,
     valueSerde: layout.valueSerde as Serde<unknown>,
     changelog: true,
+    storeType: checkStoreType(options.store, `store '${storeName}'`),
   });
   const updates = stream.chain<Windowed<K>, VA>(
     `${operation} (${spec.describe()})`,

@@ -2,6 +2,7 @@ import { TopologyError } from '../errors.js';
 import type { ProcessorSupplier } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
+import type { StoreType } from '../state/store.js';
 
 /** Picks the event time of a record; by default the record's own timestamp. */
 export type TimestampExtractor = (record: StreamRecord<unknown, unknown>) => number;
@@ -22,6 +23,8 @@ export interface StoreSpec {
   readonly valueSerde: Serde<unknown>;
   /** Backed by `<applicationId>-<name>-changelog` and restored from it. */
   readonly changelog: boolean;
+  /** Where the store keeps its data; undefined: the application's `defaultStoreType`. */
+  readonly storeType?: StoreType | undefined;
 }
 
 export interface SourceNode {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { OperatorFunction } from 'rxjs';
 import { DeserializationError, LateRecordError, TopologyError, VeroaiError } from '../errors.js';
@@ -7,7 +8,9 @@ import type { ProcessorContext, PunctuationType } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
-import type { StateStore } from '../state/store.js';
+import { CheckpointFile } from '../state/checkpoint-file.js';
+import { RocksDbDatabase } from '../state/rocksdb-database.js';
+import type { StateStore, StoreType } from '../state/store.js';
 import { createTaskStore, type TaskStore } from '../state/task-stores.js';
 import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
 import {
@@ -34,6 +37,10 @@ export interface TaskEnvironment {
   readonly lateTopic: string;
   /** Restore (and read) only committed transactional data: exactly-once. */
   readonly readCommitted: boolean;
+  /** Where persistent stores live: `<stateDir>/<applicationId>/<taskId>/<store>`. */
+  readonly stateDir: string;
+  /** The backend of stores whose spec does not choose one. */
+  readonly defaultStoreType: StoreType;
   partitionCount(topic: string): number;
   partitionFor(topic: string, key: Buffer | null): number;
   now(): number;
@@ -93,6 +100,11 @@ export class StreamTask {
   private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
   private readonly punctuations: Punctuation[] = [];
+  /** Where this task's persistent stores and their checkpoint live. */
+  private readonly directory: string;
+  private readonly checkpointFile: CheckpointFile;
+  /** Changelog records written since the last checkpoint. */
+  private changelogWrites = 0;
 
   constructor(
     readonly subTopology: SubTopology,
@@ -100,6 +112,8 @@ export class StreamTask {
     private readonly env: TaskEnvironment,
   ) {
     this.id = `${subTopology.id}_${partition}`;
+    this.directory = join(env.stateDir, env.applicationId, this.id);
+    this.checkpointFile = new CheckpointFile(this.directory);
     for (const source of subTopology.sources) {
       for (const ref of source.topics) {
         this.topicToSource.set(topicName(ref, env.applicationId), {
@@ -114,8 +128,13 @@ export class StreamTask {
       const taskStore = createTaskStore(spec, {
         changelogTopic: changelogTopic(env.applicationId, spec.name),
         partition,
-        emit: (r) => this.outputs.push(r),
+        emit: (r) => {
+          this.outputs.push(r);
+          this.changelogWrites += 1;
+        },
         now: env.now,
+        taskDirectory: this.directory,
+        defaultStoreType: env.defaultStoreType,
       });
       this.stores.set(spec.name, taskStore);
     }
@@ -148,37 +167,112 @@ export class StreamTask {
     return this.stores.get(name)?.store;
   }
 
-  /** Rebuilds every changelogged store from its topic, before the first batch. */
+  /**
+   * Opens the task's stores and rebuilds every changelogged one from its
+   * topic, before the first batch. A persistent store with a checkpoint
+   * restores only the changelog after the checkpointed offset; without one its
+   * files are wiped and it restores from offset 0, as an in-memory store
+   * always does. Under exactly_once the checkpoint is deleted once read: until
+   * the next clean close the files may hold writes of aborted transactions, so
+   * a crash must lead to a full restore.
+   */
   async restore(): Promise<void> {
+    const persistent = [...this.stores.values()].some((s) => s.persistent !== undefined);
+    const checkpoint = persistent ? await this.checkpointFile.read() : new Map<string, number>();
+    if (persistent && this.env.readCommitted) await this.checkpointFile.delete();
     for (const spec of this.subTopology.stores) {
-      if (!spec.changelog) continue;
-      const topic = changelogTopic(this.env.applicationId, spec.name);
       const target = this.stores.get(spec.name)!;
-      let restored = 0;
-      const started = Date.now();
-      for await (const batch of this.env.transport.readPartition(topic, this.partition, 0, {
-        readCommitted: this.env.readCommitted,
-      })) {
-        for (const r of batch) {
-          const pending = target.restore(r.key, r.value);
-          if (pending !== undefined) await pending;
-        }
-        restored += batch.length;
-        this.env.metrics.restored(spec.name, batch.length);
+      const topic = changelogTopic(this.env.applicationId, spec.name);
+      if (!spec.changelog) {
+        await target.persistent?.open();
+        continue;
       }
-      if (restored > 0) {
-        const seconds = (Date.now() - started) / 1000;
-        this.env.logger.info(
-          {
-            task: this.id,
-            store: spec.name,
-            restored,
-            recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
-          },
-          'store restored from changelog',
-        );
+      const end = (await this.env.transport.endOffsets(topic))[this.partition] ?? 0;
+      let from = 0;
+      if (target.persistent !== undefined) {
+        const checkpointed = checkpoint.get(tpKey(topic, this.partition));
+        // a checkpoint beyond the log's end belongs to a changelog that was deleted and recreated
+        if (checkpointed !== undefined && checkpointed <= end) from = checkpointed;
+        else await RocksDbDatabase.wipe(target.persistent.directory);
+        await target.persistent.open();
       }
+      await this.restoreStore(spec.name, target, topic, from, end);
     }
+  }
+
+  /** Replays `topic` from `from` into one store, reporting progress. */
+  private async restoreStore(store: string, target: TaskStore, topic: string, from: number, end: number) {
+    const { metrics, logger } = this.env;
+    metrics.restoreRemaining(store, this.partition, Math.max(0, end - from));
+    let restored = 0;
+    const started = Date.now();
+    for await (const batch of this.env.transport.readPartition(topic, this.partition, from, {
+      readCommitted: this.env.readCommitted,
+    })) {
+      for (const r of batch) {
+        const pending = target.restore(r.key, r.value);
+        if (pending !== undefined) await pending;
+      }
+      // a persistent store writes each fetched batch to disk, so a large restore never sits in memory
+      await target.store.flush();
+      restored += batch.length;
+      metrics.restored(store, batch.length);
+      const position = (batch[batch.length - 1]?.offset ?? from - 1) + 1;
+      metrics.restoreRemaining(store, this.partition, Math.max(0, end - position));
+    }
+    metrics.restoreRemaining(store, this.partition, 0);
+    if (restored > 0 || from > 0) {
+      const seconds = (Date.now() - started) / 1000;
+      logger.info(
+        {
+          task: this.id,
+          store,
+          restored,
+          fromOffset: from,
+          endOffset: end,
+          recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
+        },
+        from > 0
+          ? 'store restored from its checkpoint and the changelog tail'
+          : 'store restored from changelog',
+      );
+    }
+  }
+
+  /**
+   * at_least_once: writes the checkpoint of the task's persistent stores when
+   * at least `minWrites` changelog records were written since the last one and
+   * everything the task processed is acknowledged and committed. Then the
+   * changelog's end offset is exactly what the stores hold (the task is the
+   * only writer of its changelog partition). Runs between batches.
+   */
+  checkpointIfDue(minWrites: number): Promise<void> {
+    const run = this.lock.then(async () => {
+      if (this.changelogWrites < minWrites) return;
+      if (this.inFlight.length > 0 || this.committable.size > 0) return;
+      await this.writeCheckpoint();
+    });
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Flushes the persistent stores and records the changelog end offset each of them holds. */
+  private async writeCheckpoint(): Promise<void> {
+    const entries: Array<{ topic: string; partition: number; offset: number }> = [];
+    for (const spec of this.subTopology.stores) {
+      const target = this.stores.get(spec.name)!;
+      if (target.persistent === undefined || !spec.changelog) continue;
+      await target.store.flush();
+      const topic = changelogTopic(this.env.applicationId, spec.name);
+      const offset = (await this.env.transport.endOffsets(topic))[this.partition] ?? 0;
+      entries.push({ topic, partition: this.partition, offset });
+    }
+    if (entries.length === 0) return;
+    this.changelogWrites = 0;
+    await this.checkpointFile.write(entries);
   }
 
   /**
@@ -311,7 +405,21 @@ export class StreamTask {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the task's stores. A clean close (every batch acknowledged, or
+   * committed under exactly_once) first writes the checkpoint, so the next
+   * owner on this machine restores only the changelog's tail; a dirty one
+   * (after a failure) leaves no new checkpoint.
+   */
+  async close(options: { clean: boolean } = { clean: true }): Promise<void> {
+    if (options.clean && this.inFlight.length === 0) {
+      await this.writeCheckpoint().catch((error) =>
+        this.env.logger.warn(
+          { task: this.id, err: error },
+          'could not write the checkpoint; the next start restores fully',
+        ),
+      );
+    }
     for (const { store } of this.stores.values()) await store.close();
   }
 

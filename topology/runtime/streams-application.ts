@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { TopologyError } from '../errors.js';
@@ -13,7 +15,8 @@ import {
 } from '../plan/topology.js';
 import type { OutgoingRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
-import type { StateStore } from '../state/store.js';
+import type { StateStore, StoreType } from '../state/store.js';
+import { checkStoreType } from '../state/store-type.js';
 import type {
   ConsumedBatch,
   TopicSpec,
@@ -51,7 +54,21 @@ export interface StreamsConfig {
   readonly metricsRegistry?: Registry;
   /** Wall clock; the TestDriver moves its own. */
   readonly clock?: () => number;
+  /**
+   * Where persistent (`rocksdb`) stores keep their files and checkpoints:
+   * `<stateDir>/<applicationId>/<taskId>/<store>`. Default
+   * `<os temp dir>/veroai-streams`; the CLI takes it from STATE_DIR.
+   */
+  readonly stateDir?: string;
+  /**
+   * The backend of stores whose DSL options do not choose one (`{ store: 'rocksdb' }`).
+   * Default `memory`; the CLI takes it from STATE_STORE (default `rocksdb`).
+   */
+  readonly defaultStoreType?: StoreType;
 }
+
+/** Kafka Streams' threshold: a checkpoint is written after this many changelog records (at_least_once). */
+const CHECKPOINT_AFTER_CHANGELOG_RECORDS = 10_000;
 
 export type ApplicationState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -107,6 +124,7 @@ export class StreamsApplication extends EventEmitter {
     }
     this.applicationId = config.applicationId;
     this.exactlyOnce = config.processingGuarantee === 'exactly_once';
+    checkStoreType(config.defaultStoreType, 'defaultStoreType');
     this.transport = config.transport;
     this.logger = (config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })).child({
       app: config.applicationId,
@@ -202,7 +220,7 @@ export class StreamsApplication extends EventEmitter {
     if (!failed) await this.commit();
     await this.consumer?.stop();
     for (const task of this.tasks.values()) {
-      await task.close();
+      await task.close({ clean: !failed });
       await this.closeTaskProducer(task.id);
     }
     this.tasks.clear();
@@ -304,6 +322,14 @@ export class StreamsApplication extends EventEmitter {
       throw error;
     } finally {
       end();
+    }
+    if (this.currentState !== 'running') return;
+    for (const { task } of taken) {
+      await task
+        .checkpointIfDue(CHECKPOINT_AFTER_CHANGELOG_RECORDS)
+        .catch((e) =>
+          this.logger.warn({ err: e, task: task.id }, 'could not write the checkpoint; will retry'),
+        );
     }
   }
 
@@ -418,6 +444,8 @@ export class StreamsApplication extends EventEmitter {
       deadLetterTopic: deadLetterTopic(this.applicationId),
       lateTopic: lateRecordsTopic(this.applicationId),
       readCommitted: this.exactlyOnce,
+      stateDir: this.config.stateDir ?? join(tmpdir(), 'veroai-streams'),
+      defaultStoreType: this.config.defaultStoreType ?? 'memory',
       partitionCount: (topic) => this.partitionCount(topic),
       partitionFor: (topic, key) => partitionForKey(key, this.partitionCount(topic), () => this.roundRobin++),
       now: this.clock,
@@ -474,7 +502,7 @@ export class StreamsApplication extends EventEmitter {
     );
     for (const task of affected) {
       if (task.inputPartitions().some((tp) => this.tpToTask.has(tpKey(tp.topic, tp.partition)))) continue;
-      await task.close();
+      await task.close({ clean: this.currentState !== 'failed' });
       await this.closeTaskProducer(task.id);
       this.tasks.delete(task.id);
       this.pausedTasks.delete(task.id);

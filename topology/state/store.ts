@@ -1,3 +1,10 @@
+/**
+ * Where a store keeps its data: `memory` (the JavaScript heap; rebuilt from the
+ * changelog on every assignment) or `rocksdb` (local files under STATE_DIR,
+ * with a checkpoint so that a restart restores only the changelog's tail).
+ */
+export type StoreType = 'memory' | 'rocksdb';
+
 /** What every state store offers the runtime. */
 export interface StateStore {
   readonly name: string;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { StoreSpec } from '../plan/graph.js';
 import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
@@ -6,12 +7,17 @@ import type { Windowed } from '../windows/windows.js';
 import { ChangeLoggingSessionStore } from './change-logging-session-store.js';
 import { ChangeLoggingKeyValueStore } from './change-logging-store.js';
 import { MemoryKeyValueStore } from './memory-key-value-store.js';
-import { MemorySessionStore } from './session-store.js';
-import type { StateStore } from './store.js';
+import type { PersistentStore } from './persistent-store.js';
+import { RocksDbKeyValueStore } from './rocksdb-key-value-store.js';
+import { RocksDbSessionStore } from './rocksdb-session-store.js';
+import { MemorySessionStore, type SessionStore } from './session-store.js';
+import type { KeyValueStore, StateStore, StoreType } from './store.js';
 
 /** A task's instance of a store, and how to replay one changelog record into it (without logging it again). */
 export interface TaskStore {
   readonly store: StateStore;
+  /** The store's local files, when it has them (rocksdb): opened, checkpointed and wiped by the task. */
+  readonly persistent: PersistentStore | undefined;
   /** Synchronous when the serdes are (the common case): restore runs at the speed of the decoder. */
   restore(key: Buffer | null, value: Buffer | null): void | Promise<void>;
 }
@@ -22,6 +28,10 @@ export interface TaskStoreContext {
   /** Where changelog records go: the task's batch output. */
   readonly emit: (record: OutgoingRecord) => void;
   readonly now: () => number;
+  /** The task's folder, `<STATE_DIR>/<applicationId>/<taskId>`: a persistent store lives in `<folder>/<store>`. */
+  readonly taskDirectory: string;
+  /** The backend of a store whose spec does not choose one. */
+  readonly defaultStoreType: StoreType;
 }
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
@@ -31,20 +41,33 @@ function andThen<T>(v: T | Promise<T>, apply: (value: T) => void | Promise<void>
   return isPromise(v) ? v.then(apply) : apply(v);
 }
 
-/** Builds the store a spec describes for one task, changelogged when the spec says so. */
+/** Builds the store a spec describes for one task, in memory or RocksDB, changelogged when the spec says so. */
 export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskStore {
   const keySerde = spec.keySerde;
   const valueSerde = spec.valueSerde;
   const topic = ctx.changelogTopic;
   const keyBytes = (k: unknown) => keySerde.serialize(k, topic) ?? Buffer.alloc(0);
+  const type = spec.storeType ?? ctx.defaultStoreType;
+  const serdes = { key: keySerde, value: valueSerde, topic };
+  const directory = join(ctx.taskDirectory, spec.name);
   if (spec.type === 'session') {
-    const inner = new MemorySessionStore<unknown, unknown>(spec.name, keyBytes);
+    const inner: SessionStore<unknown, unknown> =
+      type === 'rocksdb'
+        ? new RocksDbSessionStore(spec.name, directory, serdes)
+        : new MemorySessionStore(spec.name, keyBytes);
     const sessionKeys = windowedSerde(keySerde) as Serde<Windowed<unknown>>;
     const store = spec.changelog
       ? new ChangeLoggingSessionStore(inner, sessionKeys, valueSerde, topic, ctx.partition, ctx.emit, ctx.now)
       : inner;
+    if (inner instanceof RocksDbSessionStore)
+      return {
+        store,
+        persistent: inner,
+        restore: (key, value) => inner.restoreRaw(key ?? Buffer.alloc(0), value),
+      };
     return {
       store,
+      persistent: undefined,
       restore(key, value) {
         return andThen(sessionKeys.deserialize(key, topic), (session) =>
           value === null
@@ -54,12 +77,22 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
       },
     };
   }
-  const inner = new MemoryKeyValueStore<unknown, unknown>(spec.name, keyBytes);
+  const inner: KeyValueStore<unknown, unknown> =
+    type === 'rocksdb'
+      ? new RocksDbKeyValueStore(spec.name, directory, serdes)
+      : new MemoryKeyValueStore(spec.name, keyBytes);
   const store = spec.changelog
     ? new ChangeLoggingKeyValueStore(inner, keySerde, valueSerde, topic, ctx.partition, ctx.emit, ctx.now)
     : inner;
+  if (inner instanceof RocksDbKeyValueStore)
+    return {
+      store,
+      persistent: inner,
+      restore: (key, value) => inner.restoreRaw(key ?? Buffer.alloc(0), value),
+    };
   return {
     store,
+    persistent: undefined,
     restore(key, value) {
       return andThen(keySerde.deserialize(key, topic), (k) =>
         value === null

@@ -1,0 +1,343 @@
+/**
+ * One contract for both store backends: the in-memory stores and the RocksDB
+ * stores must answer every read alike (buffered writes included), and the
+ * RocksDB ones keep their data across close and reopen.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Serdes, type Windowed, windowedSerde } from '../../../topology/index.js';
+import type { StoreSpec } from '../../../topology/plan/graph.js';
+import { CheckpointFile } from '../../../topology/state/checkpoint-file.js';
+import { MemoryKeyValueStore } from '../../../topology/state/memory-key-value-store.js';
+import { RocksDbKeyValueStore } from '../../../topology/state/rocksdb-key-value-store.js';
+import { RocksDbSessionStore } from '../../../topology/state/rocksdb-session-store.js';
+import { MemorySessionStore, type SessionStore } from '../../../topology/state/session-store.js';
+import type { KeyValueStore, StoreType } from '../../../topology/state/store.js';
+import { createTaskStore } from '../../../topology/state/task-stores.js';
+
+const TOPIC = 'contract-store-changelog';
+const serdes = { key: Serdes.string as never, value: Serdes.json<{ n: number }>(), topic: TOPIC };
+const keyBytes = (k: string) => Buffer.from(k, 'utf8');
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'veroai-state-stores-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+let counter = 0;
+const freshDirectory = () => join(root, `store-${counter++}`);
+
+interface Backend<S> {
+  /** A new, open store. */
+  create(): Promise<S>;
+  /** Closes the store and opens it again on the same files (a fresh instance). */
+  reopen(store: S): Promise<S>;
+  readonly persistent: boolean;
+}
+
+type KV = KeyValueStore<string, { n: number }>;
+type Sessions = SessionStore<string, { n: number }>;
+
+const kvBackends: Array<[StoreType, Backend<KV>]> = [
+  [
+    'memory',
+    {
+      persistent: false,
+      create: async () => new MemoryKeyValueStore<string, { n: number }>('kv', keyBytes),
+      reopen: async (store) => {
+        await store.close();
+        return store;
+      },
+    },
+  ],
+  [
+    'rocksdb',
+    {
+      persistent: true,
+      create: async () => {
+        const store = new RocksDbKeyValueStore<string, { n: number }>('kv', freshDirectory(), serdes);
+        await store.open();
+        return store;
+      },
+      reopen: async (store) => {
+        await store.close();
+        const again = new RocksDbKeyValueStore<string, { n: number }>(
+          'kv',
+          (store as RocksDbKeyValueStore<string, { n: number }>).directory,
+          serdes,
+        );
+        await again.open();
+        return again;
+      },
+    },
+  ],
+];
+
+const sessionBackends: Array<[StoreType, Backend<Sessions>]> = [
+  [
+    'memory',
+    {
+      persistent: false,
+      create: async () => new MemorySessionStore<string, { n: number }>('sessions', keyBytes),
+      reopen: async (store) => {
+        await store.close();
+        return store;
+      },
+    },
+  ],
+  [
+    'rocksdb',
+    {
+      persistent: true,
+      create: async () => {
+        const store = new RocksDbSessionStore<string, { n: number }>('sessions', freshDirectory(), serdes);
+        await store.open();
+        return store;
+      },
+      reopen: async (store) => {
+        await store.close();
+        const again = new RocksDbSessionStore<string, { n: number }>(
+          'sessions',
+          (store as RocksDbSessionStore<string, { n: number }>).directory,
+          serdes,
+        );
+        await again.open();
+        return again;
+      },
+    },
+  ],
+];
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+const session = (key: string, start: number, end: number): Windowed<string> => ({
+  key,
+  window: { start, end },
+});
+
+describe.each(kvBackends)('key-value store contract: %s', (_type, backend) => {
+  it('get sees a put before and after flush; delete removes', async () => {
+    const store = await backend.create();
+    expect(await store.get('a')).toBeUndefined();
+    store.put('a', { n: 1 });
+    expect(await store.get('a')).toEqual({ n: 1 });
+    await store.flush();
+    expect(await store.get('a')).toEqual({ n: 1 });
+    store.put('a', { n: 2 });
+    expect(await store.get('a')).toEqual({ n: 2 });
+    store.delete('a');
+    expect(await store.get('a')).toBeUndefined();
+    await store.flush();
+    expect(await store.get('a')).toBeUndefined();
+    await store.close();
+  });
+
+  it('range and all run in byte order of the serialised keys and include unflushed writes', async () => {
+    const store = await backend.create();
+    // 'é' is two UTF-8 bytes (0xc3 0xa9): it sorts after 'z' as bytes, though before it in some locales
+    for (const k of ['b', 'é', 'a', 'z', 'ab', 'c']) store.put(k, { n: k.length });
+    await store.flush();
+    store.put('bb', { n: 9 });
+    store.delete('c');
+    expect((await collect(store.all())).map(([k]) => k)).toEqual(['a', 'ab', 'b', 'bb', 'z', 'é']);
+    expect(await collect(store.range('ab', 'bb'))).toEqual([
+      ['ab', { n: 2 }],
+      ['b', { n: 1 }],
+      ['bb', { n: 9 }],
+    ]);
+    expect(await collect(store.range('x', 'y'))).toEqual([]);
+    await store.close();
+  });
+
+  it('counts its entries approximately', async () => {
+    const store = await backend.create();
+    for (let i = 0; i < 50; i++) store.put(`k${i}`, { n: i });
+    await store.flush();
+    expect(store.approximateEntries()).toBeGreaterThan(0);
+    await store.close();
+  });
+
+  it(`after close and reopen the data is ${backend.persistent ? 'still there' : 'gone (in memory)'}`, async () => {
+    let store = await backend.create();
+    store.put('kept', { n: 7 });
+    store.put('dropped', { n: 8 });
+    await store.flush();
+    store.delete('dropped');
+    // close flushes what is still buffered
+    store = await backend.reopen(store);
+    expect(await store.get('kept')).toEqual(backend.persistent ? { n: 7 } : undefined);
+    expect(await store.get('dropped')).toBeUndefined();
+    expect((await collect(store.all())).length).toBe(backend.persistent ? 1 : 0);
+    await store.close();
+  });
+});
+
+describe.each(sessionBackends)('session store contract: %s', (_type, backend) => {
+  it('findSessions returns the sessions of a key overlapping [earliestEnd, latestStart], by start', async () => {
+    const store = await backend.create();
+    store.put(session('u1', 100, 200), { n: 1 });
+    store.put(session('u1', 1_000, 1_500), { n: 2 });
+    await store.flush();
+    store.put(session('u1', 300, 400), { n: 3 });
+    store.put(session('u2', 150, 160), { n: 4 });
+    const found = await store.findSessions('u1', 180, 1_000);
+    expect(found).toEqual([
+      [session('u1', 100, 200), { n: 1 }],
+      [session('u1', 300, 400), { n: 3 }],
+      [session('u1', 1_000, 1_500), { n: 2 }],
+    ]);
+    expect((await store.findSessions('u1', 201, 999)).map(([s]) => s.window)).toEqual([{ start: 300, end: 400 }]);
+    expect(await store.findSessions('u1', 1_501, 5_000)).toEqual([]);
+    expect(await store.findSessions('u1', 0, 99)).toEqual([]);
+    await store.close();
+  });
+
+  it('put replaces a session with the same bounds; remove deletes it, flushed or not', async () => {
+    const store = await backend.create();
+    store.put(session('u', 10, 20), { n: 1 });
+    await store.flush();
+    store.put(session('u', 10, 20), { n: 2 });
+    expect(await store.fetch('u')).toEqual([[session('u', 10, 20), { n: 2 }]]);
+    store.put(session('u', 30, 40), { n: 3 });
+    store.remove(session('u', 10, 20));
+    expect(await store.fetch('u')).toEqual([[session('u', 30, 40), { n: 3 }]]);
+    await store.flush();
+    store.remove(session('u', 30, 40));
+    expect(await store.fetch('u')).toEqual([]);
+    await store.flush();
+    expect(await store.fetch('u')).toEqual([]);
+    expect(await collect(store.all())).toEqual([]);
+    await store.close();
+  });
+
+  it('a key that is a prefix of another never sees the other key’s sessions', async () => {
+    const store = await backend.create();
+    store.put(session('ab', 5, 6), { n: 1 });
+    store.put(session('abc', 1, 2), { n: 2 });
+    store.put(session('a', 7, 8), { n: 3 });
+    store.put(session('', 3, 4), { n: 4 });
+    await store.flush();
+    store.put(session('abcd', 2, 3), { n: 5 });
+    expect(await store.fetch('ab')).toEqual([[session('ab', 5, 6), { n: 1 }]]);
+    expect(await store.fetch('a')).toEqual([[session('a', 7, 8), { n: 3 }]]);
+    expect(await store.fetch('')).toEqual([[session('', 3, 4), { n: 4 }]]);
+    expect(await store.findSessions('abc', 0, 100)).toEqual([[session('abc', 1, 2), { n: 2 }]]);
+    expect(await store.findSessions('ab', 0, 100)).toEqual([[session('ab', 5, 6), { n: 1 }]]);
+    await store.close();
+  });
+
+  it('all yields every session, grouped by key in key byte order, each key’s by start', async () => {
+    const store = await backend.create();
+    store.put(session('b', 50, 60), { n: 1 });
+    store.put(session('a', 70, 80), { n: 2 });
+    store.put(session('b', 10, 20), { n: 3 });
+    await store.flush();
+    store.put(session('a', 5, 6), { n: 4 });
+    expect((await collect(store.all())).map(([s, v]) => [s.key, s.window.start, v.n])).toEqual([
+      ['a', 5, 4],
+      ['a', 70, 2],
+      ['b', 10, 3],
+      ['b', 50, 1],
+    ]);
+    await store.close();
+  });
+
+  it(`after close and reopen the sessions are ${backend.persistent ? 'still there' : 'gone (in memory)'}`, async () => {
+    let store = await backend.create();
+    store.put(session('u', 1, 2), { n: 1 });
+    store.put(session('u', 9, 12), { n: 2 });
+    await store.flush();
+    store.remove(session('u', 1, 2));
+    store = await backend.reopen(store);
+    expect(await store.fetch('u')).toEqual(backend.persistent ? [[session('u', 9, 12), { n: 2 }]] : []);
+    await store.close();
+  });
+});
+
+describe.each(['memory', 'rocksdb'] as StoreType[])('restore from changelog bytes: %s', (storeType) => {
+  const changelogKeys = windowedSerde(Serdes.string as never);
+  const value = Serdes.json<{ n: number }>();
+  const context = () => ({
+    changelogTopic: TOPIC,
+    partition: 0,
+    emit: () => undefined,
+    now: () => 0,
+    taskDirectory: freshDirectory(),
+    defaultStoreType: storeType,
+  });
+  const spec = (type: StoreSpec['type']): StoreSpec => ({
+    name: `restored-${type}`,
+    type,
+    keySerde: Serdes.string as never,
+    valueSerde: value as never,
+    changelog: true,
+  });
+
+  it('a key-value store rebuilt from its changelog records (puts and tombstones) holds the last value per key', async () => {
+    const target = createTaskStore(spec('key-value'), context());
+    await target.persistent?.open();
+    const kv = target.store as KeyValueStore<string, { n: number }>;
+    for (const [k, v] of [
+      ['a', 1],
+      ['b', 2],
+      ['a', 3],
+    ] as const)
+      target.restore(Buffer.from(k), value.serialize({ n: v }, TOPIC));
+    target.restore(Buffer.from('b'), null);
+    await kv.flush();
+    expect(await collect(kv.all())).toEqual([['a', { n: 3 }]]);
+    expect(target.persistent === undefined).toBe(storeType === 'memory');
+    await kv.close();
+  });
+
+  it('a session store rebuilt from windowed changelog keys holds the sessions not retracted', async () => {
+    const target = createTaskStore(spec('session'), context());
+    await target.persistent?.open();
+    const sessions = target.store as SessionStore<string, { n: number }>;
+    const key = (k: string, start: number, end: number) => changelogKeys.serialize(session(k, start, end), TOPIC);
+    target.restore(key('ab', 1, 5), value.serialize({ n: 1 }, TOPIC));
+    target.restore(key('abc', 2, 3), value.serialize({ n: 2 }, TOPIC));
+    target.restore(key('ab', 10, 12), value.serialize({ n: 3 }, TOPIC));
+    target.restore(key('ab', 1, 5), null);
+    await sessions.flush();
+    expect(await sessions.fetch('ab')).toEqual([[session('ab', 10, 12), { n: 3 }]]);
+    expect(await sessions.fetch('abc')).toEqual([[session('abc', 2, 3), { n: 2 }]]);
+    await sessions.close();
+  });
+});
+
+describe('the checkpoint file', () => {
+  it('round-trips offsets per changelog partition, and is empty when absent or deleted', async () => {
+    const file = new CheckpointFile(freshDirectory());
+    expect(await file.read()).toEqual(new Map());
+    await file.write([
+      { topic: 'app-counts-changelog', partition: 2, offset: 1234 },
+      { topic: 'app-sessions-changelog', partition: 2, offset: 7 },
+    ]);
+    expect(await file.read()).toEqual(
+      new Map([
+        ['app-counts-changelog:2', 1234],
+        ['app-sessions-changelog:2', 7],
+      ]),
+    );
+    await file.delete();
+    expect(await file.read()).toEqual(new Map());
+  });
+
+  it('a corrupt file is an error that names it and says to delete it', async () => {
+    const file = new CheckpointFile(freshDirectory());
+    await file.write([{ topic: 't', partition: 0, offset: 1 }]);
+    await writeFile(file.path, '0\n2\nt 0 1\n');
+    await expect(file.read()).rejects.toThrow(file.path);
+    await expect(file.read()).rejects.toMatchObject({ hint: expect.stringContaining('delete it') });
+  });
+});

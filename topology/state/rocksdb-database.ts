@@ -1,0 +1,127 @@
+/**
+ * A small typed, promise-based front over the `rocksdb` package (leveldown's
+ * abstract-leveldown API on RocksDB), with only what the stores use: point
+ * reads in bulk, one write batch per flush, ordered range scans.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { VeroaiError } from '../errors.js';
+
+type Callback<T> = (error: Error | null | undefined, value?: T) => void;
+
+interface NativeIterator {
+  next(callback: (error: Error | null | undefined, key?: Buffer, value?: Buffer) => void): void;
+  end(callback: (error?: Error | null) => void): void;
+}
+
+interface NativeDb {
+  open(options: Record<string, unknown>, callback: Callback<void>): void;
+  close(callback: Callback<void>): void;
+  getMany(keys: Buffer[], options: { asBuffer: true }, callback: Callback<Array<Buffer | undefined>>): void;
+  batch(operations: BatchOperation[], callback: Callback<void>): void;
+  iterator(options: Record<string, unknown>): NativeIterator;
+  getProperty(property: string): string;
+}
+
+type RocksDbFactory = ((location: string) => NativeDb) & {
+  destroy(location: string, callback: Callback<void>): void;
+};
+
+const rocksdb = createRequire(import.meta.url)('rocksdb') as RocksDbFactory;
+
+export type BatchOperation =
+  | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer }
+  | { readonly type: 'del'; readonly key: Buffer };
+
+/** Bounds of a scan, compared as bytes; omitted bounds are open. */
+export interface ScanRange {
+  readonly gte?: Buffer;
+  readonly lte?: Buffer;
+}
+
+const call = <T>(run: (callback: Callback<T>) => void): Promise<T> =>
+  new Promise((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
+
+/** One RocksDB database in its own directory. */
+export class RocksDbDatabase {
+  private constructor(
+    readonly directory: string,
+    private readonly db: NativeDb,
+  ) {}
+
+  /** Opens (creating if missing) the database in `directory`, creating its parent folders. */
+  static async open(directory: string): Promise<RocksDbDatabase> {
+    await mkdir(dirname(directory), { recursive: true });
+    const db = rocksdb(directory);
+    try {
+      await call<void>((cb) => db.open({ createIfMissing: true, errorIfExists: false }, cb));
+    } catch (error) {
+      throw new VeroaiError(
+        'VEROAI_ERR_STATE_STORE',
+        `could not open the RocksDB state store in '${directory}': ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: 'check that STATE_DIR is writable and that no other instance of this application uses the same STATE_DIR',
+        },
+      );
+    }
+    return new RocksDbDatabase(directory, db);
+  }
+
+  /** Deletes a database directory and everything in it (a store that will be rebuilt from its changelog). */
+  static async wipe(directory: string): Promise<void> {
+    await rm(directory, { recursive: true, force: true });
+  }
+
+  /** The values of `keys`, undefined where absent, in one native call. */
+  getMany(keys: Buffer[]): Promise<Array<Buffer | undefined>> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return call((cb) => this.db.getMany(keys, { asBuffer: true }, cb));
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    return (await this.getMany([key]))[0];
+  }
+
+  /** Applies the operations atomically, in order. */
+  write(operations: BatchOperation[]): Promise<void> {
+    if (operations.length === 0) return Promise.resolve();
+    return call<void>((cb) => this.db.batch(operations, cb));
+  }
+
+  /** Entries within `range`, in key byte order. */
+  async *scan(range: ScanRange = {}): AsyncIterable<[Buffer, Buffer]> {
+    const options: Record<string, unknown> = {
+      keyAsBuffer: true,
+      valueAsBuffer: true,
+      highWaterMark: 64 * 1024,
+    };
+    if (range.gte !== undefined) options.gte = range.gte;
+    if (range.lte !== undefined) options.lte = range.lte;
+    const iterator = this.db.iterator(options);
+    try {
+      while (true) {
+        const entry = await new Promise<[Buffer, Buffer] | undefined>((resolve, reject) =>
+          iterator.next((error, key, value) => {
+            if (error) reject(error);
+            else resolve(key === undefined ? undefined : [key, value as Buffer]);
+          }),
+        );
+        if (entry === undefined) return;
+        yield entry;
+      }
+    } finally {
+      await new Promise<void>((resolve) => iterator.end(() => resolve()));
+    }
+  }
+
+  /** RocksDB's estimate of its live keys (cheap; exact only after compaction). */
+  estimatedKeys(): number {
+    return Number(this.db.getProperty('rocksdb.estimate-num-keys')) || 0;
+  }
+
+  close(): Promise<void> {
+    return call<void>((cb) => this.db.close(cb));
+  }
+}
