@@ -32,6 +32,7 @@ const schema = z
     PROCESSING_GUARANTEE: z.enum(['at_least_once', 'exactly_once']).default('at_least_once'),
     COMMIT_INTERVAL_MS: z.coerce.number().int().min(10, 'expected at least 10 (milliseconds)').default(1000),
     STATE_DIR: z.string().min(1).default('.state'),
+    STATE_STORE: z.enum(['rocksdb', 'memory']).default('rocksdb'),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')
