@@ -1,8 +1,10 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { FEATURE_VIEWS } from '../../processors/features/feature-update.js';
 import { redisFailure } from './redis-failures.js';
 
 /** What a Redis sink call was doing, for the `operation` label. */
-export type RedisOperation = 'feature_write' | 'feature_read' | 'session_write' | 'session_read';
+export const REDIS_OPERATIONS = ['feature_write', 'feature_read', 'session_write', 'session_read'] as const;
+export type RedisOperation = (typeof REDIS_OPERATIONS)[number];
 
 /**
  * The Redis sinks' Prometheus metrics. Several sinks may share one registry,
@@ -50,6 +52,15 @@ export class RedisSinkMetrics {
         labelNames: ['view'],
         registers,
       });
+    // every series exists from the start at 0, so dashboards and alerts see "no errors" rather than "no data"
+    for (const operation of REDIS_OPERATIONS) {
+      this.errors.inc({ operation }, 0);
+      if (operation.endsWith('_write')) this.writeSeconds.zero({ operation });
+    }
+    for (const view of FEATURE_VIEWS) {
+      this.featuresWritten.inc({ view }, 0);
+      this.staleSkipped.inc({ view }, 0);
+    }
   }
 
   /**

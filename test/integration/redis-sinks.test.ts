@@ -85,6 +85,21 @@ describe('RedisFeatureStore', () => {
     expect(await counterValue(registry, 'veroai_features_written_total', 'user_activity')).toBe(2);
   });
 
+  it('exports every Redis and feature series at zero before the first write', async () => {
+    const registry = new Registry();
+    new RedisFeatureStore({ redis, registry, keyPrefix: prefix });
+    new RedisSessionHistory({ redis, registry, keyPrefix: prefix });
+    const text = await registry.metrics();
+    for (const operation of ['feature_write', 'feature_read', 'session_write', 'session_read']) {
+      expect(text).toContain(`veroai_redis_errors_total{operation="${operation}"} 0`);
+    }
+    expect(text).toContain('veroai_redis_write_seconds_count{operation="session_write"} 0');
+    for (const view of ['user_activity', 'endpoint_health', 'tenant_usage']) {
+      expect(text).toContain(`veroai_features_written_total{view="${view}"} 0`);
+      expect(text).toContain(`veroai_features_stale_skipped_total{view="${view}"} 0`);
+    }
+  });
+
   it('keeps the newest of several updates of one entity inside a batch, whatever their order', async () => {
     const store = new RedisFeatureStore({ redis, registry: new Registry(), keyPrefix: prefix });
     await store.write([activity('acme/batch', 5_000, 50), activity('acme/batch', 4_000, 40)]);
