@@ -1,6 +1,13 @@
+import type { DDSketch } from '@datadog/sketches-js';
 import type { TelemetryEvent } from '../../schemas/index.js';
 import type { FeatureViewDefinition } from './feature-view.js';
-import { addLatency, type EncodedSketch, emptySketch, mergedQuantiles } from './latency-sketch.js';
+import {
+  decodeSketch,
+  type EncodedSketch,
+  emptySketch,
+  encodeSketch,
+  mergedQuantiles,
+} from './latency-sketch.js';
 import { type Bucket, bucketAt, inWindow, LAST_5_MINUTES, ratio } from './rolling-buckets.js';
 
 export const ENDPOINT_HEALTH_STORE = 'endpoint-health-features';
@@ -31,39 +38,54 @@ export const isApiEvent = (event: TelemetryEvent): boolean =>
  * latency_p95_ms, latency_p99_ms (per-minute DDSketches merged; within 1% of a
  * true sample's latency).
  */
-export const endpointHealth: FeatureViewDefinition<EndpointHealthState, TelemetryEvent> = {
-  view: 'endpoint_health',
-  storeName: ENDPOINT_HEALTH_STORE,
-  initial: () => ({ latest: -1, minutes: [] }),
-  add(state, event, time) {
-    state.latest = Math.max(state.latest, time);
-    const bucket = bucketAt(state.minutes, LAST_5_MINUTES, state.latest, time, (slot) => ({
-      slot,
-      requests: 0,
-      errors: 0,
-      latency: emptySketch(),
-    }));
-    if (bucket === undefined) return;
-    bucket.requests += 1;
-    if (event.eventType === 'api_error') bucket.errors += 1;
-    // validation guarantees a latency on every API event
-    bucket.latency = addLatency(bucket.latency, event.payload.latencyMs ?? 0);
-  },
-  asOf: (state) => state.latest,
-  values(state) {
-    const minutes = inWindow(state.minutes, LAST_5_MINUTES, state.latest);
-    const requests = minutes.reduce((n, b) => n + b.requests, 0);
-    const errors = minutes.reduce((n, b) => n + b.errors, 0);
-    const [p50, p95, p99] = mergedQuantiles(
-      minutes.map((b) => b.latency),
-      [0.5, 0.95, 0.99],
-    );
-    return {
-      requests_5m: requests,
-      error_rate_5m: ratio(errors, requests),
-      latency_p50_ms: p50 ?? 0,
-      latency_p95_ms: p95 ?? 0,
-      latency_p99_ms: p99 ?? 0,
-    };
-  },
-};
+export function endpointHealth(): FeatureViewDefinition<EndpointHealthState, TelemetryEvent> {
+  /** Sketches being added to in this batch, decoded once and encoded back when values are read. */
+  const live = new Map<RequestBucket, DDSketch>();
+  return {
+    view: 'endpoint_health',
+    storeName: ENDPOINT_HEALTH_STORE,
+    initial: () => ({ latest: -1, minutes: [] }),
+    add(state, event, time) {
+      state.latest = Math.max(state.latest, time);
+      const bucket = bucketAt(state.minutes, LAST_5_MINUTES, state.latest, time, (slot) => ({
+        slot,
+        requests: 0,
+        errors: 0,
+        latency: emptySketch(),
+      }));
+      if (bucket === undefined) return;
+      bucket.requests += 1;
+      if (event.eventType === 'api_error') bucket.errors += 1;
+      let sketch = live.get(bucket);
+      if (sketch === undefined) {
+        sketch = decodeSketch(bucket.latency);
+        live.set(bucket, sketch);
+      }
+      // validation guarantees a latency on every API event
+      sketch.accept(event.payload.latencyMs ?? 0);
+    },
+    asOf: (state) => state.latest,
+    values(state) {
+      for (const bucket of state.minutes) {
+        const sketch = live.get(bucket);
+        if (sketch === undefined) continue;
+        bucket.latency = encodeSketch(sketch);
+        live.delete(bucket);
+      }
+      const minutes = inWindow(state.minutes, LAST_5_MINUTES, state.latest);
+      const requests = minutes.reduce((n, b) => n + b.requests, 0);
+      const errors = minutes.reduce((n, b) => n + b.errors, 0);
+      const [p50, p95, p99] = mergedQuantiles(
+        minutes.map((b) => b.latency),
+        [0.5, 0.95, 0.99],
+      );
+      return {
+        requests_5m: requests,
+        error_rate_5m: ratio(errors, requests),
+        latency_p50_ms: p50 ?? 0,
+        latency_p95_ms: p95 ?? 0,
+        latency_p99_ms: p99 ?? 0,
+      };
+    },
+  };
+}

@@ -64,14 +64,11 @@ export function featureUpdates(
       .filter(isApiEvent, { name: 'api-events' })
       .selectKey(endpointEntityOf, { name: 'key-by-endpoint', key: Serdes.string as Serde<string> })
       .repartition({ name: 'events-by-endpoint', value: options.telemetrySerde })
-      .process(
-        featureView(() => endpointHealth),
-        {
-          name: 'endpoint-health',
-          stores: [ENDPOINT_HEALTH_STORE],
-          keyPreserving: true,
-        },
-      ),
+      .process(featureView(endpointHealth), {
+        name: 'endpoint-health',
+        stores: [ENDPOINT_HEALTH_STORE],
+        keyPreserving: true,
+      }),
     events
       .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string as Serde<string> })
       .repartition({ name: 'events-by-tenant', value: options.telemetrySerde })

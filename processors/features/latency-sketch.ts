@@ -38,13 +38,6 @@ export function encodeSketch(sketch: DDSketch): EncodedSketch {
   return { zeros: sketch.zeroCount, bins };
 }
 
-/** Adds one latency to an encoded sketch. */
-export function addLatency(encoded: EncodedSketch, latencyMs: number): EncodedSketch {
-  const sketch = decodeSketch(encoded);
-  sketch.accept(latencyMs);
-  return encodeSketch(sketch);
-}
-
 /** The quantiles (0..1) of the union of several sketches (DDSketches merge exactly). */
 export function mergedQuantiles(sketches: readonly EncodedSketch[], quantiles: readonly number[]): number[] {
   const merged = new DDSketch({ relativeAccuracy: LATENCY_RELATIVE_ACCURACY });

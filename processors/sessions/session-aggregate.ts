@@ -50,6 +50,9 @@ export function addToSession(session: SessionAggregate, event: TelemetryEvent): 
 
 /** Combines two sessions that an event bridged. Pure. */
 export function mergeSessions(a: SessionAggregate, b: SessionAggregate): SessionAggregate {
+  // the engine merges every extended session into a fresh one: skip the copy
+  if (a.eventCount === 0) return b;
+  if (b.eventCount === 0) return a;
   const countsByType: Record<string, number> = { ...a.countsByType };
   for (const [type, n] of Object.entries(b.countsByType)) countsByType[type] = (countsByType[type] ?? 0) + n;
   const latest = b.lastPathAt > a.lastPathAt ? b : a;

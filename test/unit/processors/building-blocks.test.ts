@@ -1,7 +1,6 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
 import {
-  addLatency,
   decodeSketch,
   emptySketch,
   encodeSketch,
@@ -80,14 +79,24 @@ describe('session aggregates', () => {
   });
 });
 
+/** A sketch of `latencies`, encoded for the store. */
+function sketchOf(latencies: readonly number[]) {
+  const sketch = decodeSketch(emptySketch());
+  for (const latency of latencies) sketch.accept(latency);
+  return encodeSketch(sketch);
+}
+
 describe('latency sketches', () => {
   it('encode compactly and decode to the same quantiles as the library', () => {
+    const latencies = [0, 0.5, 3, 3, 17, 250, 1_900, 12_000];
     const reference = new DDSketch({ relativeAccuracy: 0.01 });
-    let encoded = emptySketch();
-    for (const latency of [0, 0.5, 3, 3, 17, 250, 1_900, 12_000]) {
-      reference.accept(latency);
-      encoded = addLatency(encoded, latency);
-    }
+    for (const latency of latencies) reference.accept(latency);
+    // encoded and decoded after every sample, as a bucket is across batches
+    const encoded = latencies.reduce((acc, latency) => {
+      const sketch = decodeSketch(acc);
+      sketch.accept(latency);
+      return encodeSketch(sketch);
+    }, emptySketch());
     const decoded = decodeSketch(encoded);
     for (const q of [0, 0.25, 0.5, 0.9, 1])
       expect(decoded.getValueAtQuantile(q)).toBe(reference.getValueAtQuantile(q));
@@ -96,12 +105,9 @@ describe('latency sketches', () => {
   });
 
   it('merge per-minute sketches into the quantiles of all their samples', () => {
-    let even = emptySketch();
-    let odd = emptySketch();
-    for (let ms = 1; ms <= 100; ms++) {
-      if (ms % 2 === 0) even = addLatency(even, ms);
-      else odd = addLatency(odd, ms);
-    }
+    const all = Array.from({ length: 100 }, (_, i) => i + 1);
+    const even = sketchOf(all.filter((ms) => ms % 2 === 0));
+    const odd = sketchOf(all.filter((ms) => ms % 2 === 1));
     const [p50, p99] = mergedQuantiles([even, odd], [0.5, 0.99]);
     expect(Math.abs(p50! - 50) / 50).toBeLessThanOrEqual(0.01);
     expect(Math.abs(p99! - 99) / 99).toBeLessThanOrEqual(0.01);
