@@ -195,7 +195,9 @@ describe.each(sessionBackends)('session store contract: %s', (_type, backend) =>
       [session('u1', 300, 400), { n: 3 }],
       [session('u1', 1_000, 1_500), { n: 2 }],
     ]);
-    expect((await store.findSessions('u1', 201, 999)).map(([s]) => s.window)).toEqual([{ start: 300, end: 400 }]);
+    expect((await store.findSessions('u1', 201, 999)).map(([s]) => s.window)).toEqual([
+      { start: 300, end: 400 },
+    ]);
     expect(await store.findSessions('u1', 1_501, 5_000)).toEqual([]);
     expect(await store.findSessions('u1', 0, 99)).toEqual([]);
     await store.close();
@@ -303,7 +305,8 @@ describe.each(['memory', 'rocksdb'] as StoreType[])('restore from changelog byte
     const target = createTaskStore(spec('session'), context());
     await target.persistent?.open();
     const sessions = target.store as SessionStore<string, { n: number }>;
-    const key = (k: string, start: number, end: number) => changelogKeys.serialize(session(k, start, end), TOPIC);
+    const key = (k: string, start: number, end: number) =>
+      changelogKeys.serialize(session(k, start, end), TOPIC);
     target.restore(key('ab', 1, 5), value.serialize({ n: 1 }, TOPIC));
     target.restore(key('abc', 2, 3), value.serialize({ n: 2 }, TOPIC));
     target.restore(key('ab', 10, 12), value.serialize({ n: 3 }, TOPIC));
