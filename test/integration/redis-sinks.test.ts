@@ -9,7 +9,12 @@ import {
   RedisFeatureStore,
   RedisSessionHistory,
 } from '../../sinks/index.js';
-import { connectTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from '../support/redis.js';
+import {
+  connectTestRedis,
+  deleteKeysWithPrefix,
+  startPrivateRedis,
+  uniqueKeyPrefix,
+} from '../support/redis.js';
 
 const prefix = uniqueKeyPrefix('sinks');
 let redis: RedisClient;
@@ -149,6 +154,22 @@ describe('RedisFeatureStore', () => {
     expect(found[0]?.values).toEqual({ events_1h: 7, error_rate_1h: 0.07 });
     expect(found[1]).toMatchObject({ view: 'tenant_usage', values: { events_1h: 70 }, eventTime });
     expect(found[1]!.ageMs).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it('keeps guarding after Redis lost its script cache (SCRIPT FLUSH), on a private Redis', async () => {
+    const privateRedis = await startPrivateRedis();
+    const client = await connectRedis(privateRedis.url);
+    try {
+      const store = new RedisFeatureStore({ redis: client, registry: new Registry() });
+      await store.write([activity('acme/flush', 2_000, 2)]);
+      await client.script('FLUSH');
+      await store.write([activity('acme/flush', 1_000, 1), activity('acme/flush2', 1_000, 1)]);
+      expect((await store.get('user_activity', 'acme/flush'))?.values['events_1h']).toBe(2);
+      expect((await store.get('user_activity', 'acme/flush2'))?.values['events_1h']).toBe(1);
+    } finally {
+      client.disconnect();
+      await privateRedis.stop();
+    }
   });
 
   it('rejects a batch holding a non-finite feature before writing any of it', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { connectRedis, type RedisClient } from '../../sinks/index.js';
 
 /** The Redis the integration tests use: REDIS_URL, else the local default. */
@@ -53,4 +53,38 @@ export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): 
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/**
+ * A throw-away redis-server of this test alone (random port, no persistence),
+ * for tests that do what must not be done to the shared one (SCRIPT FLUSH,
+ * SHUTDOWN). `stop()` kills exactly that process.
+ */
+export async function startPrivateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const probe = await connectRedis(url, { connectTimeoutMs: 500 });
+      await probe.quit();
+      break;
+    } catch (error) {
+      if (attempt >= 20) {
+        server.kill();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      server.kill();
+      await exited;
+    },
+  };
 }
