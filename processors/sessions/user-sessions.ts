@@ -1,4 +1,4 @@
-import { map } from 'rxjs';
+import { filter, map } from 'rxjs';
 import type { TelemetryEvent } from '../../schemas/index.js';
 import {
   type KStream,
@@ -7,6 +7,7 @@ import {
   Serdes,
   type SessionStore,
   SessionWindows,
+  type StreamRecord,
   Suppressed,
   type Windowed,
 } from '../../topology/index.js';
@@ -97,10 +98,11 @@ const summarizeClosedSession: ProcessorSupplier<
   const sessions = context.getStateStore<SessionStore<string, SessionAggregate>>(USER_SESSIONS_STORE);
   return (source) =>
     source.pipe(
+      // suppress emits closed sessions with their value; retractions stay in its buffer
+      filter((record): record is StreamRecord<Windowed<string>, SessionAggregate> => record.value !== null),
       map((record) => {
         sessions.remove(record.key);
-        // suppress emits only closed sessions with a value; a retraction never gets here
-        const summary = sessionSummaryOf(record.key.key, record.key.window, record.value ?? emptySession());
+        const summary = sessionSummaryOf(record.key.key, record.key.window, record.value);
         return { ...record, key: record.key.key, value: summary };
       }),
     );
