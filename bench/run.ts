@@ -5,10 +5,12 @@
  *   npm run bench -- stateless [--records 1000000] [--rounds 2]
  *   npm run bench -- eos [--records 1000000]
  *   npm run bench -- restore [--records 1000000]
+ *   npm run bench -- session [--records 1000000] [--spacing-ms 4]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchEos } from './eos.js';
 import { benchRestore } from './restore.js';
+import { benchSession } from './session.js';
 import { benchStateless } from './stateless.js';
 
 const positiveInt = (value: string): number => {
@@ -42,11 +44,28 @@ program
 
 program
   .command('restore')
-  .description('restore rate of a state store from a changelog of N entries, on the local broker')
+  .description(
+    'restore rate from a changelog of N entries: in-memory and RocksDB stores, and a RocksDB tail restore from its checkpoint',
+  )
   .option('--records <n>', 'changelog entries (distinct keys)', positiveInt, 1_000_000)
   .option('--partitions <n>', 'partitions of the input (and so of the changelog)', positiveInt, 3)
   .action(async (options: { records: number; partitions: number }) => {
     console.log(JSON.stringify(await benchRestore(options)));
+  });
+
+program
+  .command('session')
+  .description('session windows on RocksDB stores vs the stateless topology, same input, on the local broker')
+  .option('--records <n>', 'events, over 100k users', positiveInt, 1_000_000)
+  .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
+  .option(
+    '--spacing-ms <n>',
+    "event-time ms per input position: 4 puts a user's events 400 s apart (a session each), 1 puts them 100 s apart (merged)",
+    positiveInt,
+    4,
+  )
+  .action(async (options: { records: number; partitions: number; spacingMs: number }) => {
+    console.log(JSON.stringify(await benchSession(options)));
   });
 
 await program.parseAsync();

@@ -17,7 +17,7 @@ import {
 } from '../topology/index.js';
 import { RssSampler } from './rss-sampler.js';
 
-interface BenchEvent {
+export interface BenchEvent {
   eventId: string;
   tenantId: string;
   userId: string;
@@ -102,7 +102,13 @@ export async function benchStateless(options: { records: number; partitions: num
   };
 }
 
-export async function fill(kafka: Kafka, topic: string, records: number): Promise<number> {
+/** Writes `records` bench events to `topic`, keyed `<tenantId>/<userId>` unless `key` says otherwise; returns the value bytes written. */
+export async function fill(
+  kafka: Kafka,
+  topic: string,
+  records: number,
+  key: (e: BenchEvent) => string = (e) => `${e.tenantId}/${e.userId}`,
+): Promise<number> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   let bytes = 0;
@@ -114,7 +120,7 @@ export async function fill(kafka: Kafka, topic: string, records: number): Promis
       const e = event(i);
       const value = JSON.stringify(e);
       bytes += value.length;
-      messages.push({ key: `${e.tenantId}/${e.userId}`, value });
+      messages.push({ key: key(e), value });
     }
     inFlight.push(producer.send({ topic, acks: 1, messages }));
     if (inFlight.length >= 4) await inFlight.shift();

@@ -1,0 +1,103 @@
+/**
+ * Session windows on RocksDB against the stateless topology, same input, same
+ * run: 1M events over 100k users (3 partitions), counted per user in session
+ * windows of a 5-minute inactivity gap, every update written to an output
+ * topic. With the default spacing a user's events are 400 s apart in event
+ * time, beyond the gap, so every event opens a session, and the grace (one
+ * day) closes none during the run: the store ends with 1M open sessions.
+ * `--spacing-ms 1` puts them 100 s apart instead: 100k sessions, each merged
+ * nine times (a retraction and an update per merge).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import {
+  KafkaTransport,
+  Serdes,
+  SessionWindows,
+  StreamsApplication,
+  TopologyBuilder,
+  windowedSerde,
+} from '../topology/index.js';
+import { sum, until } from './restore.js';
+import { RssSampler } from './rss-sampler.js';
+import { type BenchEvent, event, fill, keep, log, runTopology } from './stateless.js';
+
+const GAP_MS = 5 * 60_000;
+const GRACE_MS = 24 * 3_600_000;
+
+export async function benchSession(options: { records: number; partitions: number; spacingMs: number }) {
+  const brokers = await ensureKafka();
+  const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
+  const input = uniqueName('bench-session-in');
+  await createTopic(brokers, input, options.partitions);
+  log(`filling ${input} with ${options.records} events keyed by user`);
+  await fill(kafka, input, options.records, (e) => e.userId);
+
+  const statelessOut = uniqueName('bench-session-stateless-out');
+  await createTopic(brokers, statelessOut, options.partitions);
+  log('stateless topology');
+  const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
+  const statelessSeconds = await runTopology(brokers, input, statelessOut, expected);
+
+  const sessionsOut = uniqueName('bench-session-out');
+  await createTopic(brokers, sessionsOut, options.partitions);
+  log('session topology (RocksDB)');
+  const stateDir = await mkdtemp(join(tmpdir(), 'veroai-bench-session-'));
+  const origin = event(0).timestamp;
+  const builder = new TopologyBuilder();
+  builder
+    .stream(input, {
+      key: Serdes.string,
+      value: Serdes.json<BenchEvent>(),
+      timestamp: (r) => origin + (r.value.timestamp - origin) * options.spacingMs,
+    })
+    .groupByKey()
+    .windowedBy(SessionWindows.ofInactivityGapAndGrace(GAP_MS, GRACE_MS))
+    .count({ name: 'sessions' })
+    .toStream()
+    .to(sessionsOut, { key: windowedSerde(Serdes.string), value: Serdes.number });
+  const registry = new Registry();
+  const transport = new KafkaTransport({ brokers, clientId: 'veroai-bench' });
+  const app = new StreamsApplication(builder.build(), {
+    applicationId: uniqueName('bench-session'),
+    transport,
+    stateDir,
+    defaultStoreType: 'rocksdb',
+    logger: pino({ level: 'warn' }),
+    metricsRegistry: registry,
+  });
+  const rss = new RssSampler();
+  await app.start();
+  let started = 0;
+  await until(async () => {
+    const consumed = await sum(registry, 'veroai_records_consumed_total');
+    if (started === 0 && consumed > 0) started = performance.now();
+    return consumed >= options.records && !app.busy();
+  });
+  const sessionSeconds = (performance.now() - started) / 1000;
+  const rssMb = rss.stop();
+  let openSessions = 0;
+  for (const { store } of app.localStores('sessions'))
+    for await (const _ of (store as unknown as { all(): AsyncIterable<unknown> }).all()) openSessions += 1;
+  await app.stop();
+  await transport.close();
+  await rm(stateDir, { recursive: true, force: true });
+
+  return {
+    bench: 'session',
+    events: options.records,
+    users: Math.min(options.records, 100_000),
+    partitions: options.partitions,
+    spacing_ms: options.spacingMs,
+    session_rps: Math.round(options.records / sessionSeconds),
+    stateless_rps: Math.round(options.records / statelessSeconds),
+    ratio: Number((statelessSeconds / sessionSeconds).toFixed(3)),
+    rss_mb: rssMb,
+    open_sessions: openSessions,
+  };
+}
