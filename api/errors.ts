@@ -58,7 +58,20 @@ export const errorResponseSchema = {
   required: ['error', 'code'],
 } as const;
 
-/** `$ref`s to the error body, for a route's response schema. */
-export function errorResponses(...statuses: number[]): Record<number, { $ref: string }> {
-  return Object.fromEntries(statuses.map((status) => [status, { $ref: 'Error#' }]));
+const statusDescriptions: Readonly<Record<number, string>> = {
+  400: 'malformed request: the message names the parameter or field and what was expected',
+  401: 'missing or unknown API key',
+  404: 'not found, or not of your tenant',
+  413: 'body too large',
+  503: 'a backing store is unavailable; retry shortly',
+};
+
+/** The error body for each status, for a route's response schema (and its OpenAPI description). */
+export function errorResponses(...statuses: number[]): Record<number, object> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: statusDescriptions[status] ?? 'error', allOf: [{ $ref: 'Error#' }] },
+    ]),
+  );
 }

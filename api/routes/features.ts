@@ -74,7 +74,10 @@ export async function featureRoutes(server: FastifyInstance, options: FeatureRou
           properties: { view: viewSchema, entity: entitySchema },
           required: ['view', 'entity'],
         },
-        response: { 200: { $ref: 'Features#' }, ...errorResponses(400, 401, 404, 503) },
+        response: {
+          200: { description: 'the values as of event_time', allOf: [{ $ref: 'Features#' }] },
+          ...errorResponses(400, 401, 404, 503),
+        },
       },
     },
     async (request) => {
@@ -121,6 +124,7 @@ export async function featureRoutes(server: FastifyInstance, options: FeatureRou
         },
         response: {
           200: {
+            description: 'one result per (entity, view)',
             type: 'object',
             properties: {
               results: {
@@ -134,7 +138,7 @@ export async function featureRoutes(server: FastifyInstance, options: FeatureRou
             },
             required: ['results'],
           },
-          ...errorResponses(400, 401, 503),
+          ...errorResponses(400, 401, 413, 503),
         },
       },
     },

@@ -56,6 +56,7 @@ export async function sessionRoutes(server: FastifyInstance, options: SessionRou
         },
         response: {
           200: {
+            description: 'the open session (or null) and the last closed ones',
             type: 'object',
             properties: {
               open: { anyOf: [{ $ref: 'SessionSummary#' }, { type: 'null' }] },

@@ -333,7 +333,12 @@ describe('authentication', () => {
   it.each([['/v1/features/user_activity/acme%2Fu1'], ['/v1/sessions/acme/u1']])(
     'answers 401 with a message on %s without a key, with an unknown key, or a malformed header',
     async (url) => {
-      expect(expectJsonError(await get(url), 401, 'VEROAI_ERR_UNAUTHORIZED').error).toBe('missing API key');
+      const missing = expectJsonError(await get(url), 401, 'VEROAI_ERR_UNAUTHORIZED');
+      expect(missing).toEqual({
+        error: 'missing API key',
+        code: 'VEROAI_ERR_UNAUTHORIZED',
+        hint: "send 'authorization: Bearer <key>' or 'x-api-key: <key>'",
+      });
       expect(expectJsonError(await get(url, 'stolen-key'), 401, 'VEROAI_ERR_UNAUTHORIZED').error).toBe(
         'unknown API key',
       );
@@ -391,7 +396,9 @@ describe('the server', () => {
       ]),
     );
     expect(Object.keys(document.components.securitySchemes)).toEqual(['bearer', 'apiKey']);
-    expect(document.paths['/v1/features/{view}/{entity}'].get.responses['404']).toBeDefined();
+    const responses = document.paths['/v1/features/{view}/{entity}'].get.responses;
+    expect(responses['404'].description).toBe('not found, or not of your tenant');
+    expect(Object.keys(responses)).toEqual(['200', '400', '401', '404', '503']);
   });
 
   it('times requests by route pattern, method and status, never by raw URL', async () => {
