@@ -41,6 +41,15 @@ const schema = z
     API_PORT: port.default(8080),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SAMPLE_EVENTS_PER_SECOND: z.coerce.number().int().min(0).default(200),
+    // a secret: parsed (and its errors reported without echoing it) by api/auth.ts parseApiKeys
+    API_KEYS: z.string().optional(),
+    SESSION_GAP_MS: z.coerce.number().int().min(1_000, 'expected at least 1000 (milliseconds)').optional(),
+    SESSION_GRACE_MS: z.coerce.number().int().min(0, 'expected 0 or more (milliseconds)').optional(),
+    FEATURE_TTL_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000, 'expected at least 1000 (milliseconds)')
+      .default(48 * 3_600_000),
   })
   .superRefine((c, ctx) => {
     if (c.TRANSPORT === 'kafka' && c.KAFKA_BROKERS === undefined) {

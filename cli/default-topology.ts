@@ -1,30 +1,47 @@
-import {
-  RAW_EVENTS_TOPIC,
-  TENANT_EVENT_COUNTS_TOPIC,
-  tenantEventCountsTopology,
-} from '../processors/telemetry/tenant-event-counts.js';
-import { telemetryEventSerde } from '../schemas/index.js';
-import type { Topology } from '../topology/index.js';
+import type { FeatureSink } from '../processors/features/feature-update.js';
+import { type FirstPipelineOptions, firstPipelineTopology } from '../processors/first-pipeline.js';
+import type { SessionHistorySink } from '../processors/sessions/session-summary.js';
+import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
+import { type TopicSpec, type Topology, TopologyError } from '../topology/index.js';
 import type { AppConfig } from './config.js';
 
-/** The topology `veroai run` and `veroai describe` work on, and the topics it reads and writes. */
+/** The topology `veroai run`, `demo`, `describe` and `topics` work on: the first pipeline. */
 export interface DefaultTopology {
   readonly topology: Topology;
   /** External topics with the partitions they get when the CLI creates them. */
-  readonly topics: ReadonlyArray<{ name: string; partitions: number }>;
+  readonly topics: readonly TopicSpec[];
   readonly inputTopic: string;
 }
 
-export function defaultTopology(config: Pick<AppConfig, 'SCHEMA_REGISTRY_URL'>): DefaultTopology {
-  const telemetrySerde = telemetryEventSerde(
-    config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL },
-  );
-  return {
-    topology: tenantEventCountsTopology({ telemetrySerde }),
-    topics: [
-      { name: RAW_EVENTS_TOPIC, partitions: 3 },
-      { name: TENANT_EVENT_COUNTS_TOPIC, partitions: 3 },
-    ],
-    inputTopic: RAW_EVENTS_TOPIC,
-  };
+export type DefaultTopologyOptions = Omit<FirstPipelineOptions, 'serdes' | 'sinks'> & {
+  /** Where features and closed sessions go; without them (describe, topics) a write fails loudly. */
+  readonly sinks?: FirstPipelineOptions['sinks'];
+};
+
+/** Sinks for a topology that is described, never run. */
+const unconnected: { features: FeatureSink; sessionHistory: SessionHistorySink } = {
+  features: {
+    write: () => Promise.reject(new TopologyError('this topology was built without a feature sink')),
+  },
+  sessionHistory: {
+    append: () => Promise.reject(new TopologyError('this topology was built without a session history sink')),
+  },
+};
+
+export function defaultTopology(
+  config: Pick<AppConfig, 'SCHEMA_REGISTRY_URL'>,
+  options: DefaultTopologyOptions = {},
+): DefaultTopology {
+  const serdeOptions =
+    config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL };
+  const { topology, externalTopics } = firstPipelineTopology({
+    ...options,
+    serdes: {
+      telemetry: telemetryEventSerde(serdeOptions),
+      session: userSessionSerde(serdeOptions),
+      feature: featureUpdateSerde(serdeOptions),
+    },
+    sinks: options.sinks ?? unconnected,
+  });
+  return { topology, topics: externalTopics, inputTopic: 'raw_events' };
 }

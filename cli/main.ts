@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { VeroaiError } from '../topology/index.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerProduce } from './commands/produce.js';
 import { registerRun } from './commands/run.js';
@@ -14,6 +15,7 @@ const program = new Command('veroai')
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
+registerDemo(program);
 registerDescribe(program);
 registerRun(program);
 registerProduce(program);

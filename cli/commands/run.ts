@@ -1,100 +1,71 @@
 import type { Command } from 'commander';
-import { collectDefaultMetrics, Registry } from 'prom-client';
-import { buildApiServer } from '../../api/server.js';
-import { telemetryEventSerde } from '../../schemas/index.js';
-import { StreamsApplication } from '../../topology/index.js';
 import { loadConfig } from '../config.js';
-import { defaultTopology } from '../default-topology.js';
 import { createLogger } from '../logger.js';
-import { SampleFeed } from '../sample-feed.js';
-import { transportFor } from '../transport.js';
+import { type MainJob, startMainJob } from '../main-job.js';
 
 interface RunOptions {
   sample?: boolean;
   duration?: number;
 }
 
+/** `--duration <seconds>`: shared by run and demo. */
+export function parseDuration(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error('--duration: expected a positive number of seconds');
+  return n;
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
     .description(
-      'run the default topology from the environment (TRANSPORT, KAFKA_BROKERS, ...), with the API and /metrics; stops cleanly on SIGINT/SIGTERM',
+      'run the main job (telemetry → sessions → features, Redis, query API, /metrics) from the environment; stops cleanly on SIGINT/SIGTERM',
     )
     .option('--no-sample', 'do not feed built-in sample traffic (default: fed on the memory transport only)')
-    .option('--duration <seconds>', 'stop by itself after this many seconds', (v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new Error('--duration: expected a positive number of seconds');
-      return n;
-    })
+    .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)
     .action(async (options: RunOptions) => {
-      await runDefault(options);
+      const config = loadConfig();
+      const logger = createLogger(config.LOG_LEVEL);
+      const job = await startMainJob(config, logger, {
+        sample: options.sample !== false && config.TRANSPORT === 'memory',
+      });
+      process.stderr.write(
+        `veroai: application '${config.APPLICATION_ID}' running on the ${job.transportKind} transport; API and /metrics on ${job.address}\n`,
+      );
+      await untilStopped(job, logger, options.duration);
     });
 }
 
-async function runDefault(options: RunOptions): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.LOG_LEVEL);
-  const { topology, topics, inputTopic } = defaultTopology(config);
-  const transport = transportFor(config, logger);
-  if (transport.kind === 'memory') await transport.ensureTopics(topics);
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'veroai_process_' });
-  const app = new StreamsApplication(topology, {
-    applicationId: config.APPLICATION_ID,
-    transport,
-    processingGuarantee: config.PROCESSING_GUARANTEE,
-    commitIntervalMs: config.COMMIT_INTERVAL_MS,
-    logger,
-    metricsRegistry: registry,
+/**
+ * Waits for SIGINT/SIGTERM, `durationSeconds` or a fatal failure, then stops
+ * the job cleanly: the batch in progress finishes, offsets are committed, the
+ * consumer leaves its group. A fatal failure exits non-zero without
+ * committing what was not written.
+ */
+export async function untilStopped(
+  job: MainJob,
+  logger: { info(o: object, m: string): void; error(o: object, m: string): void },
+  durationSeconds: number | undefined,
+): Promise<void> {
+  const reason = await new Promise<{ why: string; error?: unknown }>((resolve) => {
+    process.once('SIGINT', () => resolve({ why: 'SIGINT' }));
+    process.once('SIGTERM', () => resolve({ why: 'SIGTERM' }));
+    if (durationSeconds !== undefined)
+      setTimeout(() => resolve({ why: '--duration elapsed' }), durationSeconds * 1000).unref();
+    void job.failed.then((error) => resolve({ why: 'fatal error', error }));
   });
-  const api = await buildApiServer({ registry, app, logger });
-  const feed =
-    transport.kind === 'memory' && options.sample !== false
-      ? new SampleFeed({
-          transport,
-          topic: inputTopic,
-          serde: telemetryEventSerde(
-            config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL },
-          ),
-          eventsPerSecond: config.SAMPLE_EVENTS_PER_SECOND,
-          logger,
-        })
-      : undefined;
-
-  let stopping: Promise<void> | undefined;
-  const shutdown = (reason: string) => {
-    stopping ??= (async () => {
-      logger.info(
-        { reason },
-        'shutting down: finishing the batch in progress, committing, leaving the group',
-      );
-      await feed?.stop();
-      await app.stop();
-      await api.close();
-      await transport.close();
-      logger.info('stopped');
-    })();
-    return stopping;
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  app.on('error', () => void shutdown('fatal error').finally(() => process.exit(1)));
-
-  await app.start();
-  const address = await api.listen({ host: config.API_HOST, port: config.API_PORT });
-  await feed?.start();
-  process.stderr.write(
-    `veroai: application '${config.APPLICATION_ID}' running on the ${transport.kind} transport; API and /metrics on ${address}\n`,
-  );
-  if (options.duration !== undefined) {
-    setTimeout(() => void shutdown('--duration elapsed'), options.duration * 1000).unref();
+  if (reason.error !== undefined) {
+    logger.error(
+      { err: reason.error },
+      'stopping after a fatal error; uncommitted input is reprocessed on restart',
+    );
+    process.exitCode = 1;
+  } else {
+    logger.info(
+      { reason: reason.why },
+      'shutting down: finishing the batch in progress, committing, leaving the group',
+    );
   }
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (stopping !== undefined) {
-        clearInterval(check);
-        void stopping.then(resolve);
-      }
-    }, 100);
-  });
+  await job.stop();
+  logger.info({}, 'stopped');
 }

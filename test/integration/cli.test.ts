@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -20,18 +22,21 @@ describe('the veroai command', () => {
     const out = veroai(['describe']);
     expect(out.status).toBe(0);
     expect(out.stdout).toMatch(/Sub-topology: 0[\s\S]*Source: raw-events \(topics: \[raw_events\]\)/);
-    expect(out.stdout).toMatch(/Sub-topology: 1[\s\S]*Store: events-per-tenant/);
-    expect(out.stdout).toMatch(/Internal topics:\n {3}veroai-events-by-tenant-repartition \(repartition\)/);
+    expect(out.stdout).toMatch(
+      /Sub-topology: 1[\s\S]*Store: user-sessions \(type: session, changelog: veroai-user-sessions-changelog\)/,
+    );
+    expect(out.stdout).toMatch(/Sink: user-sessions-out \(topic: user_sessions\)/);
+    expect(out.stdout).toMatch(/Internal topics:\n[\s\S]*veroai-events-by-user-repartition \(repartition\)/);
     expect(veroai(['describe', '--mermaid']).stdout).toMatch(/^flowchart LR/);
   });
 
   it('every command has --help', () => {
-    for (const command of ['describe', 'run', 'produce', 'topics']) {
+    for (const command of ['demo', 'describe', 'run', 'produce', 'topics']) {
       const out = veroai([command, '--help']);
       expect(out.status, command).toBe(0);
       expect(out.stdout).toContain(`Usage: veroai ${command}`);
     }
-  });
+  }, 120_000);
 
   it('a bad configuration stops with the variable, the expected form and the value', () => {
     const out = veroai(['run'], { TRANSPORT: 'kafka', KAFKA_BROKERS: 'nope', API_PORT: 'eighty' });
@@ -44,7 +49,13 @@ describe('the veroai command', () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn(process.execPath, [bin, 'run'], {
       cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'info', API_PORT: String(port), SAMPLE_EVENTS_PER_SECOND: '500' },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        API_PORT: String(port),
+        SAMPLE_EVENTS_PER_SECOND: '500',
+        STATE_DIR: mkdtempSync(join(tmpdir(), 'veroai-run-')),
+      },
     });
     let stderr = '';
     child.stderr.on('data', (c) => {
@@ -60,7 +71,7 @@ describe('the veroai command', () => {
           (r) => r.text(),
           () => '',
         );
-        const m = /veroai_records_produced_total\{[^}]*topic="tenant_event_counts"\} (\d+)/.exec(metrics);
+        const m = /veroai_records_produced_total\{[^}]*topic="feature_updates"\} (\d+)/.exec(metrics);
         counted = m === null ? 0 : Number(m[1]);
       }
       expect(counted).toBeGreaterThan(0);
@@ -74,5 +85,46 @@ describe('the veroai command', () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/"msg":"stopped"/);
+  });
+
+  it('demo runs the whole pipeline with its traffic, prints the API and keys, and serves features to a tenant key', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [bin, 'demo', '--duration', '40'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        API_PORT: String(port),
+        SAMPLE_EVENTS_PER_SECOND: '400',
+        APPLICATION_ID: `demo-test-${port}`,
+        STATE_DIR: mkdtempSync(join(tmpdir(), 'veroai-demo-')),
+      },
+    });
+    let stdout = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && !/features written [1-9]/.test(stdout))
+        await new Promise((r) => setTimeout(r, 250));
+      expect(stdout).toContain(`query API http://127.0.0.1:${port}`);
+      expect(stdout).toMatch(/events\/s +\d+ +events in \d+/);
+      const acmeKey = /tenant acme: (\S+)/.exec(stdout)?.[1];
+      expect(acmeKey).toBeDefined();
+      const auth = { authorization: `Bearer ${acmeKey}` };
+      const own = await fetch(`http://127.0.0.1:${port}/v1/features/tenant_usage/acme`, { headers: auth });
+      expect(own.status).toBe(200);
+      const body = (await own.json()) as { values: Record<string, number>; event_time: number };
+      expect(body.values.events_1h).toBeGreaterThan(0);
+      // the acme key never sees another tenant's features
+      const other = await fetch(`http://127.0.0.1:${port}/v1/features/tenant_usage/globex`, {
+        headers: auth,
+      });
+      expect(other.status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });

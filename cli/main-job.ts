@@ -1,0 +1,163 @@
+/**
+ * The main job, as `veroai run` and `veroai demo` start it: the first pipeline
+ * (telemetry → sessions → features) on the configured transport, its Redis
+ * sinks, the query API with /metrics, and (on the memory transport, or when
+ * asked) built-in sample traffic. One place assembles it, so both commands
+ * run exactly the same thing.
+ */
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { parseApiKeys } from '../api/auth.js';
+import type { OpenSessionLookup } from '../api/routes/sessions.js';
+import { buildApiServer } from '../api/server.js';
+import { type SessionAggregate, sessionSummaryOf } from '../processors/sessions/session-aggregate.js';
+import type { SessionSummary } from '../processors/sessions/session-summary.js';
+import { USER_SESSIONS_STORE } from '../processors/sessions/user-sessions.js';
+import type { SinkFailure } from '../processors/write-batch-to-sink.js';
+import { type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
+import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
+import { type SessionStore, StreamsApplication } from '../topology/index.js';
+import type { AppConfig } from './config.js';
+import { defaultTopology } from './default-topology.js';
+import { SampleFeed } from './sample-feed.js';
+import { transportFor } from './transport.js';
+
+export interface MainJobOptions {
+  /** Feed built-in sample traffic into `raw_events`. */
+  readonly sample: boolean;
+  /** Session inactivity gap and grace when the configuration does not set them. */
+  readonly sessionDefaults?: { readonly gapMs: number; readonly graceMs: number };
+  /** API keys when API_KEYS is not set (the demo makes some); without any, only /metrics and /health are served. */
+  readonly fallbackApiKeys?: ReadonlyMap<string, string>;
+}
+
+export interface MainJob {
+  readonly app: StreamsApplication;
+  readonly registry: Registry;
+  /** Where the API listens, e.g. http://127.0.0.1:8080. */
+  readonly address: string;
+  readonly transportKind: 'kafka' | 'memory';
+  readonly apiKeys: ReadonlyMap<string, string> | undefined;
+  readonly session: { readonly gapMs: number; readonly graceMs: number };
+  readonly feed: SampleFeed | undefined;
+  /** Resolves when the job has failed for good (e.g. a sink down past its retries). */
+  readonly failed: Promise<unknown>;
+  /** Stops the feed, finishes the batch in progress, commits, leaves the group, closes everything. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_SESSION = { gapMs: 30 * 60_000, graceMs: 5 * 60_000 };
+
+/** Starts the main job from the configuration; throws a VeroaiError naming what to fix when it cannot. */
+export async function startMainJob(
+  config: AppConfig,
+  logger: Logger,
+  options: MainJobOptions,
+): Promise<MainJob> {
+  const apiKeys = config.API_KEYS === undefined ? options.fallbackApiKeys : parseApiKeys(config.API_KEYS);
+  const session = {
+    gapMs: config.SESSION_GAP_MS ?? options.sessionDefaults?.gapMs ?? DEFAULT_SESSION.gapMs,
+    graceMs: config.SESSION_GRACE_MS ?? options.sessionDefaults?.graceMs ?? DEFAULT_SESSION.graceMs,
+  };
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'veroai_process_' });
+  const redis = await connectRedis(config.REDIS_URL, { logger });
+  const features = new RedisFeatureStore({ redis, registry, ttlMs: config.FEATURE_TTL_MS });
+  const sessionHistory = new RedisSessionHistory({ redis, registry });
+  const serdeOptions: TopicSerdeOptions =
+    config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL };
+  let reportFailure: (reason: unknown) => void = () => undefined;
+  const failed = new Promise<unknown>((resolve) => {
+    reportFailure = resolve;
+  });
+  const { topology, topics, inputTopic } = defaultTopology(config, {
+    sinks: { features, sessionHistory },
+    sessionGapMs: session.gapMs,
+    sessionGraceMs: session.graceMs,
+    sinkRetry: {
+      onFailure: (failure: SinkFailure) => {
+        logger.warn(
+          { sink: failure.sink, attempt: failure.attempt, retryInMs: failure.retryInMs, err: failure.error },
+          'sink write failed; retrying',
+        );
+        if (failure.exhausted) reportFailure(failure.error);
+      },
+    },
+  });
+  const transport = transportFor(config, logger);
+  if (transport.kind === 'memory') await transport.ensureTopics(topics);
+  const app = new StreamsApplication(topology, {
+    applicationId: config.APPLICATION_ID,
+    transport,
+    processingGuarantee: config.PROCESSING_GUARANTEE,
+    commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    logger,
+    metricsRegistry: registry,
+  });
+  app.on('error', (error) => reportFailure(error));
+  const api = await buildApiServer({
+    registry,
+    app,
+    logger,
+    ...(apiKeys === undefined
+      ? {}
+      : { apiKeys, features, sessionHistory, openSession: openSessionLookup(app, session.gapMs) }),
+  });
+  if (apiKeys === undefined)
+    logger.warn('API_KEYS is not set: the query API serves only /metrics, /health and /docs');
+  const feed = options.sample
+    ? new SampleFeed({
+        transport,
+        topic: inputTopic,
+        serde: telemetryEventSerde(serdeOptions),
+        eventsPerSecond: config.SAMPLE_EVENTS_PER_SECOND,
+        logger,
+      })
+    : undefined;
+
+  await app.start();
+  const address = await api.listen({ host: config.API_HOST, port: config.API_PORT });
+  await feed?.start();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    registry,
+    address,
+    transportKind: transport.kind,
+    apiKeys,
+    session,
+    feed,
+    failed,
+    stop() {
+      stopping ??= (async () => {
+        await feed?.stop();
+        await app.stop();
+        await api.close();
+        await transport.close();
+        await redis.quit().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The open session of a user: an interactive query on the session store of
+ * the task that owns the user's key. A session is open while its task's
+ * stream time has not passed its end plus the inactivity gap.
+ */
+function openSessionLookup(app: StreamsApplication, gapMs: number): OpenSessionLookup {
+  return async (tenantId: string, userId: string): Promise<SessionSummary | null> => {
+    const key = `${tenantId}/${userId}`;
+    const store = app.queryStore<SessionStore<string, SessionAggregate>>(USER_SESSIONS_STORE, key);
+    if (store === undefined) return null;
+    const sessions = await store.fetch(key);
+    const latest = sessions[sessions.length - 1];
+    if (latest === undefined) return null;
+    const [windowed, aggregate] = latest;
+    const streamTime = Math.max(-1, ...[...app.activeTasks().values()].map((t) => t.streamTime()));
+    if (windowed.window.end + gapMs < streamTime) return null;
+    return sessionSummaryOf(key, windowed.window, aggregate);
+  };
+}
