@@ -18,14 +18,17 @@ export function recordRequestLatency(server: FastifyInstance, registry: Registry
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     });
+  // one child per (route, method, status): prom-client then hashes the labels once, not per request
+  const children = new Map<string, { observe(seconds: number): void }>();
   server.addHook('onResponse', async (request, reply) => {
-    histogram.observe(
-      {
-        route: request.routeOptions.url ?? 'unmatched',
-        method: request.method,
-        status_code: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
+    const route = request.routeOptions.url ?? 'unmatched';
+    const statusCode = String(reply.statusCode);
+    const id = `${request.method} ${statusCode} ${route}`;
+    let child = children.get(id);
+    if (child === undefined) {
+      child = histogram.labels({ route, method: request.method, status_code: statusCode });
+      children.set(id, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
   });
 }
