@@ -14,7 +14,11 @@ export {
 export { KTable, Suppressed } from './dsl/ktable.js';
 export type { KeyValue, ValueCallback } from './dsl/operators.js';
 export { type KeyValueStoreOptions, type StreamOptions, TopologyBuilder } from './dsl/topology-builder.js';
-export { SessionWindowedKStream, TimeWindowedKStream } from './dsl/windowed-kstream.js';
+export {
+  SessionWindowedKStream,
+  TimeWindowedKStream,
+  type WindowedStoreOptions,
+} from './dsl/windowed-kstream.js';
 export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';
 export type { TimestampExtractor } from './plan/graph.js';

@@ -19,10 +19,13 @@ import type {
   WindowSpec,
 } from '../windows/windows.js';
 import type { AggregateOptions } from './kgrouped-stream.js';
-import type { KStream, Named } from './kstream.js';
+import type { KStream } from './kstream.js';
 import { KTable } from './ktable.js';
 
 type AnySupplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
+
+/** Options of count() and reduce(): the store's name and type; its value serde is implied. */
+export type WindowedStoreOptions = Omit<AggregateOptions<unknown>, 'value'>;
 
 /** What a windowed aggregation's processor is built from. */
 interface WindowedStore<K> {
@@ -119,7 +122,7 @@ export class TimeWindowedKStream<K, V> {
    * @example grouped.windowedBy(TimeWindows.ofSizeAndGrace(60_000, 5_000)).count({ name: 'clicks-per-minute' })
    * @example grouped.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(60_000, 5_000)).count({ name: 'clicks-within-a-minute' })
    */
-  count(options: Named = {}): KTable<Windowed<K>, number> {
+  count(options: WindowedStoreOptions = {}): KTable<Windowed<K>, number> {
     return this.aggregate(
       () => 0,
       (_k, _v, n) => n + 1,
@@ -129,7 +132,7 @@ export class TimeWindowedKStream<K, V> {
   }
 
   /** Combines the values of each key and window with `reducer`; a window's first value is its initial aggregate. */
-  reduce(reducer: (aggregate: V, value: V) => V, options: Named = {}): KTable<Windowed<K>, V> {
+  reduce(reducer: (aggregate: V, value: V) => V, options: WindowedStoreOptions = {}): KTable<Windowed<K>, V> {
     const value = this.valueSerde;
     if (value === undefined)
       throw new TopologyError(
@@ -179,7 +182,7 @@ export class SessionWindowedKStream<K, V> {
     private readonly windows: SessionWindows,
   ) {}
 
-  count(options: Named = {}): KTable<Windowed<K>, number> {
+  count(options: WindowedStoreOptions = {}): KTable<Windowed<K>, number> {
     return this.aggregate(
       () => 0,
       (_k, _v, n) => n + 1,

@@ -4,6 +4,10 @@
  * inclusive, a left window [t - diff, t] per record, a right window
  * [t + 1, t + 1 + diff] once a later record falls in it.
  */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DLQ_HEADERS,
@@ -12,15 +16,30 @@ import {
   SlidingWindows,
   Suppressed,
   TestDriver,
+  type Topology,
   TopologyBuilder,
   type Windowed,
+  type WindowedStoreOptions,
 } from '../../../topology/index.js';
 
+type StoreType = NonNullable<WindowedStoreOptions['store']>;
+
 let driver: TestDriver | undefined;
+let applicationId: string | undefined;
 afterEach(async () => {
   await driver?.close();
   driver = undefined;
+  // RocksDB stores live under the application's default state folder
+  if (applicationId !== undefined)
+    await rm(join(tmpdir(), 'veroai-streams', applicationId), { recursive: true, force: true });
+  applicationId = undefined;
 });
+
+/** A driver with an application id of its own, so that RocksDB folders never collide across tests. */
+async function start(topology: Topology): Promise<TestDriver> {
+  applicationId = `sliding-test-${randomBytes(4).toString('hex')}`;
+  return TestDriver.create(topology, { applicationId });
+}
 
 const text = Serdes.string;
 /** key, window start, window end, value, record timestamp */
@@ -30,13 +49,13 @@ const rows = (d: TestDriver, topic = 'out'): Row[] =>
     .readOutput<Windowed<string>, number | string | null>(topic)
     .map((r) => [r.key.key, r.key.window.start, r.key.window.end, r.value, r.timestamp]);
 
-function slidingCount(windows: SlidingWindows, suppress = false) {
+function slidingCount(windows: SlidingWindows, store: StoreType, suppress = false) {
   const builder = new TopologyBuilder();
   const counts = builder
     .stream('in', { key: text, value: text })
     .groupByKey()
     .windowedBy(windows)
-    .count({ name: 'counts' });
+    .count({ name: 'counts', store });
   (suppress ? counts.suppress(Suppressed.untilWindowCloses(), { name: 'final-counts' }) : counts)
     .toStream()
     .to('out');
@@ -47,9 +66,9 @@ async function pipe(d: TestDriver, key: string, ...times: number[]): Promise<voi
   for (const t of times) await d.pipeInput('in', key, `${key}@${t}`, t);
 }
 
-describe('sliding windows', () => {
+describe.each<StoreType>(['memory', 'rocksdb'])('sliding windows (%s store)', (store) => {
   it('creates a left window per record and a right window when a later record falls in it (the Kafka Streams example)', async () => {
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 0)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 0), store));
     await pipe(driver, 'A', 8_000);
     expect(rows(driver)).toEqual([['A', 3_000, 8_000, 1, 8_000]]);
     await pipe(driver, 'A', 9_200);
@@ -67,7 +86,7 @@ describe('sliding windows', () => {
   });
 
   it('takes an out-of-order record within grace into every window that contains it, creating its right window from the later ones', async () => {
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 10_000)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 10_000), store));
     await pipe(driver, 'A', 10_000, 16_000);
     expect(rows(driver)).toEqual([
       ['A', 5_000, 10_000, 1, 10_000],
@@ -88,7 +107,7 @@ describe('sliding windows', () => {
 
   it('keeps keys apart and adds a repeated timestamp to the windows it already has', async () => {
     // stream time is per task, not per key: B at 8 500 closes windows ending before 7 500
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 1_000)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 1_000), store));
     await pipe(driver, 'A', 8_000);
     await pipe(driver, 'B', 8_500);
     await pipe(driver, 'A', 8_000);
@@ -100,7 +119,7 @@ describe('sliding windows', () => {
   });
 
   it('puts records earlier than the time difference into the shared window [0, diff], as Kafka Streams does', async () => {
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 0)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 0), store));
     await pipe(driver, 'A', 1_000, 3_000, 6_000);
     expect(rows(driver)).toEqual([
       ['A', 0, 5_000, 1, 1_000],
@@ -113,7 +132,7 @@ describe('sliding windows', () => {
   });
 
   it('sends a record whose windows have all closed to the late topic, counted, and changes nothing', async () => {
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000), store));
     await pipe(driver, 'A', 10_000, 30_000);
     rows(driver);
     // stream time 30 000, grace 2 000: windows ending before 28 000 are closed; 20 000's right window ends at 25 001
@@ -130,7 +149,7 @@ describe('sliding windows', () => {
   });
 
   it('counts a record in its windows that are still open and reports it late for the closed one', async () => {
-    driver = await TestDriver.create(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000)));
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000), store));
     await pipe(driver, 'A', 10_000, 25_000);
     rows(driver);
     // stream time 25 000: [20 000, 25 000] is open, 21 000's own left window [16 000, 21 000] closed at 23 000
@@ -150,7 +169,7 @@ describe('sliding windows', () => {
     const windows = SlidingWindows.ofTimeDifferenceAndGrace(5_000, 0);
     grouped
       .windowedBy(windows)
-      .reduce((a, b) => `${a}+${b}`, { name: 'joined' })
+      .reduce((a, b) => `${a}+${b}`, { name: 'joined', store })
       .toStream()
       .to('joined');
     grouped
@@ -158,12 +177,12 @@ describe('sliding windows', () => {
       .aggregate(
         () => [] as Array<string | null>,
         (_k, v, list) => [...list, v],
-        { name: 'lists', value: Serdes.json<Array<string | null>>() },
+        { name: 'lists', value: Serdes.json<Array<string | null>>(), store },
       )
       .toStream()
       .mapValues((list) => (list === null ? null : list.join(',')), { value: text })
       .to('lists');
-    driver = await TestDriver.create(builder.build());
+    driver = await start(builder.build());
     await pipe(driver, 'A', 8_000, 9_200, 12_400);
     expect(rows(driver, 'joined').map(([, start, end, value]) => [start, end, value])).toEqual([
       [3_000, 8_000, 'A@8000'],
@@ -190,9 +209,7 @@ describe('sliding windows', () => {
   ])(
     'ends with exactly the windows and counts of the definition, for shuffled input within grace (diff $diff ms)',
     async ({ diff, seed }) => {
-      driver = await TestDriver.create(
-        slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(diff, 1_000_000)),
-      );
+      driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(diff, 1_000_000), store));
       const random = seeded(seed);
       // coarse times (many ties and records within diff of each other), some one millisecond off
       const input: Array<[string, number]> = Array.from({ length: 120 }, () => [
@@ -210,6 +227,30 @@ describe('sliding windows', () => {
     },
   );
 
+  describe('suppress(untilWindowCloses)', () => {
+    it('emits one final count per window, once stream time is past its end plus grace', async () => {
+      driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 3_000), store, true));
+      await pipe(driver, 'A', 8_000, 11_000);
+      // stream time 11 000 = end + grace of [3 000, 8 000]: still open, a record at 8 000 may come
+      expect(rows(driver)).toEqual([]);
+      await pipe(driver, 'A', 8_000);
+      expect(rows(driver)).toEqual([]);
+      await pipe(driver, 'A', 11_001);
+      expect(rows(driver)).toEqual([['A', 3_000, 8_000, 2, 8_000]]);
+      // another key moves stream time past every window of A
+      await pipe(driver, 'B', 40_000);
+      expect(rows(driver)).toEqual([
+        ['A', 6_000, 11_000, 3, 11_000],
+        ['A', 6_001, 11_001, 4, 11_001],
+        ['A', 8_001, 13_001, 2, 13_001],
+        ['A', 11_001, 16_001, 1, 16_001],
+      ]);
+      expect(driver.readLateRecords()).toEqual([]);
+    });
+  });
+});
+
+describe('SlidingWindows', () => {
   it('rejects a negative time difference or grace, naming it', () => {
     expect(() => SlidingWindows.ofTimeDifferenceAndGrace(-1, 0)).toThrow(
       /SlidingWindows time difference must be a non-negative whole number of milliseconds, got -1/,
@@ -218,33 +259,12 @@ describe('sliding windows', () => {
   });
 
   it('is described with its time difference, grace and changelogged store', () => {
-    const text = describeTopology(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000)), 'app');
+    const text = describeTopology(
+      slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 2_000), 'memory'),
+      'app',
+    );
     expect(text).toMatch(/count \(sliding 5000 ms, grace 2000 ms\)/);
     expect(text).toMatch(/app-counts-changelog/);
-  });
-});
-
-describe('suppress(untilWindowCloses) on sliding windows', () => {
-  it('emits one final count per window, once stream time is past its end plus grace', async () => {
-    driver = await TestDriver.create(
-      slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 3_000), true),
-    );
-    await pipe(driver, 'A', 8_000, 11_000);
-    // stream time 11 000 = end + grace of [3 000, 8 000]: still open, a record at 8 000 may come
-    expect(rows(driver)).toEqual([]);
-    await pipe(driver, 'A', 8_000);
-    expect(rows(driver)).toEqual([]);
-    await pipe(driver, 'A', 11_001);
-    expect(rows(driver)).toEqual([['A', 3_000, 8_000, 2, 8_000]]);
-    // another key moves stream time past every window of A
-    await pipe(driver, 'B', 40_000);
-    expect(rows(driver)).toEqual([
-      ['A', 6_000, 11_000, 3, 11_000],
-      ['A', 6_001, 11_001, 4, 11_001],
-      ['A', 8_001, 13_001, 2, 13_001],
-      ['A', 11_001, 16_001, 1, 16_001],
-    ]);
-    expect(driver.readLateRecords()).toEqual([]);
   });
 });
 
