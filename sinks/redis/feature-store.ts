@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { FeatureSink, FeatureUpdate, FeatureView } from '../../processors/features/feature-update.js';
-import { VeroaiError } from '../../topology/errors.js';
+import { ConfigError, VeroaiError } from '../../topology/errors.js';
 import type { FeatureLookup, FeatureReader, StoredFeatures } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
 import { failedReplies } from './redis-failures.js';
@@ -67,10 +67,7 @@ export class RedisFeatureStore implements FeatureSink, FeatureReader {
   constructor(options: RedisFeatureStoreOptions) {
     const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
-      throw new VeroaiError(
-        'VEROAI_ERR_CONFIG',
-        `feature store TTL: expected a positive whole number of ms, got ${ttlMs}`,
-      );
+      throw new ConfigError(`feature store TTL: expected a positive whole number of ms, got ${ttlMs}`);
     }
     this.keyPrefix = options.keyPrefix ?? 'veroai';
     this.ttlMs = ttlMs;

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { SessionHistorySink, SessionSummary } from '../../processors/sessions/session-summary.js';
-import { VeroaiError } from '../../topology/errors.js';
+import { ConfigError, VeroaiError } from '../../topology/errors.js';
 import type { SessionHistoryReader } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
 import { failedReplies } from './redis-failures.js';
@@ -59,16 +59,10 @@ export class RedisSessionHistory implements SessionHistorySink, SessionHistoryRe
     const keep = options.keep ?? 20;
     const ttlMs = options.ttlMs ?? 7 * 24 * 60 * 60 * 1000;
     if (!Number.isInteger(keep) || keep <= 0) {
-      throw new VeroaiError(
-        'VEROAI_ERR_CONFIG',
-        `session history: keep must be a positive whole number, got ${keep}`,
-      );
+      throw new ConfigError(`session history: keep must be a positive whole number, got ${keep}`);
     }
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
-      throw new VeroaiError(
-        'VEROAI_ERR_CONFIG',
-        `session history TTL: expected a positive whole number of ms, got ${ttlMs}`,
-      );
+      throw new ConfigError(`session history TTL: expected a positive whole number of ms, got ${ttlMs}`);
     }
     this.keyPrefix = options.keyPrefix ?? 'veroai';
     this.keep = keep;
