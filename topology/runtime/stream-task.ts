@@ -296,6 +296,7 @@ export class StreamTask {
     this.outputs = [];
     const { sources, counts, done } = this.buildBatchGraph();
     const entry = sources.get(source.name)!;
+    await this.readAhead(batch.records);
     await this.punctuate();
     for (const raw of batch.records) {
       this.currentSource = raw;
@@ -313,7 +314,7 @@ export class StreamTask {
     for (const s of sources.values()) s.parentEnded();
     await done;
     this.runners.clear();
-    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busyMs / 1000);
+    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
     for (const { store } of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
@@ -325,6 +326,14 @@ export class StreamTask {
     const offsets =
       last === undefined ? [] : [{ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 }];
     return { records, offsets, acknowledge: () => this.acknowledge(flight) };
+  }
+
+  /** Lets the persistent stores that can read ahead load the batch's keys, all of them at once. */
+  private async readAhead(records: readonly SourceRecord[]): Promise<void> {
+    const readers = [...this.stores.values()].filter((s) => s.prefetch !== undefined);
+    if (readers.length === 0 || records.length === 0) return;
+    const keys = records.flatMap((r) => (r.key === null ? [] : [r.key]));
+    await Promise.all(readers.map((s) => s.prefetch!(keys)));
   }
 
   /** The batch's output is safely in the log: its offsets (and all before) may be committed. */
@@ -469,7 +478,7 @@ export class StreamTask {
       deadLetter: (record, error, node) => this.deadLetter(record, error, node),
       emit: (record) => this.outputs.push(record),
       partitionFor: (topic, key) => this.env.partitionFor(topic, key),
-      timer: new NodeTimer(),
+      timer: NodeTimer.forBatch(),
     };
     const built = new Map<string, Downstream & NodeCounts>();
     const sources = new Map<string, Downstream>();

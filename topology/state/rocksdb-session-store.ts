@@ -47,6 +47,9 @@ function windowOf(entryKey: Buffer): Window {
 
 const windowId = (w: Window) => `${w.start}:${w.end}`;
 
+/** Scans a read-ahead runs at once: enough to keep RocksDB's threads busy. */
+const PREFETCH_SCANS = 32;
+
 /**
  * Sessions in RocksDB, under `<STATE_DIR>/<applicationId>/<taskId>/<store>`.
  * An entry's key is the length-prefixed key bytes, then the session's start
@@ -60,6 +63,8 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   private db: RocksDbDatabase | undefined;
   private readonly buffer = new WriteBuffer<BufferedSessions<K, V>>();
   private restored: Array<{ key: Buffer; value: Buffer | null }> = [];
+  /** Entries on disk of the keys read ahead for the current batch, by key prefix; dropped when a flush writes. */
+  private readAhead = new Map<string, Array<[Buffer, Buffer]>>();
 
   constructor(
     readonly name: string,
@@ -77,6 +82,35 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
 
   fetch(key: K): Promise<Array<[Windowed<K>, V]>> {
     return this.sessions(key, undefined, () => true);
+  }
+
+  /**
+   * Reads the sessions of `keys` (serialised) from disk ahead, several scans
+   * at a time, so that the batch's lookups of those keys need not each wait
+   * for a scan of their own. Keeps them until the next flush writes.
+   */
+  async prefetch(keys: readonly Buffer[]): Promise<void> {
+    const db = this.database();
+    const wanted = new Map<string, Buffer>();
+    for (const k of keys) {
+      const prefix = keyPrefix(k);
+      const id = prefix.toString('latin1');
+      if (!this.readAhead.has(id)) wanted.set(id, prefix);
+    }
+    const queue = [...wanted];
+    const worker = async () => {
+      for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+        const [id, prefix] = next;
+        const entries: Array<[Buffer, Buffer]> = [];
+        for await (const entry of db.scan({
+          gte: prefix,
+          lte: Buffer.concat([prefix, MAX_SUFFIX, MAX_SUFFIX]),
+        }))
+          entries.push(entry);
+        this.readAhead.set(id, entries);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PREFETCH_SCANS, queue.length) }, worker));
   }
 
   put(session: Windowed<K>, value: V): void {
@@ -123,7 +157,9 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
           );
         }
       }
-      if (operations.length > 0) await this.database().write(operations);
+      if (operations.length === 0) return;
+      await this.database().write(operations);
+      this.readAhead = new Map();
     });
   }
 
@@ -141,7 +177,37 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     keep: (window: Window) => boolean,
   ): Promise<Array<[Windowed<K>, V]>> {
     const prefix = keyPrefix(this.keyBytes(key));
+    const id = prefix.toString('latin1');
     const found = new Map<string, [Windowed<K>, V]>();
+    const { value, topic } = this.serdes;
+    for await (const [k, v] of this.onDisk(prefix, id, latestStart)) {
+      const window = windowOf(k);
+      if (keep(window)) found.set(windowId(window), [{ key, window }, await decode(value, v, topic)]);
+    }
+    for (const layer of this.buffer.layers(id)) {
+      for (const [session, { session: s, value: v }] of layer) {
+        if (v === undefined || !keep(s.window)) found.delete(session);
+        else found.set(session, [s, v]);
+      }
+    }
+    return [...found.values()].sort(
+      ([a], [b]) => a.window.start - b.window.start || a.window.end - b.window.end,
+    );
+  }
+
+  /** A key's entries on disk starting at or before `latestStart` (all when undefined): read ahead, or scanned. */
+  private onDisk(
+    prefix: Buffer,
+    id: string,
+    latestStart: number | undefined,
+  ): Iterable<[Buffer, Buffer]> | AsyncIterable<[Buffer, Buffer]> {
+    // starts are never negative, and negative numbers would not sort as bytes
+    if (latestStart !== undefined && latestStart < 0) return [];
+    const readAhead = this.readAhead.get(id);
+    if (readAhead !== undefined)
+      return latestStart === undefined
+        ? readAhead
+        : readAhead.filter(([k]) => windowOf(k).start <= latestStart);
     const upper =
       latestStart === undefined
         ? Buffer.concat([prefix, MAX_SUFFIX, MAX_SUFFIX])
@@ -149,23 +215,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
             sessionKey(prefix, { start: latestStart, end: 0 }).subarray(0, prefix.length + 8),
             MAX_SUFFIX,
           ]);
-    const { value, topic } = this.serdes;
-    // starts are never negative, and negative numbers would not sort as bytes
-    const scan =
-      latestStart !== undefined && latestStart < 0 ? [] : this.database().scan({ gte: prefix, lte: upper });
-    for await (const [k, v] of scan) {
-      const window = windowOf(k);
-      if (keep(window)) found.set(windowId(window), [{ key, window }, await decode(value, v, topic)]);
-    }
-    for (const layer of this.buffer.layers(prefix.toString('latin1'))) {
-      for (const [id, { session, value: v }] of layer) {
-        if (v === undefined || !keep(session.window)) found.delete(id);
-        else found.set(id, [session, v]);
-      }
-    }
-    return [...found.values()].sort(
-      ([a], [b]) => a.window.start - b.window.start || a.window.end - b.window.end,
-    );
+    return this.database().scan({ gte: prefix, lte: upper });
   }
 
   private buffered(key: K): BufferedSessions<K, V> {

@@ -18,6 +18,15 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** A store that can read keys ahead of a batch (a persistent store, whose reads go to disk). */
+export interface ReadAheadStore {
+  /**
+   * The serialised keys the next batch's records carry; the store reads them
+   * ahead, several at once, so that the batch's reads of them wait less.
+   */
+  prefetch(keys: readonly Buffer[]): Promise<void>;
+}
+
 /**
  * A key-value store. Reads are asynchronous because a persistent store may have
  * to go to disk; writes are synchronous because they are buffered in the task

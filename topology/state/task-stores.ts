@@ -18,6 +18,11 @@ export interface TaskStore {
   readonly store: StateStore;
   /** The store's local files, when it has them (rocksdb): opened, checkpointed and wiped by the task. */
   readonly persistent: PersistentStore | undefined;
+  /**
+   * Reads ahead the keys of a batch's input records, for a persistent store
+   * keyed like its task's input (sessions); undefined when reading ahead would not pay.
+   */
+  readonly prefetch: ((keys: readonly Buffer[]) => Promise<void>) | undefined;
   /** Synchronous when the serdes are (the common case): restore runs at the speed of the decoder. */
   restore(key: Buffer | null, value: Buffer | null): void | Promise<void>;
 }
@@ -63,11 +68,14 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
       return {
         store,
         persistent: inner,
+        // a session store is keyed by its grouped key, which is the key of its task's input
+        prefetch: (keys) => inner.prefetch(keys),
         restore: (key, value) => inner.restoreRaw(key ?? Buffer.alloc(0), value),
       };
     return {
       store,
       persistent: undefined,
+      prefetch: undefined,
       restore(key, value) {
         return andThen(sessionKeys.deserialize(key, topic), (session) =>
           value === null
@@ -88,11 +96,13 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     return {
       store,
       persistent: inner,
+      prefetch: undefined,
       restore: (key, value) => inner.restoreRaw(key ?? Buffer.alloc(0), value),
     };
   return {
     store,
     persistent: undefined,
+    prefetch: undefined,
     restore(key, value) {
       return andThen(keySerde.deserialize(key, topic), (k) =>
         value === null

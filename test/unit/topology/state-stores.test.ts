@@ -344,3 +344,31 @@ describe('the checkpoint file', () => {
     await expect(file.read()).rejects.toMatchObject({ hint: expect.stringContaining('delete it') });
   });
 });
+
+describe('RocksDB session store read-ahead', () => {
+  it('serves reads from the read-ahead without hiding writes made before or after it, or flushed since', async () => {
+    const store = new RocksDbSessionStore<string, { n: number }>('sessions', freshDirectory(), serdes);
+    await store.open();
+    store.put(session('u', 10, 20), { n: 1 });
+    store.put(session('v', 10, 20), { n: 2 });
+    await store.flush();
+    store.put(session('u', 30, 40), { n: 3 });
+    await store.prefetch([keyBytes('u'), keyBytes('v'), keyBytes('absent')]);
+    expect(await store.fetch('u')).toEqual([
+      [session('u', 10, 20), { n: 1 }],
+      [session('u', 30, 40), { n: 3 }],
+    ]);
+    store.remove(session('u', 10, 20));
+    expect(await store.findSessions('u', 0, 100)).toEqual([[session('u', 30, 40), { n: 3 }]]);
+    expect(await store.findSessions('u', 0, 25)).toEqual([]);
+    expect(await store.fetch('absent')).toEqual([]);
+    await store.flush();
+    // after the flush the read-ahead is stale: reads must see what the flush wrote
+    expect(await store.fetch('u')).toEqual([[session('u', 30, 40), { n: 3 }]]);
+    await store.prefetch([keyBytes('u')]);
+    store.put(session('u', 50, 60), { n: 4 });
+    expect((await store.fetch('u')).map(([s]) => s.window.start)).toEqual([30, 50]);
+    expect(await store.fetch('v')).toEqual([[session('v', 10, 20), { n: 2 }]]);
+    await store.close();
+  });
+});
