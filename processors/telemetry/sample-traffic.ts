@@ -1,4 +1,5 @@
 import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../../schemas/index.js';
+import { userKeyOf } from './user-key.js';
 
 export interface SampleTrafficOptions {
   /** Same seed, same events. Default 1. */
@@ -14,6 +15,10 @@ export interface SampleTrafficOptions {
   readonly errorRate?: number;
   /** Share of the endpoints that are slow. Default 0.2. */
   readonly slowEndpointRate?: number;
+  /** Share of events from logged-out visitors (no user id). Default 0. */
+  readonly anonymousRate?: number;
+  /** Share of events sent twice with the same event id, as a retrying SDK does. Default 0. */
+  readonly duplicateRate?: number;
 }
 
 const TENANT_NAMES = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'tyrell'];
@@ -72,7 +77,9 @@ interface UserState {
  * separated by idle gaps, some longer than 30 minutes so sessions close), a
  * few slow endpoints, 5xx errors, and occasional errors, jobs, tickets and
  * performance marks. Event time advances with the configured rate; about one
- * event in ten arrives up to two seconds out of order.
+ * event in ten arrives up to two seconds out of order. Optionally, some events
+ * are anonymous and some are sent twice (what the pipeline validates, keys and
+ * de-duplicates).
  */
 export class SampleTraffic {
   private readonly random: () => number;
@@ -82,6 +89,10 @@ export class SampleTraffic {
   private readonly intervalMs: number;
   private readonly errorRate: number;
   private readonly targetActive: number;
+  private readonly anonymousRate: number;
+  private readonly duplicateRate: number;
+  /** A copy of the previous event, sent next (a retry). */
+  private resend: TelemetryEvent | undefined;
   private clock: number;
   private counter = 0;
 
@@ -93,6 +104,8 @@ export class SampleTraffic {
     this.clock = options.startTime ?? Date.now();
     this.intervalMs = 1000 / (options.eventsPerSecond ?? 200);
     this.errorRate = options.errorRate ?? 0.03;
+    this.anonymousRate = options.anonymousRate ?? 0;
+    this.duplicateRate = options.duplicateRate ?? 0;
     this.users = [];
     for (let t = 0; t < tenants; t++) {
       const tenantId = TENANT_NAMES[t] ?? `tenant-${t + 1}`;
@@ -111,9 +124,9 @@ export class SampleTraffic {
     this.targetActive = Math.max(2, Math.round(this.users.length * 0.15));
   }
 
-  /** The raw_events key of an event: `tenantId/userId`. */
+  /** The raw_events key of an event: `tenantId/userId` (the tenant alone for an anonymous event). */
   key(event: TelemetryEvent): string {
-    return `${event.tenantId}/${event.userId ?? 'anonymous'}`;
+    return userKeyOf(event);
   }
 
   take(n: number): TelemetryEvent[] {
@@ -123,6 +136,19 @@ export class SampleTraffic {
   }
 
   next(): TelemetryEvent {
+    const resend = this.resend;
+    if (resend !== undefined) {
+      this.resend = undefined;
+      return { ...resend };
+    }
+    let event = this.freshEvent();
+    // the random draws are skipped at rate 0, so default streams stay as they were
+    if (this.anonymousRate > 0 && this.random() < this.anonymousRate) event = { ...event, userId: null };
+    if (this.duplicateRate > 0 && this.random() < this.duplicateRate) this.resend = event;
+    return event;
+  }
+
+  private freshEvent(): TelemetryEvent {
     this.clock += this.intervalMs * (0.5 + this.random());
     while (this.active.length < this.targetActive) {
       const user = this.pickIdleUser();
