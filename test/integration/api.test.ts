@@ -199,6 +199,16 @@ describe('GET /v1/features/:view/:entity', () => {
     expect((await get('/v1/features/tenant_usage/acme', 'admin-key')).json().values.events_1h).toBe(15);
   });
 
+  it('serves a long URL-encoded entity, and answers 400 beyond 512 characters', async () => {
+    const long = `acme/GET /v1/${'segment/'.repeat(40)}`;
+    const missing = await get(`/v1/features/endpoint_health/${encodeURIComponent(long)}`, 'acme-key');
+    expectJsonError(missing, 404, 'VEROAI_ERR_NOT_FOUND');
+    const tooLong = await get(`/v1/features/endpoint_health/acme%2F${'x'.repeat(600)}`, 'acme-key');
+    expect(expectJsonError(tooLong, 400, 'VEROAI_ERR_BAD_REQUEST').error).toContain(
+      'params.entity must NOT have more than 512 characters',
+    );
+  });
+
   it('answers 400 naming the known views for an unknown view', async () => {
     const body = expectJsonError(
       await get('/v1/features/user_mood/acme%2Fu1', 'acme-key'),
@@ -322,6 +332,15 @@ describe('GET /v1/sessions/:tenant/:user', () => {
     expect(probe.body).not.toContain('checkout');
     expect(probe.json()).toEqual({ ...missing.json(), error: missing.json().error.replace('nobody', 'g1') });
     expect((await get('/v1/sessions/acme/u1', 'globex-key')).statusCode).toBe(404);
+  });
+
+  it('answers 400 with a message for a user name over 256 characters', async () => {
+    const error = expectJsonError(
+      await get(`/v1/sessions/acme/${'u'.repeat(300)}`, 'acme-key'),
+      400,
+      'VEROAI_ERR_BAD_REQUEST',
+    );
+    expect(error.error).toContain('params.user must NOT have more than 256 characters');
   });
 
   it('lets the admin key read every tenant', async () => {
