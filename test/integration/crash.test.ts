@@ -110,6 +110,9 @@ async function crashRun(guarantee: 'exactly_once' | 'at_least_once') {
     const { child, busy } = start(env);
     // killed at a random moment once it works (or a while after it started, if the input is all done)
     await Promise.race([busy, new Promise((r) => setTimeout(r, 15_000))]);
+    // the first instance is killed only after it committed something, so the run always shows a
+    // restart continuing from committed progress, however slow the machine
+    if (kills === 0) await untilCommitted(env.APPLICATION_ID, input, 120_000);
     await new Promise((r) => setTimeout(r, Math.random() * 3_000));
     await killAndWait(child);
     kills += 1;
@@ -129,6 +132,14 @@ async function crashRun(guarantee: 'exactly_once' | 'at_least_once') {
     seen.set(id, list);
   }
   return { kills, records, seen, expected: expectedCounts(), progress };
+}
+
+async function untilCommitted(groupId: string, topic: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await committedInput(groupId, topic)) === 0) {
+    if (Date.now() > deadline) throw new Error(`group ${groupId} committed nothing in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** Input records the group had committed: shows the kills happened mid-stream. */

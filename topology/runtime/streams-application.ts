@@ -99,6 +99,8 @@ export class StreamsApplication extends EventEmitter {
   private readonly exactlyOnce: boolean;
   /** exactly_once: a task's transactions run one after another. */
   private readonly transactions = new Map<string, Promise<void>>();
+  /** Assignment and revocation, one at a time, in the order the consumer reported them. */
+  private assignmentChanges: Promise<void> = Promise.resolve();
   private consumer: TransportConsumer | undefined;
   private outbox: Outbox | undefined;
   private readonly lag: ConsumerLagMonitor;
@@ -169,6 +171,16 @@ export class StreamsApplication extends EventEmitter {
         (error) => this.fail(error),
         // requests pipelined on the kafka transport, whose idempotent producer keeps them in order
         this.transport.kind === 'kafka' ? 3 : 1,
+        {
+          // at-least-once output survives a producer that timed out (e.g. a broker stalled past the
+          // request timeout): a new producer resends what was not acknowledged
+          replaceProducer: () => this.transport.producer(),
+          onRetry: (error, failuresInARow) =>
+            this.logger.warn(
+              { err: error, failuresInARow },
+              'sending output failed; resending with a new producer',
+            ),
+        },
       );
       const topics = [...this.topicToSubTopology.keys()];
       this.consumer = this.transport.consumer({
@@ -462,7 +474,28 @@ export class StreamsApplication extends EventEmitter {
     return count;
   }
 
-  private async onAssigned(tps: readonly TopicPartition[]): Promise<void> {
+  /**
+   * Creates (and restores) the tasks of newly assigned partitions. Assignment
+   * changes run one after another: the consumer may report a partition both
+   * from its group-join event and from its first batch, and two creations of
+   * one task would build two stores and, under exactly_once, two producers
+   * with one transactional id that fence each other.
+   */
+  private onAssigned(tps: readonly TopicPartition[]): Promise<void> {
+    return this.serialiseAssignment(() => this.assign(tps));
+  }
+
+  private onRevoked(tps: readonly TopicPartition[]): Promise<void> {
+    return this.serialiseAssignment(() => this.revoke(tps));
+  }
+
+  private serialiseAssignment(change: () => Promise<void>): Promise<void> {
+    const run = this.assignmentChanges.then(change);
+    this.assignmentChanges = run.catch(() => undefined);
+    return run;
+  }
+
+  private async assign(tps: readonly TopicPartition[]): Promise<void> {
     for (const tp of tps) {
       const sub = this.topicToSubTopology.get(tp.topic);
       if (sub === undefined) continue;
@@ -479,6 +512,8 @@ export class StreamsApplication extends EventEmitter {
         }
         await task.restore();
         this.tasks.set(id, task);
+        // kafkajs keeps a partition paused across rebalances: a new task starts with its input flowing
+        this.consumer?.resume(task.inputPartitions());
         this.logger.info({ task: id }, 'task created');
       }
       this.tpToTask.set(tpKey(tp.topic, tp.partition), task);
@@ -487,7 +522,7 @@ export class StreamsApplication extends EventEmitter {
     this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
   }
 
-  private async onRevoked(tps: readonly TopicPartition[]): Promise<void> {
+  private async revoke(tps: readonly TopicPartition[]): Promise<void> {
     const affected = new Set<StreamTask>();
     for (const tp of tps) {
       const key = tpKey(tp.topic, tp.partition);
@@ -502,10 +537,14 @@ export class StreamsApplication extends EventEmitter {
     );
     for (const task of affected) {
       if (task.inputPartitions().some((tp) => this.tpToTask.has(tpKey(tp.topic, tp.partition)))) continue;
+      await this.transactions.get(task.id);
       await task.close({ clean: this.currentState !== 'failed' });
       await this.closeTaskProducer(task.id);
       this.tasks.delete(task.id);
-      this.pausedTasks.delete(task.id);
+      if (this.pausedTasks.delete(task.id)) {
+        this.consumer?.resume(task.inputPartitions());
+        this.metrics.pausedPartitions.dec({ application: this.applicationId }, task.inputPartitions().length);
+      }
       this.logger.info({ task: task.id }, 'task closed');
     }
     this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);

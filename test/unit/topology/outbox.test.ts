@@ -88,4 +88,59 @@ describe('the outbox', () => {
     expect(acks).toEqual([]);
     expect(failures).toHaveLength(1);
   });
+
+  it('resends, with a new producer and in order, the failed request and every unacknowledged one after it', async () => {
+    const first = new ManualLog();
+    const second = new ManualLog();
+    const acks: number[] = [];
+    const retries: number[] = [];
+    let fatal: unknown;
+    const outbox = new Outbox(
+      first,
+      () => undefined,
+      (e) => {
+        fatal = e;
+      },
+      2,
+      { replaceProducer: async () => second, backoffMs: 1, onRetry: (_e, n) => retries.push(n) },
+    );
+    outbox.enqueue([record(1)], () => acks.push(1));
+    outbox.enqueue([record(2)], () => acks.push(2));
+    await tick();
+    outbox.enqueue([record(3)], () => acks.push(3));
+    first.fail(new Error('request timed out'));
+    first.ack(); // the request after it made it, but order demands it is sent again
+    await new Promise((r) => setTimeout(r, 20));
+    expect(retries).toEqual([1]);
+    expect(acks).toEqual([]);
+    expect(second.requests.map((r) => r.map((x) => Number(x.value)))).toEqual([[1, 2, 3]]);
+    second.ack();
+    await outbox.flush();
+    expect(acks).toEqual([1, 2, 3]);
+    expect(fatal).toBeUndefined();
+  });
+
+  it('gives up after maxRetries failures in a row: the failure is fatal and nothing after it is acknowledged', async () => {
+    const logs = [new ManualLog(), new ManualLog(), new ManualLog()];
+    let next = 1;
+    let fatal: unknown;
+    const acks: number[] = [];
+    const outbox = new Outbox(
+      logs[0]!,
+      () => undefined,
+      (e) => {
+        fatal = e;
+      },
+      1,
+      { replaceProducer: async () => logs[next++]!, maxRetries: 1, backoffMs: 1 },
+    );
+    outbox.enqueue([record(1)], () => acks.push(1));
+    logs[0]!.fail(new Error('first'));
+    await new Promise((r) => setTimeout(r, 20));
+    logs[1]!.fail(new Error('second'));
+    await outbox.flush();
+    expect((fatal as Error).message).toBe('second');
+    expect(acks).toEqual([]);
+    expect(logs[2]!.requests).toHaveLength(0);
+  });
 });

@@ -188,7 +188,8 @@ export class KafkaTransport implements Transport {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const out: Array<number | undefined> = [];
     // kafkajs reports "-1" for a partition the group has not committed
-    for (const p of committed?.partitions ?? []) out[p.partition] = p.offset === '-1' ? undefined : Number(p.offset);
+    for (const p of committed?.partitions ?? [])
+      out[p.partition] = p.offset === '-1' ? undefined : Number(p.offset);
     return out;
   }
 
@@ -352,17 +353,20 @@ class KafkaConsumer implements TransportConsumer {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.concurrency ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        await this.rebalancing;
-        if (!isRunning() || isStale() || batch.messages.length === 0) return;
-        const key = tpKey(batch.topic, batch.partition);
-        if (!this.assignment.has(key)) {
-          // the GROUP_JOIN event has not reached us yet: adopt the partition now
-          this.assignment.add(key);
-          await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
-        }
-        const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
-        await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
-        resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        // kafkajs heartbeats only between batches: a long restore or batch must keep the membership alive
+        await keepingAlive(heartbeat, async () => {
+          await this.rebalancing;
+          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          const key = tpKey(batch.topic, batch.partition);
+          if (!this.assignment.has(key)) {
+            // the GROUP_JOIN event has not reached us yet: adopt the partition now
+            this.assignment.add(key);
+            await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
+          }
+          const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
+          await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
+          resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        });
         await heartbeat();
       },
     });
@@ -400,6 +404,20 @@ class KafkaConsumer implements TransportConsumer {
       if (revoked.length > 0) await this.listener!.onRevoked(revoked);
       if (added.length > 0) await this.listener!.onAssigned(added);
     });
+  }
+}
+
+/**
+ * Runs `work`, sending group heartbeats every second meanwhile (kafkajs sends
+ * one only if its interval has elapsed). A heartbeat that reports a rebalance
+ * is left for the one after the batch, which lets kafkajs rejoin.
+ */
+async function keepingAlive<T>(heartbeat: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 
