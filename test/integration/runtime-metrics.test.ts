@@ -4,7 +4,7 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import { type MetricValueWithName, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
@@ -79,7 +79,7 @@ describe('consumer lag on the kafka transport', () => {
     const builder = new TopologyBuilder();
     builder
       .stream(input, { key: Serdes.string, value: Serdes.string })
-      .mapValues((v) => v.toUpperCase(), { value: Serdes.string })
+      .mapValues((v) => (v ?? '').toUpperCase(), { value: Serdes.string })
       .to(output);
     const transport = new KafkaTransport({ brokers, clientId: applicationId });
     const registry = new Registry();
@@ -145,17 +145,19 @@ describe('end-to-end latency on the kafka transport', () => {
       })),
     );
     const observed = async () =>
-      (await registry.getSingleMetric('veroai_end_to_end_latency_seconds')!.get()).values.filter(
-        (v) => v.metricName === 'veroai_end_to_end_latency_seconds_count',
-      );
+      (
+        (await registry.getSingleMetric('veroai_end_to_end_latency_seconds')!.get())
+          .values as MetricValueWithName<string>[]
+      ).filter((v) => v.metricName === 'veroai_end_to_end_latency_seconds_count');
     await eventually(async () => (await observed())[0]?.value === 50, '50 observations').catch(
       () => undefined,
     );
     const counts = await observed();
     expect(counts.map((v) => [v.labels.topic, v.value])).toEqual([[output, 50]]);
-    const sum = (await registry.getSingleMetric('veroai_end_to_end_latency_seconds')!.get()).values.find(
-      (v) => v.metricName === 'veroai_end_to_end_latency_seconds_sum',
-    )!.value;
+    const sum = (
+      (await registry.getSingleMetric('veroai_end_to_end_latency_seconds')!.get())
+        .values as MetricValueWithName<string>[]
+    ).find((v) => v.metricName === 'veroai_end_to_end_latency_seconds_sum')!.value;
     // every record's event time was a second before it was produced
     expect(sum / 50).toBeGreaterThanOrEqual(1);
   });

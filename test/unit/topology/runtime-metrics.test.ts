@@ -1,8 +1,8 @@
 import { pino } from 'pino';
-import { type MetricValue, Registry } from 'prom-client';
+import { type MetricValueWithName, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryTransport, Serdes, TestDriver, TopologyBuilder } from '../../../topology/index.js';
-import { NodeCounts, NodeTimer } from '../../../topology/runtime/batch-graph.js';
+import { NodeCounts, NodeTimer, TIMED_BATCH_SHARE } from '../../../topology/runtime/batch-graph.js';
 import { ConsumerLagMonitor } from '../../../topology/runtime/consumer-lag.js';
 import { RuntimeMetrics } from '../../../topology/runtime/metrics.js';
 
@@ -19,10 +19,10 @@ afterEach(async () => {
   driver = undefined;
 });
 
-async function values(registry: Registry, name: string): Promise<MetricValue<string>[]> {
+async function values(registry: Registry, name: string): Promise<MetricValueWithName<string>[]> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`no metric ${name}`);
-  return (await metric.get()).values;
+  return (await metric.get()).values as MetricValueWithName<string>[];
 }
 
 /** in → filter(keep) → mapValues(user) → out, and in → count per user (a store) → counts */
@@ -54,7 +54,9 @@ describe('engine metrics', () => {
     expect(new Set(latency.map((v) => v.labels.topic))).toEqual(new Set(['out', 'counts']));
   });
 
-  it('process time: one observation per batch that fed a node, for processors and sinks, none for sources', async () => {
+  it('process time: one observation per timed batch that fed a node, for processors and sinks, none for sources', async () => {
+    // every batch timed
+    vi.spyOn(Math, 'random').mockReturnValue(0);
     const topology = clicksTopology();
     driver = await TestDriver.create(topology);
     await driver.pipeInput('in', 'a', { user: 'a', keep: true });
@@ -73,6 +75,15 @@ describe('engine metrics', () => {
       (n) => n.kind === 'sink' && n.parents.includes('user-of'),
     );
     expect(counts.get(sinkAfterFilter!.name)).toBe(1);
+  });
+
+  it('process time: an untimed batch is not observed (rather than observed as zero)', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(TIMED_BATCH_SHARE);
+    driver = await TestDriver.create(clicksTopology());
+    await driver.pipeInput('in', 'a', { user: 'a', keep: true });
+    const nodeRecords = await values(driver.app.registry, 'veroai_node_records_total');
+    expect(nodeRecords.length).toBeGreaterThan(0);
+    expect(await values(driver.app.registry, 'veroai_node_process_seconds')).toEqual([]);
   });
 
   it('state store entries: summed over the tasks when scraped', async () => {
@@ -116,6 +127,17 @@ describe('NodeTimer', () => {
     timer.leave(alone);
     expect(parent.busyMs).toBe(7);
     expect(child.busyMs).toBe(24);
+    expect(child.busySeconds()).toBe(0.024);
+  });
+
+  it('an untimed batch reads no clock and leaves the nodes unmeasured', () => {
+    const now = vi.spyOn(performance, 'now');
+    const timer = NodeTimer.forBatch(() => 0.9);
+    const node = new NodeCounts('node');
+    timer.leave(timer.enter(node));
+    expect(now).not.toHaveBeenCalled();
+    expect(node.busySeconds()).toBeUndefined();
+    expect(NodeTimer.forBatch(() => 0).timing).toBe(true);
   });
 });
 
