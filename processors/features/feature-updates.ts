@@ -51,15 +51,28 @@ export function featureUpdates(
     (session): UserActivityInput => ({ kind: 'session', end: session.end, durationMs: session.durationMs }),
     { name: 'user-activity-session', ...activityInput },
   );
-  const views = [
+  const toFeatureStore = (updates: KStream<string, FeatureUpdate>, view: string): void => {
+    updates
+      .process(
+        writeBatchToSink<string, FeatureUpdate>(
+          'feature-store',
+          (batch) => options.sink.write(batch),
+          options.retry,
+        ),
+        { name: `${view}-to-feature-store`, keyPreserving: true, value: options.featureSerde },
+      )
+      .to(FEATURE_UPDATES_TOPIC, { name: `${view}-updates-out` });
+  };
+
+  // each view writes its own batches: the views live in different tasks
+  toFeatureStore(
     userEvents.merge(userSessions, { name: 'user-activity-inputs' }).process(
       featureView(() => userActivity),
-      {
-        name: 'user-activity',
-        stores: [USER_ACTIVITY_STORE],
-        keyPreserving: true,
-      },
+      { name: 'user-activity', stores: [USER_ACTIVITY_STORE], keyPreserving: true },
     ),
+    'user-activity',
+  );
+  toFeatureStore(
     events
       .filter(isApiEvent, { name: 'api-events' })
       .selectKey(endpointEntityOf, { name: 'key-by-endpoint', key: Serdes.string as Serde<string> })
@@ -69,6 +82,9 @@ export function featureUpdates(
         stores: [ENDPOINT_HEALTH_STORE],
         keyPreserving: true,
       }),
+    'endpoint-health',
+  );
+  toFeatureStore(
     events
       .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string as Serde<string> })
       .repartition({ name: 'events-by-tenant', value: options.telemetrySerde })
@@ -77,19 +93,6 @@ export function featureUpdates(
         stores: [TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE],
         keyPreserving: true,
       }),
-  ];
-  // one sink write per view per batch: the views live in different tasks
-  for (const updates of views) {
-    const name = updates.position.node;
-    updates
-      .process(
-        writeBatchToSink<string, FeatureUpdate>(
-          'feature-store',
-          (batch) => options.sink.write(batch),
-          options.retry,
-        ),
-        { name: `${name}-to-feature-store`, keyPreserving: true, value: options.featureSerde },
-      )
-      .to(FEATURE_UPDATES_TOPIC, { name: `${name}-updates-out` });
-  }
+    'tenant-usage',
+  );
 }
