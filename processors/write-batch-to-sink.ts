@@ -23,7 +23,11 @@ export interface SinkRetryOptions {
   readonly initialBackoffMs?: number;
   /** Default 10 000 ms. */
   readonly maxBackoffMs?: number;
-  /** Failures in a row before `exhausted` is reported. Default 10 (about 40 s with the default backoff). */
+  /**
+   * Failures in a row before `exhausted` is reported. Default 8: about 13 s of
+   * backoff, inside Kafka's default 30 s session timeout (a partition stuck
+   * longer than that is handed to another instance, which retries the batch).
+   */
   readonly alarmAfterAttempts?: number;
   /** Called on every failed attempt, e.g. to log it and, once exhausted, stop the application. */
   readonly onFailure?: (failure: SinkFailure) => void;
@@ -66,7 +70,7 @@ async function withRetry(
 ): Promise<void> {
   const initial = options.initialBackoffMs ?? 100;
   const max = options.maxBackoffMs ?? 10_000;
-  const alarmAfter = options.alarmAfterAttempts ?? 10;
+  const alarmAfter = options.alarmAfterAttempts ?? 8;
   for (let failures = 1; ; failures++) {
     try {
       await attempt();
