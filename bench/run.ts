@@ -6,9 +6,11 @@
  *   npm run bench -- eos [--records 1000000]
  *   npm run bench -- restore [--records 1000000]
  *   npm run bench -- session [--records 1000000] [--spacing-ms 4]
+ *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchEos } from './eos.js';
+import { benchFeaturesApi } from './features-api.js';
 import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
 import { benchStateless } from './stateless.js';
@@ -66,6 +68,19 @@ program
   )
   .action(async (options: { records: number; partitions: number; spacingMs: number }) => {
     console.log(JSON.stringify(await benchSession(options)));
+  });
+
+program
+  .command('features-api')
+  .description(
+    'GET /v1/features latency at a steady rate vs raw ioredis HGETALL of the same hashes, same run',
+  )
+  .option('--entities <n>', 'feature hashes written to Redis and read round-robin', positiveInt, 10_000)
+  .option('--rate <n>', 'requests per second, open loop', positiveInt, 1_000)
+  .option('--seconds <n>', 'duration of each of the two runs', positiveInt, 20)
+  .action(async (options: { entities: number; rate: number; seconds: number }) => {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    console.log(JSON.stringify(await benchFeaturesApi({ ...options, redisUrl })));
   });
 
 await program.parseAsync();
