@@ -39,8 +39,9 @@ export interface UserSessionsOptions {
  * User sessions from the clean telemetry (keyed `tenantId/userId`): session
  * windows by inactivity gap, aggregated in the session store `user-sessions`
  * (open sessions, queryable), emitted once closed (stream time past its end +
- * gap + grace: no event can extend it any more) as a SessionSummary: first appended to the session history sink, then
- * written to `user_sessions`. Anonymous events have no user and no session.
+ * gap + grace: no event can extend it any more) as a SessionSummary: first
+ * appended to the session history sink, then written to `user_sessions`.
+ * Anonymous events have no user and no session.
  * Returns the closed sessions, keyed `tenantId/userId`.
  */
 export function userSessions(
@@ -65,7 +66,7 @@ export function userSessions(
     )
     .suppress(Suppressed.untilWindowCloses(), { name: 'user-sessions-until-closed' })
     .toStream()
-    // the summary's key is the session's user key: same bytes, same partition, so no repartition
+    // keyed by the user again: the records are already in the task that owns the user, so no repartition
     .process(summarizeClosedSession, {
       name: 'summarize-closed-session',
       stores: [USER_SESSIONS_STORE],
