@@ -13,6 +13,7 @@ import type { StreamRecord } from '../record.js';
 import type { SessionStore } from '../state/session-store.js';
 import type { KeyValueStore } from '../state/store.js';
 import type { TimestampedAggregate } from './timestamped-serde.js';
+import { WindowStartIndex } from './window-start-index.js';
 import {
   closesAt,
   type SessionWindows,
@@ -138,29 +139,38 @@ export function sessionWindowAggregator<K, V, VA>(
  * carry the latest record time of their window (Kafka Streams'
  * KStreamSlidingWindowAggregate, in its reverse-scan form). A record at `t`
  * reads its key's windows starting in `[t - 2 * diff, t + 1]`, the only ones
- * that can contain it or tell which windows it creates. Updates are emitted in
- * the order Kafka Streams forwards them, each stamped with the latest record
- * time of its window.
+ * that can contain it or tell which windows it creates; an index of window
+ * starts per key, rebuilt from the store when the task starts, finds them
+ * with point reads. Updates are emitted in the order Kafka Streams forwards
+ * them, each stamped with the latest record time of its window.
  */
 export function slidingWindowAggregator<K, V, VA>(
   windows: SlidingWindows,
   agg: Aggregation<K, V, VA>,
   storeName: string,
-  /** A record key's identity as bytes: a range scan by window start may cross into another key's entries. */
+  /** A record key's identity: its serialised bytes. */
   keyId: (key: K) => string,
 ) {
   const diff = windows.timeDifferenceMs;
   return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
     const store = context.getStateStore<KeyValueStore<Windowed<K>, TimestampedAggregate<VA>>>(storeName);
     let observed = -1;
+    let index: WindowStartIndex | undefined;
+    const indexed = async (): Promise<WindowStartIndex> => {
+      if (index === undefined) {
+        index = new WindowStartIndex();
+        for await (const [windowed] of store.all()) index.add(keyId(windowed.key), windowed.window.start);
+      }
+      return index;
+    };
 
     const windowsOf = async (key: K, fromStart: number, toStart: number): Promise<Array<Slide<VA>>> => {
-      const id = keyId(key);
       const found: Array<Slide<VA>> = [];
-      const from = { key, window: slidingWindowAt(fromStart, diff) };
-      const to = { key, window: slidingWindowAt(toStart, diff) };
-      for await (const [windowed, value] of store.range(from, to))
-        if (keyId(windowed.key) === id) found.push({ window: windowed.window, value });
+      for (const start of (await indexed()).between(keyId(key), fromStart, toStart)) {
+        const window = slidingWindowAt(start, diff);
+        const value = await store.get({ key, window });
+        if (value !== undefined) found.push({ window, value });
+      }
       return found;
     };
 
@@ -179,7 +189,12 @@ export function slidingWindowAggregator<K, V, VA>(
         late([slidingWindowAt(t - diff, diff)]);
         return [];
       }
-      const pass = new SlidingWindowPass(record, diff, closeTime, agg, store);
+      const id = keyId(record.key);
+      const starts = await indexed();
+      const pass = new SlidingWindowPass(record, diff, closeTime, agg, (window, value) => {
+        store.put({ key: record.key, window }, value);
+        starts.add(id, window.start);
+      });
       if (t < diff) pass.addEarly(await windowsOf(record.key, 0, t + 1));
       else pass.add(await windowsOf(record.key, Math.max(0, t - 2 * diff), t + 1));
       if (pass.closed.length > 0) late(pass.closed);
@@ -207,7 +222,8 @@ class SlidingWindowPass<K, V, VA> {
     private readonly diff: number,
     private readonly closeTime: number,
     private readonly agg: Aggregation<K, V, VA>,
-    private readonly store: KeyValueStore<Windowed<K>, TimestampedAggregate<VA>>,
+    /** Writes a window to the store. */
+    private readonly save: (window: Window, value: TimestampedAggregate<VA>) => void,
   ) {
     this.t = record.timestamp;
   }
@@ -313,9 +329,13 @@ class SlidingWindowPass<K, V, VA> {
   }
 
   private put(window: Window, value: TimestampedAggregate<VA>): void {
-    const key: Windowed<K> = { key: this.record.key, window };
-    this.store.put(key, value);
-    this.updates.push({ ...this.record, key, value: value.aggregate, timestamp: value.timestamp });
+    this.save(window, value);
+    this.updates.push({
+      ...this.record,
+      key: { key: this.record.key, window },
+      value: value.aggregate,
+      timestamp: value.timestamp,
+    });
   }
 
   private windowAt(start: number): Window {
