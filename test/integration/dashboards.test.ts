@@ -10,17 +10,20 @@ import {
   type RunningPrometheus,
   startPrometheus,
 } from '../support/prometheus.js';
+import { startPrivateRedis } from '../support/redis.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
  * The main job whose metrics the dashboards must show: arguments to `node`,
- * run from the repository root with API_PORT, APPLICATION_ID and the memory
- * transport set below.
+ * run from the repository root with API_PORT, APPLICATION_ID, API_KEYS, a
+ * private Redis and the memory transport set below.
  */
-const MAIN_JOB = [join(root, 'bin', 'veroai.js'), 'run'];
+const MAIN_JOB = [join(root, 'bin', 'veroai.js'), 'demo'];
 
 const APPLICATION_ID = `dashboards-test-${randomUUID().slice(0, 8)}`;
+const ADMIN_KEY = `dashboards-admin-${randomUUID()}`;
+const ACME_KEY = `dashboards-acme-${randomUUID()}`;
 const SCRAPE_JOB = 'veroai-dashboards-test';
 /** What `$__rate_interval` becomes: several 1 s scrapes, as Grafana makes it at least 4 scrape intervals. */
 const RATE_INTERVAL = '15s';
@@ -88,6 +91,7 @@ describe('Grafana dashboards over a running main job', () => {
   let appExited: Promise<void> | undefined;
   let appStderr = '';
   let prometheus: RunningPrometheus | undefined;
+  let redis: { url: string; stop: () => Promise<void> } | undefined;
   let apiUrl = '';
   let variables: Record<string, string> = {};
 
@@ -99,14 +103,29 @@ describe('Grafana dashboards over a running main job', () => {
     clearTimeout(killed);
   };
 
-  /** A few requests a client makes, good and bad, so that every API metric has series. */
+  /** What a client does, right and wrong (no key, another tenant's entity, a bad body), so that every API metric has series. */
   const exerciseApi = async () => {
+    const as = (key: string) => ({ authorization: `Bearer ${key}` });
+    const json = { 'content-type': 'application/json' };
     const requests: Array<[string, RequestInit?]> = [
-      ['/health/live'],
       ['/health/ready'],
-      ['/v1/features/user_activity/acme%2Fu1'],
-      ['/v1/features/batch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
-      ['/v1/sessions/acme/u1'],
+      ['/v1/features/user_activity/acme%2Fuser-0001', { headers: as(ADMIN_KEY) }],
+      ['/v1/features/tenant_usage/acme', { headers: as(ACME_KEY) }],
+      ['/v1/features/tenant_usage/globex', { headers: as(ACME_KEY) }],
+      ['/v1/features/tenant_usage/acme'],
+      [
+        '/v1/features/batch',
+        {
+          method: 'POST',
+          headers: { ...as(ADMIN_KEY), ...json },
+          body: JSON.stringify({
+            views: ['user_activity', 'tenant_usage'],
+            entities: ['acme/user-0001', 'acme'],
+          }),
+        },
+      ],
+      ['/v1/features/batch', { method: 'POST', headers: { ...as(ADMIN_KEY), ...json }, body: '{}' }],
+      ['/v1/sessions/acme/user-0001', { headers: as(ACME_KEY) }],
       ['/no/such/route'],
     ];
     for (const [path, init] of requests) await fetch(`${apiUrl}${path}`, init).then((r) => r.arrayBuffer());
@@ -115,6 +134,8 @@ describe('Grafana dashboards over a running main job', () => {
   beforeAll(async () => {
     try {
       const binary = ensurePrometheus();
+      // the job's own Redis: its feature and session keys never meet other suites'
+      redis = await startPrivateRedis();
       const port = await freePort();
       apiUrl = `http://127.0.0.1:${port}`;
       app = spawn(process.execPath, MAIN_JOB, {
@@ -122,6 +143,8 @@ describe('Grafana dashboards over a running main job', () => {
         env: {
           ...process.env,
           APPLICATION_ID,
+          API_KEYS: `${ADMIN_KEY}:*,${ACME_KEY}:acme`,
+          REDIS_URL: redis.url,
           TRANSPORT: 'memory',
           API_HOST: '127.0.0.1',
           API_PORT: String(port),
@@ -174,6 +197,7 @@ describe('Grafana dashboards over a running main job', () => {
     } catch (error) {
       await prometheus?.stop();
       await stopApp();
+      await redis?.stop();
       throw error;
     }
   }, 150_000);
@@ -181,6 +205,7 @@ describe('Grafana dashboards over a running main job', () => {
   afterAll(async () => {
     await prometheus?.stop();
     await stopApp();
+    await redis?.stop();
   }, 30_000);
 
   it('finds the dashboards', () => {
