@@ -1,9 +1,10 @@
 /**
  * The processors behind windowed aggregations. Each keeps the stream time it
  * has observed (the highest timestamp it has seen in its task), accepts a
- * record into a window only while stream time < window end + grace, and
- * reports a record whose windows have all closed as late (never dropped
- * silently). Output: one KTable update per changed window, keyed Windowed<K>;
+ * record into a window only while the window is open (stream time below its
+ * end + grace; for session and sliding windows, whose end is inclusive, up to
+ * end + grace), and reports a record that missed a closed window as late
+ * (never dropped silently). Output: one KTable update per changed window, keyed Windowed<K>;
  * a session merged away is retracted with a null value (a tombstone).
  */
 import { concatMap, type OperatorFunction } from 'rxjs';
@@ -164,9 +165,10 @@ export function slidingWindowAggregator<K, V, VA>(
       return index;
     };
 
-    const windowsOf = async (key: K, fromStart: number, toStart: number): Promise<Array<Slide<VA>>> => {
+    /** The windows of `key` (whose identity is `id`) starting in [fromStart, toStart], by start. */
+    const windowsOf = async (key: K, id: string, fromStart: number, toStart: number) => {
       const found: Array<Slide<VA>> = [];
-      for (const start of (await indexed()).between(keyId(key), fromStart, toStart)) {
+      for (const start of (await indexed()).between(id, fromStart, toStart)) {
         const window = slidingWindowAt(start, diff);
         const value = await store.get({ key, window });
         if (value !== undefined) found.push({ window, value });
@@ -186,7 +188,7 @@ export function slidingWindowAggregator<K, V, VA>(
         );
       if (t + 1 + diff <= closeTime) {
         // even the record's right window has closed: it belongs to no open window
-        late([slidingWindowAt(t - diff, diff)]);
+        late([slidingWindowAt(Math.max(0, t - diff), diff)]);
         return [];
       }
       const id = keyId(record.key);
@@ -195,8 +197,8 @@ export function slidingWindowAggregator<K, V, VA>(
         store.put({ key: record.key, window }, value);
         starts.add(id, window.start);
       });
-      if (t < diff) pass.addEarly(await windowsOf(record.key, 0, t + 1));
-      else pass.add(await windowsOf(record.key, Math.max(0, t - 2 * diff), t + 1));
+      if (t < diff) pass.addEarly(await windowsOf(record.key, id, 0, t + 1));
+      else pass.add(await windowsOf(record.key, id, Math.max(0, t - 2 * diff), t + 1));
       if (pass.closed.length > 0) late(pass.closed);
       return pass.updates;
     });
