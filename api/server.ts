@@ -57,7 +57,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // URL-encoded endpoint entities ('acme/GET /v1/…') outgrow the default 100; the schemas bound them
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     // an unexpected field is refused with a message rather than silently dropped
     ajv: { customOptions: { removeAdditional: false } },
   });
