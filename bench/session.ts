@@ -18,6 +18,7 @@ import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-brok
 import {
   KafkaTransport,
   Serdes,
+  type SessionStore,
   SessionWindows,
   StreamsApplication,
   TopologyBuilder,
@@ -37,12 +38,6 @@ export async function benchSession(options: { records: number; partitions: numbe
   await createTopic(brokers, input, options.partitions);
   log(`filling ${input} with ${options.records} events keyed by user`);
   await fill(kafka, input, options.records, (e) => e.userId);
-
-  const statelessOut = uniqueName('bench-session-stateless-out');
-  await createTopic(brokers, statelessOut, options.partitions);
-  log('stateless topology');
-  const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
-  const statelessSeconds = await runTopology(brokers, input, statelessOut, expected);
 
   const sessionsOut = uniqueName('bench-session-out');
   await createTopic(brokers, sessionsOut, options.partitions);
@@ -83,10 +78,17 @@ export async function benchSession(options: { records: number; partitions: numbe
   const rssMb = rss.stop();
   let openSessions = 0;
   for (const { store } of app.localStores('sessions'))
-    for await (const _ of (store as unknown as { all(): AsyncIterable<unknown> }).all()) openSessions += 1;
+    for await (const _ of (store as SessionStore<string, number>).all()) openSessions += 1;
   await app.stop();
   await transport.close();
   await rm(stateDir, { recursive: true, force: true });
+
+  // second, so that the RSS measured above is the session topology's alone
+  const statelessOut = uniqueName('bench-session-stateless-out');
+  await createTopic(brokers, statelessOut, options.partitions);
+  log('stateless topology');
+  const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
+  const statelessSeconds = await runTopology(brokers, input, statelessOut, expected);
 
   return {
     bench: 'session',

@@ -3,68 +3,80 @@ import type { PersistentStore } from './persistent-store.js';
 import { RocksDbDatabase } from './rocksdb-database.js';
 import { decode, notOpen, type StoreSerdes } from './rocksdb-key-value-store.js';
 import type { SessionStore } from './session-store.js';
-import { WriteBuffer } from './write-buffer.js';
+import type { ReadAheadStore } from './store.js';
 
-interface BufferedSession<K, V> {
-  readonly session: Windowed<K>;
-  /** undefined: removed. */
-  readonly value: V | undefined;
+/** A session in memory: its value decoded, or still the bytes read from disk or the changelog. */
+interface Session<V> {
+  readonly window: Window;
+  value: V | undefined;
+  bytes: Buffer | undefined;
 }
 
-/** A key's buffered sessions, by `start:end`. */
-type BufferedSessions<K, V> = Map<string, BufferedSession<K, V>>;
+/** One key's sessions while a batch uses them; written back by the next flush when dirty. */
+interface KeySessions<V> {
+  readonly keyBytes: Buffer;
+  readonly diskKey: Buffer;
+  /** By `start:end`; undefined until read from disk. */
+  sessions: Map<string, Session<V>> | undefined;
+  /** Writes made before the sessions were read from disk, applied once they are. */
+  pending: Array<{ window: Window; session: Session<V> | undefined }>;
+  dirty: boolean;
+}
 
-const LENGTH_BYTES = 4;
 const WINDOW_BYTES = 16;
-const MAX_SUFFIX = Buffer.alloc(8, 0xff);
-
-/**
- * The bytes every entry of one key starts with: the key's length (4 bytes,
- * big-endian), then the key. The length keeps a key that is a prefix of
- * another (`ab` and `abc`) out of the other's scans.
- */
-function keyPrefix(keyBytes: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(LENGTH_BYTES + keyBytes.length);
-  out.writeUInt32BE(keyBytes.length, 0);
-  keyBytes.copy(out, LENGTH_BYTES);
-  return out;
-}
-
-function sessionKey(prefix: Buffer, window: Window): Buffer {
-  const out = Buffer.allocUnsafe(prefix.length + WINDOW_BYTES);
-  prefix.copy(out, 0);
-  out.writeBigInt64BE(BigInt(window.start), prefix.length);
-  out.writeBigInt64BE(BigInt(window.end), prefix.length + 8);
-  return out;
-}
-
-function windowOf(entryKey: Buffer): Window {
-  return {
-    start: Number(entryKey.readBigInt64BE(entryKey.length - WINDOW_BYTES)),
-    end: Number(entryKey.readBigInt64BE(entryKey.length - 8)),
-  };
-}
-
 const windowId = (w: Window) => `${w.start}:${w.end}`;
+const byStart = (a: Window, b: Window) => a.start - b.start || a.end - b.end;
 
-/** Scans a read-ahead runs at once: enough to keep RocksDB's threads busy. */
-const PREFETCH_SCANS = 32;
+/** RocksDB refuses empty keys: every disk key starts with one marker byte (which keeps the byte order). */
+const KEY_MARKER = Buffer.from([1]);
+
+/** A key's sessions as one value: per session, by start, its start and end (8-byte big-endian each), value length (4 bytes) and value. */
+function encodeSessions(sessions: ReadonlyArray<{ window: Window; bytes: Buffer }>): Buffer {
+  const size = sessions.reduce((n, s) => n + WINDOW_BYTES + 4 + s.bytes.length, 0);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const { window, bytes } of sessions) {
+    out.writeBigInt64BE(BigInt(window.start), at);
+    out.writeBigInt64BE(BigInt(window.end), at + 8);
+    out.writeUInt32BE(bytes.length, at + 16);
+    bytes.copy(out, at + 20);
+    at += 20 + bytes.length;
+  }
+  return out;
+}
+
+function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
+  const out = new Map<string, Session<V>>();
+  for (let at = 0; at < data.length; ) {
+    const window = { start: Number(data.readBigInt64BE(at)), end: Number(data.readBigInt64BE(at + 8)) };
+    const length = data.readUInt32BE(at + 16);
+    out.set(windowId(window), { window, value: undefined, bytes: data.subarray(at + 20, at + 20 + length) });
+    at += 20 + length;
+  }
+  return out;
+}
 
 /**
  * Sessions in RocksDB, under `<STATE_DIR>/<applicationId>/<taskId>/<store>`.
- * An entry's key is the length-prefixed key bytes, then the session's start
- * and end (8-byte big-endian each), so one key's sessions are one contiguous
- * range sorted by start: `findSessions` and `fetch` are a prefix scan, and
- * `all` runs in key byte order, as in the in-memory store. Values are the
- * value serde's bytes. Writes are buffered until `flush()`, which writes them
- * in one batch; reads see buffered writes. Timestamps are non-negative.
+ * One RocksDB entry per key: its key is the key's serialised bytes, its value
+ * all of the key's sessions, sorted by start. A key's sessions are therefore
+ * one point read (never a scan, so a key that is a prefix of another never
+ * sees the other's sessions), and a batch's keys are read in one multi-get
+ * (`prefetch`). Why not one entry per session under a key prefix: in the
+ * `rocksdb` package a range scan costs about 100 µs of the event loop's time
+ * (iterator creation, the first entry alone in the first read, an
+ * asynchronous end), a key in a multi-get about 4 µs. The cost is that a
+ * write rewrites all of its key's sessions; retention keeps them few.
+ *
+ * `all` runs in key byte order, each key's sessions by start, as in the
+ * in-memory store. Writes are buffered until `flush()`, which writes every
+ * changed key in one batch; reads see buffered writes.
  */
-export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, PersistentStore {
+export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, PersistentStore, ReadAheadStore {
   private db: RocksDbDatabase | undefined;
-  private readonly buffer = new WriteBuffer<BufferedSessions<K, V>>();
-  private restored: Array<{ key: Buffer; value: Buffer | null }> = [];
-  /** Entries on disk of the keys read ahead for the current batch, by key prefix; dropped when a flush writes. */
-  private readAhead = new Map<string, Array<[Buffer, Buffer]>>();
+  /** The keys the current batch has read or written, by disk key (latin1); cleared by a flush. */
+  private keys = new Map<string, KeySessions<V>>();
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -76,91 +88,82 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     this.db ??= await RocksDbDatabase.open(this.directory);
   }
 
-  findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
-    return this.sessions(key, latestStart, (w) => w.end >= earliestEnd && w.start <= latestStart);
+  async findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
+    return this.sessionsOf(key, (w) => w.end >= earliestEnd && w.start <= latestStart);
   }
 
-  fetch(key: K): Promise<Array<[Windowed<K>, V]>> {
-    return this.sessions(key, undefined, () => true);
+  async fetch(key: K): Promise<Array<[Windowed<K>, V]>> {
+    return this.sessionsOf(key, () => true);
   }
 
-  /**
-   * Reads the sessions of `keys` (serialised) from disk ahead, several scans
-   * at a time, so that the batch's lookups of those keys need not each wait
-   * for a scan of their own. Keeps them until the next flush writes.
-   */
+  /** Reads the sessions of `keys` (serialised) in one multi-get, for the batch about to use them. */
   async prefetch(keys: readonly Buffer[]): Promise<void> {
-    const db = this.database();
-    const wanted = new Map<string, Buffer>();
-    for (const k of keys) {
-      const prefix = keyPrefix(k);
-      const id = prefix.toString('latin1');
-      if (!this.readAhead.has(id)) wanted.set(id, prefix);
-    }
-    const queue = [...wanted];
-    const worker = async () => {
-      for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
-        const [id, prefix] = next;
-        const entries: Array<[Buffer, Buffer]> = [];
-        for await (const entry of db.scan({
-          gte: prefix,
-          lte: Buffer.concat([prefix, MAX_SUFFIX, MAX_SUFFIX]),
-        }))
-          entries.push(entry);
-        this.readAhead.set(id, entries);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PREFETCH_SCANS, queue.length) }, worker));
+    await this.load(keys.map((k) => this.keyState(k)));
   }
 
   put(session: Windowed<K>, value: V): void {
-    this.buffered(session.key).set(windowId(session.window), { session, value });
+    this.write(this.keyState(this.keyBytes(session.key)), session.window, {
+      window: session.window,
+      value,
+      bytes: undefined,
+    });
   }
 
   remove(session: Windowed<K>): void {
-    this.buffered(session.key).set(windowId(session.window), { session, value: undefined });
+    this.write(this.keyState(this.keyBytes(session.key)), session.window, undefined);
   }
 
   async *all(): AsyncIterable<[Windowed<K>, V]> {
     await this.flush();
     const { key, value, topic } = this.serdes;
-    for await (const [k, v] of this.database().scan()) {
-      const length = k.readUInt32BE(0);
-      const inner = await decode(key, k.subarray(LENGTH_BYTES, LENGTH_BYTES + length), topic);
-      yield [{ key: inner, window: windowOf(k) }, await decode(value, v, topic)];
+    for await (const [diskKey, data] of this.database().scan()) {
+      const inner = await decode(key, diskKey.subarray(KEY_MARKER.length), topic);
+      const sessions = [...decodeSessions<V>(data).values()].sort((a, b) => byStart(a.window, b.window));
+      for (const s of sessions)
+        yield [{ key: inner, window: s.window }, await decode(value, s.bytes!, topic)];
     }
   }
 
+  /** Approximate: RocksDB's estimate of the keys that have sessions. */
   approximateEntries(): number {
     return this.db?.estimatedKeys() ?? 0;
   }
 
-  /** Replays one changelog record: its key is the windowed key (key bytes, start, end), stored length-prefixed. */
+  /** Replays one changelog record: its key is the windowed key (key bytes, then start and end). */
   restoreRaw(key: Buffer, value: Buffer | null): void {
-    const prefix = Buffer.allocUnsafe(LENGTH_BYTES);
-    prefix.writeUInt32BE(key.length - WINDOW_BYTES, 0);
-    this.restored.push({ key: Buffer.concat([prefix, key]), value });
+    const keyBytes = key.subarray(0, key.length - WINDOW_BYTES);
+    const window = {
+      start: Number(key.readBigInt64BE(key.length - WINDOW_BYTES)),
+      end: Number(key.readBigInt64BE(key.length - 8)),
+    };
+    this.write(
+      this.keyState(keyBytes),
+      window,
+      value === null ? undefined : { window, value: undefined, bytes: value },
+    );
   }
 
+  /** Writes every changed key in one batch; the next batch reads its keys afresh. */
   flush(): Promise<void> {
-    return this.buffer.flush(async (keys) => {
-      const operations = this.restored.map(({ key, value }) =>
-        value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
-      );
-      this.restored = [];
-      for (const sessions of keys.values()) {
-        for (const { session, value } of sessions.values()) {
-          const entryKey = sessionKey(keyPrefix(this.keyBytes(session.key)), session.window);
-          const bytes = value === undefined ? null : this.serdes.value.serialize(value, this.serdes.topic);
-          operations.push(
-            bytes === null ? { type: 'del', key: entryKey } : { type: 'put', key: entryKey, value: bytes },
-          );
-        }
-      }
-      if (operations.length === 0) return;
+    const run = this.flushing.then(async () => {
+      const dirty = [...this.keys.values()].filter((k) => k.dirty);
+      if (dirty.length === 0) return;
+      await this.load(dirty);
+      const { value: serde, topic } = this.serdes;
+      const operations = dirty.map((k) => {
+        const sessions = [...k.sessions!.values()].sort((a, b) => byStart(a.window, b.window));
+        if (sessions.length === 0) return { type: 'del' as const, key: k.diskKey };
+        const encoded = sessions.map((s) => {
+          s.bytes ??= serde.serialize(s.value as V, topic) ?? Buffer.alloc(0);
+          return { window: s.window, bytes: s.bytes };
+        });
+        return { type: 'put' as const, key: k.diskKey, value: encodeSessions(encoded) };
+      });
       await this.database().write(operations);
-      this.readAhead = new Map();
+      this.keys = new Map();
     });
+    this.flushing = run.catch(() => undefined);
+    return run;
   }
 
   async close(): Promise<void> {
@@ -170,57 +173,53 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     this.db = undefined;
   }
 
-  /** Sessions of `key` starting at or before `latestStart` (all when undefined) that pass `keep`, by start. */
-  private async sessions(
-    key: K,
-    latestStart: number | undefined,
-    keep: (window: Window) => boolean,
-  ): Promise<Array<[Windowed<K>, V]>> {
-    const prefix = keyPrefix(this.keyBytes(key));
-    const id = prefix.toString('latin1');
-    const found = new Map<string, [Windowed<K>, V]>();
-    const { value, topic } = this.serdes;
-    for await (const [k, v] of this.onDisk(prefix, id, latestStart)) {
-      const window = windowOf(k);
-      if (keep(window)) found.set(windowId(window), [{ key, window }, await decode(value, v, topic)]);
+  private async sessionsOf(key: K, keep: (window: Window) => boolean): Promise<Array<[Windowed<K>, V]>> {
+    const state = this.keyState(this.keyBytes(key));
+    await this.load([state]);
+    const out: Array<[Windowed<K>, V]> = [];
+    const { value: serde, topic } = this.serdes;
+    for (const s of state.sessions!.values()) {
+      if (!keep(s.window)) continue;
+      s.value ??= await decode(serde, s.bytes!, topic);
+      out.push([{ key, window: s.window }, s.value]);
     }
-    for (const layer of this.buffer.layers(id)) {
-      for (const [session, { session: s, value: v }] of layer) {
-        if (v === undefined || !keep(s.window)) found.delete(session);
-        else found.set(session, [s, v]);
+    return out.sort(([a], [b]) => byStart(a.window, b.window));
+  }
+
+  private write(state: KeySessions<V>, window: Window, session: Session<V> | undefined): void {
+    state.dirty = true;
+    if (state.sessions === undefined) state.pending.push({ window, session });
+    else if (session === undefined) state.sessions.delete(windowId(window));
+    else state.sessions.set(windowId(window), session);
+  }
+
+  /** Reads from disk, in one multi-get, the sessions of the keys not read yet, then applies their pending writes. */
+  private async load(states: ReadonlyArray<KeySessions<V>>): Promise<void> {
+    const missing = [...new Set(states.filter((s) => s.sessions === undefined))];
+    if (missing.length === 0) return;
+    const values = await this.database().getMany(missing.map((s) => s.diskKey));
+    missing.forEach((state, i) => {
+      // another read may have loaded it meanwhile: that copy already has the pending writes
+      if (state.sessions !== undefined) return;
+      const data = values[i];
+      state.sessions = data === undefined ? new Map() : decodeSessions<V>(data);
+      for (const { window, session } of state.pending) {
+        if (session === undefined) state.sessions.delete(windowId(window));
+        else state.sessions.set(windowId(window), session);
       }
+      state.pending = [];
+    });
+  }
+
+  private keyState(keyBytes: Buffer): KeySessions<V> {
+    const diskKey = Buffer.concat([KEY_MARKER, keyBytes]);
+    const id = diskKey.toString('latin1');
+    let state = this.keys.get(id);
+    if (state === undefined) {
+      state = { keyBytes, diskKey, sessions: undefined, pending: [], dirty: false };
+      this.keys.set(id, state);
     }
-    return [...found.values()].sort(
-      ([a], [b]) => a.window.start - b.window.start || a.window.end - b.window.end,
-    );
-  }
-
-  /** A key's entries on disk starting at or before `latestStart` (all when undefined): read ahead, or scanned. */
-  private onDisk(
-    prefix: Buffer,
-    id: string,
-    latestStart: number | undefined,
-  ): Iterable<[Buffer, Buffer]> | AsyncIterable<[Buffer, Buffer]> {
-    // starts are never negative, and negative numbers would not sort as bytes
-    if (latestStart !== undefined && latestStart < 0) return [];
-    const readAhead = this.readAhead.get(id);
-    if (readAhead !== undefined)
-      return latestStart === undefined
-        ? readAhead
-        : readAhead.filter(([k]) => windowOf(k).start <= latestStart);
-    const upper =
-      latestStart === undefined
-        ? Buffer.concat([prefix, MAX_SUFFIX, MAX_SUFFIX])
-        : Buffer.concat([
-            sessionKey(prefix, { start: latestStart, end: 0 }).subarray(0, prefix.length + 8),
-            MAX_SUFFIX,
-          ]);
-    return this.database().scan({ gte: prefix, lte: upper });
-  }
-
-  private buffered(key: K): BufferedSessions<K, V> {
-    const id = keyPrefix(this.keyBytes(key)).toString('latin1');
-    return this.buffer.pendingFor(id, () => new Map());
+    return state;
   }
 
   private keyBytes(key: K): Buffer {
