@@ -7,10 +7,12 @@
  *   npm run bench -- restore [--records 1000000]
  *   npm run bench -- session [--records 1000000] [--spacing-ms 4]
  *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
+ *   npm run bench -- freshness [--rate 10000] [--seconds 30]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchEos } from './eos.js';
 import { benchFeaturesApi } from './features-api.js';
+import { benchFreshness } from './freshness.js';
 import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
 import { benchStateless } from './stateless.js';
@@ -81,6 +83,18 @@ program
   .action(async (options: { entities: number; rate: number; seconds: number }) => {
     const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     console.log(JSON.stringify(await benchFeaturesApi({ ...options, redisUrl })));
+  });
+
+program
+  .command('freshness')
+  .description(
+    'event produced → feature readable in Redis, whole pipeline on the local broker, vs raw delivery',
+  )
+  .option('--rate <n>', 'events per second into raw_events', positiveInt, 10_000)
+  .option('--seconds <n>', 'how long to produce', positiveInt, 30)
+  .action(async (options: { rate: number; seconds: number }) => {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    console.log(JSON.stringify(await benchFreshness({ ...options, redisUrl })));
   });
 
 await program.parseAsync();

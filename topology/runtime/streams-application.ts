@@ -354,10 +354,7 @@ export class StreamsApplication extends EventEmitter {
 
   private fail(error: unknown): void {
     if (this.currentState === 'failed') return;
-    this.logger.error(
-      { err: error },
-      'fatal error: output could not be written; stopping without committing',
-    );
+    this.logger.error({ err: error }, 'fatal error: stopping without committing what was not written');
     this.setState('failed');
     this.emit('error', error);
   }
@@ -489,9 +486,10 @@ export class StreamsApplication extends EventEmitter {
     return this.serialiseAssignment(() => this.revoke(tps));
   }
 
+  /** A task that cannot be created or restored is fatal, as in Kafka Streams: the application stops. */
   private serialiseAssignment(change: () => Promise<void>): Promise<void> {
-    const run = this.assignmentChanges.then(change);
-    this.assignmentChanges = run.catch(() => undefined);
+    const run = this.assignmentChanges.then(change).catch((error: unknown) => this.fail(error));
+    this.assignmentChanges = run;
     return run;
   }
 

@@ -177,10 +177,18 @@ export class KafkaTransport implements Transport {
 
   async endOffsets(topic: string): Promise<number[]> {
     const admin = await this.connectedAdmin();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    const out: number[] = [];
-    for (const o of offsets) out[o.partition] = Number(o.high);
-    return out;
+    // a topic created a moment ago may still be electing its leaders: retriable errors are retried
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const out: number[] = [];
+        for (const o of offsets) out[o.partition] = Number(o.high);
+        return out;
+      } catch (error) {
+        if (attempt >= 10 || (error as { retriable?: boolean }).retriable !== true) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>> {
