@@ -67,7 +67,16 @@ export async function startPrivateRedis(): Promise<{ url: string; stop: () => Pr
   });
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  server.once('error', (error) => {
+    spawnError = error;
+  });
   for (let attempt = 0; ; attempt++) {
+    if (spawnError !== undefined) {
+      throw new Error(
+        `cannot start redis-server (${spawnError.message}): install it, e.g. apt-get install redis-server`,
+      );
+    }
     try {
       const probe = await connectRedis(url, { connectTimeoutMs: 500 });
       await probe.quit();
