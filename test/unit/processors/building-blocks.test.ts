@@ -1,5 +1,6 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
+import { ExpiryIndex } from '../../../processors/expiry-index.js';
 import {
   decodeSketch,
   emptySketch,
@@ -12,6 +13,7 @@ import { normalizePath, normalizeTelemetryEvent } from '../../../processors/tele
 import { userKeyOf } from '../../../processors/telemetry/user-key.js';
 import { validateTelemetryEvent } from '../../../processors/telemetry/validate.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
+import type { KeyValueStore } from '../../../topology/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const base: TelemetryEvent = {
@@ -127,5 +129,43 @@ describe('rolling buckets', () => {
     add(T0 + 6 * 60_000, T0 + 2 * 60_000 + 5); // minute 2: the oldest minute still in it
     expect(sumInWindow(buckets, LAST_5_MINUTES, T0 + 6 * 60_000, (b) => b.n)).toBe(6);
     expect(buckets.map((b) => b.slot - T0 / 60_000)).toEqual([2, 3, 4, 5, 6]);
+  });
+});
+
+describe('the expiry index', () => {
+  /** A store holding what a restore from the changelog would have put there. */
+  function restoredStore(entries: Array<[string, number]>): KeyValueStore<string, number> {
+    const map = new Map(entries);
+    return {
+      name: 'ids',
+      get: async (key) => map.get(key),
+      put: (key, value) => void map.set(key, value),
+      delete: (key) => void map.delete(key),
+      async *range() {},
+      async *all() {
+        yield* [...map].sort(([a], [b]) => a.localeCompare(b));
+      },
+      approximateEntries: () => map.size,
+      flush: async () => undefined,
+      close: async () => undefined,
+    };
+  }
+
+  it('rebuilds itself from a restored store and forgets only ids last seen before the cutoff', async () => {
+    const store = restoredStore([
+      ['old', T0],
+      ['refreshed', T0 + 60_000],
+      ['recent', T0 + 30 * 60_000],
+    ]);
+    const index = new ExpiryIndex(store);
+    // seen again later: indexed under its new minute too
+    store.put('refreshed', T0 + 40 * 60_000);
+    await index.add('refreshed', T0 + 40 * 60_000);
+    await index.forgetBefore(T0 + 20 * 60_000);
+    expect(await store.get('old')).toBeUndefined();
+    expect(await store.get('refreshed')).toBe(T0 + 40 * 60_000);
+    expect(await store.get('recent')).toBe(T0 + 30 * 60_000);
+    await index.forgetBefore(T0 + 50 * 60_000);
+    expect(store.approximateEntries()).toBe(0);
   });
 });
