@@ -48,6 +48,7 @@ export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/k
 export { MemoryLog } from './transports/memory/memory-log.js';
 export { MemoryTransport } from './transports/memory/memory-transport.js';
 export type { TopicSpec, Transport } from './transports/transport.js';
+export type { TimestampedAggregate } from './windows/timestamped-serde.js';
 export { windowedSerde } from './windows/windowed-serde.js';
 export {
   SessionWindows,

@@ -107,6 +107,9 @@ function windowedAggregate<K, V, VA>(
  * or sliding (`SlidingWindows`), as Kafka Streams' TimeWindowedKStream.
  * Aggregations are stateful: a window store `<name>` with changelog
  * `<applicationId>-<name>-changelog`. They emit one update per changed window.
+ * A sliding window's store value is a `TimestampedAggregate` (the aggregate
+ * and the window's latest record time), as in Kafka Streams' timestamped
+ * window stores; that is what an interactive query of the store returns.
  */
 export class TimeWindowedKStream<K, V> {
   /** @internal */
