@@ -91,6 +91,8 @@ export async function startMainJob(
     transport,
     processingGuarantee: config.PROCESSING_GUARANTEE,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    stateDir: config.STATE_DIR,
+    defaultStoreType: config.STATE_STORE,
     logger,
     metricsRegistry: registry,
   });

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import logUpdate from 'log-update';
-import type { Registry } from 'prom-client';
+import { OPEN_SESSIONS_STORE } from '../../processors/sessions/user-sessions.js';
+import type { KeyValueStore } from '../../topology/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { type MainJob, startMainJob } from '../main-job.js';
@@ -50,7 +51,7 @@ export function registerDemo(program: Command): void {
 
 interface Figures {
   readonly consumed: number;
-  readonly sessions: number;
+  readonly openSessions: number;
   readonly closedSessions: number;
   readonly features: number;
   readonly deadLetters: number;
@@ -103,7 +104,7 @@ class DemoScreen {
   }
 
   private async draw(): Promise<void> {
-    const f = await figures(this.job.registry);
+    const f = await figures(this.job);
     const now = Date.now();
     const rate =
       this.previous === undefined
@@ -113,7 +114,7 @@ class DemoScreen {
     const produced = this.job.feed?.produced ?? 0;
     const text = [
       `events/s ${rate.toFixed(0).padStart(6)}   events in ${produced}   processed ${f.consumed}   lag ${f.lag}`,
-      `sessions in store ${f.sessions}   closed sessions ${f.closedSessions}   features written ${f.features}`,
+      `open sessions ${f.openSessions}   closed sessions ${f.closedSessions}   features written ${f.features}`,
       `dead letters ${f.deadLetters}   late ${f.late}   state ${this.job.app.state}`,
     ].join('\n');
     this.ticks += 1;
@@ -122,8 +123,18 @@ class DemoScreen {
   }
 }
 
+/** Sessions waiting to close: the entries of the local suppress buffers (exact, unlike a store's estimate). */
+async function countOpenSessions(job: MainJob): Promise<number> {
+  let open = 0;
+  for (const { store } of job.app.localStores(OPEN_SESSIONS_STORE)) {
+    for await (const _ of (store as KeyValueStore<unknown, unknown>).all()) open += 1;
+  }
+  return open;
+}
+
 /** Sums of the metrics the summary shows, read from the job's registry. */
-async function figures(registry: Registry): Promise<Figures> {
+async function figures(job: MainJob): Promise<Figures> {
+  const { registry } = job;
   const sum = async (name: string, match: (labels: Record<string, unknown>) => boolean = () => true) => {
     const metric = registry.getSingleMetric(name);
     if (metric === undefined) return 0;
@@ -133,7 +144,7 @@ async function figures(registry: Registry): Promise<Figures> {
   };
   return {
     consumed: await sum('veroai_records_consumed_total', (l) => l.topic === 'raw_events'),
-    sessions: await sum('veroai_state_store_entries', (l) => l.store === 'user-sessions'),
+    openSessions: await countOpenSessions(job),
     closedSessions: await sum('veroai_records_produced_total', (l) => l.topic === 'user_sessions'),
     features: await sum('veroai_features_written_total'),
     deadLetters: await sum('veroai_dlq_records_total'),

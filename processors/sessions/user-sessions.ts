@@ -24,6 +24,8 @@ import type { SessionHistorySink, SessionSummary } from './session-summary.js';
 export const USER_SESSIONS_TOPIC = 'user_sessions';
 /** The session store: open sessions per `tenantId/userId`, for interactive queries. */
 export const USER_SESSIONS_STORE = 'user-sessions';
+/** The suppress buffer: one entry per session not closed yet. */
+export const OPEN_SESSIONS_STORE = 'user-sessions-until-closed';
 
 export interface UserSessionsOptions {
   readonly sessionSerde: Serde<SessionSummary>;
@@ -64,7 +66,7 @@ export function userSessions(
       (_user, a, b) => mergeSessions(a, b),
       { name: USER_SESSIONS_STORE, value: Serdes.json<SessionAggregate>() },
     )
-    .suppress(Suppressed.untilWindowCloses(), { name: 'user-sessions-until-closed' })
+    .suppress(Suppressed.untilWindowCloses(), { name: OPEN_SESSIONS_STORE })
     .toStream()
     // keyed by the user again: the records are already in the task that owns the user, so no repartition
     .process(summarizeClosedSession, {
