@@ -76,7 +76,10 @@ export async function sessionRoutes(server: FastifyInstance, options: SessionRou
         history?.recent(tenant, user) ?? [],
       ]);
       if (open === null && closed.length === 0) throw apiErrors.sessionsNotFound(tenant, user);
-      return { open, closed };
+      // a session just closed may still be in the store and already in the history: show it once, as closed
+      const stillOpen =
+        open !== null && !closed.some((session) => session.start === open.start) ? open : null;
+      return { open: stillOpen, closed };
     },
   );
 }
