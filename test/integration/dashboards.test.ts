@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,8 @@ describe('Grafana dashboards over a running main job', () => {
   let prometheus: RunningPrometheus | undefined;
   let redis: { url: string; stop: () => Promise<void> } | undefined;
   let apiUrl = '';
+  /** The job's RocksDB stores, deleted at the end. */
+  const stateDir = mkdtempSync(join(tmpdir(), 'veroai-dashboards-state-'));
   let variables: Record<string, string> = {};
 
   const stopApp = async () => {
@@ -145,6 +148,7 @@ describe('Grafana dashboards over a running main job', () => {
           APPLICATION_ID,
           API_KEYS: `${ADMIN_KEY}:*,${ACME_KEY}:acme`,
           REDIS_URL: redis.url,
+          STATE_DIR: stateDir,
           TRANSPORT: 'memory',
           API_HOST: '127.0.0.1',
           API_PORT: String(port),
@@ -198,6 +202,7 @@ describe('Grafana dashboards over a running main job', () => {
       await prometheus?.stop();
       await stopApp();
       await redis?.stop();
+      rmSync(stateDir, { recursive: true, force: true });
       throw error;
     }
   }, 150_000);
@@ -206,6 +211,7 @@ describe('Grafana dashboards over a running main job', () => {
     await prometheus?.stop();
     await stopApp();
     await redis?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
   }, 30_000);
 
   it('finds the dashboards', () => {
