@@ -8,15 +8,12 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseApiKeys } from '../api/auth.js';
-import type { OpenSessionLookup } from '../api/routes/sessions.js';
 import { buildApiServer } from '../api/server.js';
-import { type SessionAggregate, sessionSummaryOf } from '../processors/sessions/session-aggregate.js';
-import type { SessionSummary } from '../processors/sessions/session-summary.js';
-import { USER_SESSIONS_STORE } from '../processors/sessions/user-sessions.js';
+import { openSessionOf } from '../processors/sessions/open-session.js';
 import type { SinkFailure } from '../processors/write-batch-to-sink.js';
 import { type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
 import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
-import { type SessionStore, StreamsApplication } from '../topology/index.js';
+import { StreamsApplication } from '../topology/index.js';
 import type { AppConfig } from './config.js';
 import { defaultTopology } from './default-topology.js';
 import { SampleFeed } from './sample-feed.js';
@@ -103,7 +100,7 @@ export async function startMainJob(
     logger,
     ...(apiKeys === undefined
       ? {}
-      : { apiKeys, features, sessionHistory, openSession: openSessionLookup(app, session.gapMs) }),
+      : { apiKeys, features, sessionHistory, openSession: openSessionOf(app, session.gapMs) }),
   });
   if (apiKeys === undefined)
     logger.warn('API_KEYS is not set: the query API serves only /metrics, /health and /docs');
@@ -141,25 +138,5 @@ export async function startMainJob(
       })();
       return stopping;
     },
-  };
-}
-
-/**
- * The open session of a user: an interactive query on the session store of
- * the task that owns the user's key. A session is open while its task's
- * stream time has not passed its end plus the inactivity gap.
- */
-function openSessionLookup(app: StreamsApplication, gapMs: number): OpenSessionLookup {
-  return async (tenantId: string, userId: string): Promise<SessionSummary | null> => {
-    const key = `${tenantId}/${userId}`;
-    const store = app.queryStore<SessionStore<string, SessionAggregate>>(USER_SESSIONS_STORE, key);
-    if (store === undefined) return null;
-    const sessions = await store.fetch(key);
-    const latest = sessions[sessions.length - 1];
-    if (latest === undefined) return null;
-    const [windowed, aggregate] = latest;
-    const streamTime = Math.max(-1, ...[...app.activeTasks().values()].map((t) => t.streamTime()));
-    if (windowed.window.end + gapMs < streamTime) return null;
-    return sessionSummaryOf(key, windowed.window, aggregate);
   };
 }
