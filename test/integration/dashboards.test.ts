@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +94,7 @@ describe('Grafana dashboards over a running main job', () => {
   let prometheus: RunningPrometheus | undefined;
   let redis: { url: string; stop: () => Promise<void> } | undefined;
   let apiUrl = '';
+  let promtool = 'promtool';
   /** The job's RocksDB stores, deleted at the end. */
   const stateDir = mkdtempSync(join(tmpdir(), 'veroai-dashboards-state-'));
   let variables: Record<string, string> = {};
@@ -137,6 +138,7 @@ describe('Grafana dashboards over a running main job', () => {
   beforeAll(async () => {
     try {
       const binary = ensurePrometheus();
+      promtool = join(dirname(binary), 'promtool');
       // the job's own Redis: its feature and session keys never meet other suites'
       redis = await startPrivateRedis();
       const port = await freePort();
@@ -219,6 +221,16 @@ describe('Grafana dashboards over a running main job', () => {
       expect.arrayContaining(['features-api.json', 'processors-overview.json']),
     );
   });
+
+  it.each(['prometheus.yml', 'prometheus.docker.yml'])(
+    'deploy/prometheus/%s is a valid config scraping /metrics on port 8080',
+    (file) => {
+      const path = join(root, 'deploy', 'prometheus', file);
+      const check = spawnSync(promtool, ['check', 'config', path], { encoding: 'utf8' });
+      expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+      expect(readFileSync(path, 'utf8')).toMatch(/targets: \['[\w.]+:8080'\]/);
+    },
+  );
 
   it.each(dashboards)('$file: picks its Prometheus through the datasource variable', ({ dashboard }) => {
     const datasource = dashboard.templating.list.find((v) => v.name === 'datasource');
