@@ -98,9 +98,7 @@ export async function startMainJob(
     registry,
     app,
     logger,
-    ...(apiKeys === undefined
-      ? {}
-      : { apiKeys, features, sessionHistory, openSession: openSessionOf(app, session.gapMs) }),
+    ...(apiKeys === undefined ? {} : { apiKeys, features, sessionHistory, openSession: openSessionOf(app) }),
   });
   if (apiKeys === undefined)
     logger.warn('API_KEYS is not set: the query API serves only /metrics, /health and /docs');

@@ -5,15 +5,15 @@ import { USER_SESSIONS_STORE } from './user-sessions.js';
 
 /**
  * The open session of a user, by an interactive query on the session store of
- * the task that owns the user's key: the latest session whose end is within
- * the inactivity gap of the stream time seen. Null when the user has none, or
- * when another instance of the group owns the user's partition.
+ * the task that owns the user's key. The store holds sessions until they are
+ * emitted as closed (end + gap + grace behind stream time), so its latest
+ * session is the open one. Null when the user has none, or when another
+ * instance of the group owns the user's partition.
  *
- * @example const open = await openSessionOf(app, 30 * 60_000)('acme', 'u1');
+ * @example const open = await openSessionOf(app)('acme', 'u1');
  */
 export function openSessionOf(
   app: StreamsApplication,
-  inactivityGapMs: number,
 ): (tenantId: string, userId: string) => Promise<SessionSummary | null> {
   return async (tenantId, userId) => {
     const key = `${tenantId}/${userId}`;
@@ -23,8 +23,6 @@ export function openSessionOf(
     const latest = sessions[sessions.length - 1];
     if (latest === undefined) return null;
     const [windowed, aggregate] = latest;
-    const streamTime = Math.max(-1, ...[...app.activeTasks().values()].map((t) => t.streamTime()));
-    if (windowed.window.end + inactivityGapMs < streamTime) return null;
     return sessionSummaryOf(key, windowed.window, aggregate);
   };
 }
