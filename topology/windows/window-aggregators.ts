@@ -167,13 +167,27 @@ export function slidingWindowAggregator<K, V, VA>(
 
     /** The windows of `key` (whose identity is `id`) starting in [fromStart, toStart], by start. */
     const windowsOf = async (key: K, id: string, fromStart: number, toStart: number) => {
+      const starts = await indexed();
       const found: Array<Slide<VA>> = [];
-      for (const start of (await indexed()).between(id, fromStart, toStart)) {
+      for (const start of starts.between(id, fromStart, toStart)) {
         const window = slidingWindowAt(start, diff);
         const value = await store.get({ key, window });
-        if (value !== undefined) found.push({ window, value });
+        // a window store with retention deletes old windows behind our back
+        if (value === undefined) starts.remove(id, start);
+        else found.push({ window, value });
       }
       return found;
+    };
+    /**
+     * A record that is not late is above stream time - grace - diff - 1 and reads
+     * windows from 2 * diff before it: older starts can be forgotten.
+     */
+    const reach = 3 * diff + windows.graceMs + 1;
+    let forgottenUpTo = Number.NEGATIVE_INFINITY;
+    const forgetUnreachable = (starts: WindowStartIndex) => {
+      if (observed - reach - forgottenUpTo < reach) return;
+      forgottenUpTo = observed - reach;
+      starts.removeStartingBefore(forgottenUpTo);
     };
 
     return perRecord(context.nodeName, async (record) => {
@@ -193,6 +207,7 @@ export function slidingWindowAggregator<K, V, VA>(
       }
       const id = keyId(record.key);
       const starts = await indexed();
+      forgetUnreachable(starts);
       const pass = new SlidingWindowPass(record, diff, closeTime, agg, (window, value) => {
         store.put({ key: record.key, window }, value);
         starts.add(id, window.start);

@@ -21,6 +21,7 @@ import {
   type Windowed,
   type WindowedStoreOptions,
 } from '../../../topology/index.js';
+import { WindowStartIndex } from '../../../topology/windows/window-start-index.js';
 
 type StoreType = NonNullable<WindowedStoreOptions['store']>;
 
@@ -227,6 +228,25 @@ describe.each<StoreType>(['memory', 'rocksdb'])('sliding windows (%s store)', (s
     },
   );
 
+  it('stays exact over a long in-order stream with no grace, while windows too old to matter are forgotten', async () => {
+    const diff = 1_000;
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(diff, 0), store));
+    const random = seeded(11);
+    let t = 5_000;
+    const input: Array<[string, number]> = Array.from({ length: 300 }, () => {
+      t += Math.floor(random() * 8) * 100;
+      return [['a', 'b', 'c'][Math.floor(random() * 3)]!, t];
+    });
+    for (const [key, at] of input) await pipe(driver, key, at);
+    const latest = new Map<string, number>();
+    for (const [key, start, end, value] of rows(driver))
+      latest.set(`${key} [${start}, ${end}]`, value as number);
+    expect(Object.fromEntries([...latest].sort())).toEqual(
+      Object.fromEntries([...bySlidingDefinition(input, diff)].sort()),
+    );
+    expect(driver.readLateRecords()).toEqual([]);
+  });
+
   describe('suppress(untilWindowCloses)', () => {
     it('emits one final count per window, once stream time is past its end plus grace', async () => {
       driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 3_000), store, true));
@@ -247,6 +267,23 @@ describe.each<StoreType>(['memory', 'rocksdb'])('sliding windows (%s store)', (s
       ]);
       expect(driver.readLateRecords()).toEqual([]);
     });
+  });
+});
+
+describe('the window start index', () => {
+  it("lists a key's starts in a range, in order, and forgets removed and too-old ones", () => {
+    const index = new WindowStartIndex();
+    for (const start of [30, 10, 20, 10, 40]) index.add('a', start);
+    index.add('b', 15);
+    expect(index.between('a', 10, 30)).toEqual([10, 20, 30]);
+    expect(index.between('a', 11, 39)).toEqual([20, 30]);
+    expect(index.between('b', 0, 100)).toEqual([15]);
+    expect(index.between('c', 0, 100)).toEqual([]);
+    index.remove('a', 20);
+    expect(index.between('a', 0, 100)).toEqual([10, 30, 40]);
+    index.removeStartingBefore(30);
+    expect(index.between('a', 0, 100)).toEqual([30, 40]);
+    expect(index.between('b', 0, 100)).toEqual([]);
   });
 });
 
