@@ -108,6 +108,8 @@ export async function startMainJob(
         topic: inputTopic,
         serde: telemetryEventSerde(serdeOptions),
         eventsPerSecond: config.SAMPLE_EVENTS_PER_SECOND,
+        // a little of everything a real firehose carries, so every path and dashboard panel has data
+        traffic: { anonymousRate: 0.05, duplicateRate: 0.01, invalidRate: 0.002, lateRate: 0.002 },
         logger,
       })
     : undefined;

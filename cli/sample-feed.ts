@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { SampleTraffic } from '../processors/telemetry/sample-traffic.js';
+import { SampleTraffic, type SampleTrafficOptions } from '../processors/telemetry/sample-traffic.js';
 import type { TelemetryEvent } from '../schemas/index.js';
 import { partitionForKey, type Serde, type Transport } from '../topology/index.js';
 
@@ -10,6 +10,8 @@ export interface SampleFeedOptions {
   /** Events per wall-clock second. */
   readonly eventsPerSecond: number;
   readonly seed?: number;
+  /** What the traffic looks like beyond its rate (anonymous, duplicate, invalid, late shares). */
+  readonly traffic?: Omit<SampleTrafficOptions, 'seed' | 'startTime' | 'eventsPerSecond'>;
   readonly logger: Logger;
 }
 
@@ -32,6 +34,7 @@ export class SampleFeed {
     await serde.prepare?.(topic);
     const producer = await transport.producer();
     const traffic = new SampleTraffic({
+      ...this.options.traffic,
       seed: this.options.seed ?? 7,
       startTime: Date.now(),
       eventsPerSecond: Math.max(1, eventsPerSecond),

@@ -25,7 +25,8 @@ export function registerDemo(program: Command): void {
     .option('--kafka', 'run against KAFKA_BROKERS instead of the embedded memory transport')
     .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)
     .action(async (options: DemoOptions) => {
-      const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', ...process.env };
+      // the screen is the demo's output; its intentional dead letters would flood a warn-level log
+      const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'error', ...process.env };
       if (options.kafka) env.TRANSPORT = 'kafka';
       const config = loadConfig(env);
       const logger = createLogger(config.LOG_LEVEL);

@@ -19,6 +19,10 @@ export interface SampleTrafficOptions {
   readonly anonymousRate?: number;
   /** Share of events sent twice with the same event id, as a retrying SDK does. Default 0. */
   readonly duplicateRate?: number;
+  /** Share of events stamped two days ahead, as a client with a wrong clock sends them (invalid). Default 0. */
+  readonly invalidRate?: number;
+  /** Share of events two hours old, as a device back online sends them (late for their session window). Default 0. */
+  readonly lateRate?: number;
 }
 
 const TENANT_NAMES = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'tyrell'];
@@ -91,6 +95,8 @@ export class SampleTraffic {
   private readonly targetActive: number;
   private readonly anonymousRate: number;
   private readonly duplicateRate: number;
+  private readonly invalidRate: number;
+  private readonly lateRate: number;
   /** A copy of the previous event, sent next (a retry). */
   private resend: TelemetryEvent | undefined;
   private clock: number;
@@ -106,6 +112,8 @@ export class SampleTraffic {
     this.errorRate = options.errorRate ?? 0.03;
     this.anonymousRate = options.anonymousRate ?? 0;
     this.duplicateRate = options.duplicateRate ?? 0;
+    this.invalidRate = options.invalidRate ?? 0;
+    this.lateRate = options.lateRate ?? 0;
     this.users = [];
     for (let t = 0; t < tenants; t++) {
       const tenantId = TENANT_NAMES[t] ?? `tenant-${t + 1}`;
@@ -145,6 +153,10 @@ export class SampleTraffic {
     // the random draws are skipped at rate 0, so default streams stay as they were
     if (this.anonymousRate > 0 && this.random() < this.anonymousRate) event = { ...event, userId: null };
     if (this.duplicateRate > 0 && this.random() < this.duplicateRate) this.resend = event;
+    if (this.invalidRate > 0 && this.random() < this.invalidRate)
+      event = { ...event, timestamp: event.timestamp + 2 * 24 * 60 * MINUTE };
+    if (this.lateRate > 0 && this.random() < this.lateRate)
+      event = { ...event, timestamp: event.timestamp - 120 * MINUTE };
     return event;
   }
 
