@@ -247,6 +247,20 @@ describe.each<StoreType>(['memory', 'rocksdb'])('sliding windows (%s store)', (s
     expect(driver.readLateRecords()).toEqual([]);
   });
 
+  it('still creates an open right window of a record whose own windows have all closed', async () => {
+    // grace 500: at stream time 6 501, [4 000, 5 000] is closed, but 5 000's right window [5 001, 6 001] is open
+    driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(1_000, 500), store));
+    await pipe(driver, 'A', 5_000, 6_501);
+    rows(driver);
+    await pipe(driver, 'A', 5_600);
+    expect(rows(driver)).toEqual([
+      ['A', 5_501, 6_501, 2, 6_501],
+      ['A', 5_001, 6_001, 1, 5_600],
+      ['A', 5_601, 6_601, 1, 6_501],
+    ]);
+    expect(driver.readLateRecords().map((r) => r.value?.toString())).toEqual(['A@5600']);
+  });
+
   describe('suppress(untilWindowCloses)', () => {
     it('emits one final count per window, once stream time is past its end plus grace', async () => {
       driver = await start(slidingCount(SlidingWindows.ofTimeDifferenceAndGrace(5_000, 3_000), store, true));
