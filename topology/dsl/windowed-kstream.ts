@@ -83,6 +83,15 @@ function windowedAggregate<K, V, VA>(
     valueSerde: layout.valueSerde as Serde<unknown>,
     changelog: true,
     storeType: checkStoreType(options.store, `store '${storeName}'`),
+    // past this, no record that is not late can reach the window (sliding windows look back one time difference)
+    windowRetentionMs:
+      spec.kind === 'session'
+        ? spec.inactivityGapMs + spec.graceMs
+        : spec.kind === 'sliding'
+          ? // + 1: a record whose windows ended diff + grace ago may still have an open right
+            // window [t + 1, t + 1 + diff] to create (test: 'still creates an open right window…')
+            spec.timeDifferenceMs + spec.graceMs + 1
+          : spec.graceMs,
   });
   const updates = stream.chain<Windowed<K>, VA>(
     `${operation} (${spec.describe()})`,

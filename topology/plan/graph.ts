@@ -25,6 +25,12 @@ export interface StoreSpec {
   readonly changelog: boolean;
   /** Where the store keeps its data; undefined: the application's `defaultStoreType`. */
   readonly storeType?: StoreType | undefined;
+  /**
+   * Windowed stores: a window is deleted (with a changelog tombstone) once its
+   * end plus this is behind stream time, when no record can change it any more:
+   * grace for time windows, gap plus grace for sessions.
+   */
+  readonly windowRetentionMs?: number | undefined;
 }
 
 export interface SourceNode {

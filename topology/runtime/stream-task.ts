@@ -12,6 +12,7 @@ import { CheckpointFile } from '../state/checkpoint-file.js';
 import { RocksDbDatabase } from '../state/rocksdb-database.js';
 import type { StateStore, StoreType } from '../state/store.js';
 import { createTaskStore, type TaskStore } from '../state/task-stores.js';
+import { deleteWindowsEndedBefore } from '../state/window-retention.js';
 import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
 import {
   type BatchHooks,
@@ -105,6 +106,8 @@ export class StreamTask {
   private readonly checkpointFile: CheckpointFile;
   /** Changelog records written since the last checkpoint. */
   private changelogWrites = 0;
+  /** Per windowed store, the stream time of its last expiry sweep. */
+  private readonly lastExpiry = new Map<string, number>();
 
   constructor(
     readonly subTopology: SubTopology,
@@ -315,6 +318,7 @@ export class StreamTask {
     await done;
     this.runners.clear();
     for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
+    await this.expireWindows();
     for (const { store } of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
@@ -326,6 +330,27 @@ export class StreamTask {
     const offsets =
       last === undefined ? [] : [{ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 }];
     return { records, offsets, acknowledge: () => this.acknowledge(flight) };
+  }
+
+  /**
+   * Retention: deletes the windows of windowed stores whose end plus the
+   * store's retention is behind stream time (tombstones go to the changelog
+   * with the batch), so state stays bounded. A sweep reads the whole store, so
+   * it runs once stream time has moved on by the retention since the last one.
+   */
+  private async expireWindows(): Promise<void> {
+    for (const spec of this.subTopology.stores) {
+      const retention = spec.windowRetentionMs;
+      if (retention === undefined || this.streamTimeMs < 0) continue;
+      const last = this.lastExpiry.get(spec.name);
+      if (last !== undefined && this.streamTimeMs - last < Math.max(retention, 1)) continue;
+      this.lastExpiry.set(spec.name, this.streamTimeMs);
+      if (last === undefined) continue;
+      const store = this.stores.get(spec.name)!.store;
+      const deleted = await deleteWindowsEndedBefore(store, spec.type, this.streamTimeMs - retention);
+      if (deleted > 0)
+        this.env.logger.debug({ task: this.id, store: spec.name, deleted }, 'expired windows deleted');
+    }
   }
 
   /** Lets the persistent stores that can read ahead load the batch's keys, all of them at once. */

@@ -10,10 +10,14 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  changelogTopic,
   MemoryTransport,
   type ProcessingGuarantee,
   Serdes,
+  SessionWindows,
   StreamsApplication,
+  TestDriver,
+  TimeWindows,
   TopologyBuilder,
   type Windowed,
   windowedSerde,
@@ -461,4 +465,85 @@ describe('checkpoints of RocksDB stores (memory transport)', () => {
       await second.app.stop();
     },
   );
+});
+
+describe.each(['memory', 'rocksdb'] as StoreType[])('window retention: %s stores', (storeType) => {
+  const applicationId = `retention-${storeType}-${process.pid}`;
+  afterAll(async () => {
+    // rocksdb stores chosen in the DSL live under the application's default state directory
+    await rm(join(tmpdir(), 'veroai-streams', applicationId), { recursive: true, force: true });
+  });
+
+  /** Pipes one record per batch; returns the driver and the last changelog value per changelog key. */
+  async function run(
+    build: (builder: TopologyBuilder) => void,
+    store: string,
+    events: Array<[string, number]>,
+  ) {
+    const builder = new TopologyBuilder();
+    build(builder);
+    const driver = await TestDriver.create(builder.build(), { applicationId });
+    for (const [key, timestamp] of events) await driver.pipeInput('in', key, 'v', timestamp);
+    const topic = changelogTopic(applicationId, store);
+    const latest = new Map<string, Buffer | null>();
+    for (const r of driver.transport.log.read(topic, 0, 0, 1_000))
+      latest.set(r.key!.toString('latin1'), r.value);
+    return { driver, latest };
+  }
+
+  const windowedKey = (key: string, start: number, end: number) =>
+    windowedSerde(Serdes.string as never)
+      .serialize({ key, window: { start, end } }, '')!
+      .toString('latin1');
+
+  it('sessions whose end plus gap plus grace is behind stream time are deleted, with tombstones', async () => {
+    const { driver, latest } = await run(
+      (b) =>
+        b
+          .stream('in', { key: Serdes.string, value: Serdes.string })
+          .groupByKey()
+          .windowedBy(SessionWindows.ofInactivityGapAndGrace(10, 5))
+          .count({ name: 'sessions', store: storeType }),
+      'sessions',
+      // stream time 0 and 5 (a sweep needs stream time to move on by gap + grace), then 100: sessions ended before 85 go
+      [
+        ['a', 0],
+        ['a', 5],
+        ['c', 90],
+        ['b', 100],
+      ],
+    );
+    const sessions = (key: string) =>
+      driver.app.queryStore<SessionStore<string, number>>('sessions', key)!.fetch(key);
+    expect(await sessions('a')).toEqual([]);
+    expect(await sessions('c')).toEqual([[{ key: 'c', window: { start: 90, end: 90 } }, 1]]);
+    expect(latest.get(windowedKey('a', 0, 5))).toBeNull();
+    expect(latest.get(windowedKey('c', 90, 90))).not.toBeNull();
+    await driver.close();
+  });
+
+  it('time windows whose end plus grace is behind stream time are deleted, with tombstones', async () => {
+    const { driver, latest } = await run(
+      (b) =>
+        b
+          .stream('in', { key: Serdes.string, value: Serdes.string })
+          .groupByKey()
+          .windowedBy(TimeWindows.ofSizeAndGrace(10, 0))
+          .count({ name: 'windows', store: storeType }),
+      'windows',
+      [
+        ['a', 0],
+        ['a', 12],
+        ['b', 100],
+      ],
+    );
+    const [local] = driver.app.localStores('windows');
+    const windows = local!.store as KeyValueStore<Windowed<string>, number>;
+    expect((await collect(windows.all())).map(([k, n]) => [k.key, k.window.start, n])).toEqual([
+      ['b', 100, 1],
+    ]);
+    expect(latest.get(windowedKey('a', 0, 10))).toBeNull();
+    expect(latest.get(windowedKey('a', 10, 20))).toBeNull();
+    await driver.close();
+  });
 });
