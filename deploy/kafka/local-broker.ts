@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { KafkaTransport } from '../../topology/index.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'kafka.sh');
 let started: Promise<string[]> | undefined;
@@ -34,24 +34,16 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Creates a topic and waits for its leaders. */
+/** Creates a topic and waits for its leaders (as the application's transport does). */
 export async function createTopic(
   brokers: readonly string[],
   name: string,
   partitions: number,
 ): Promise<void> {
-  const admin = new Kafka({
-    clientId: 'veroai-setup',
-    brokers: [...brokers],
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  const transport = new KafkaTransport({ brokers: [...brokers], clientId: 'veroai-setup' });
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
-    });
+    await transport.ensureTopics([{ name, partitions }]);
   } finally {
-    await admin.disconnect();
+    await transport.close();
   }
 }

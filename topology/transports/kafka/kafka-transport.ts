@@ -73,7 +73,8 @@ export class KafkaTransport implements Transport {
     }
     if (missing.length === 0) return;
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs waits out LEADER_NOT_AVAILABLE only; a KRaft broker may not know a new topic yet either
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.name,
         numPartitions: s.partitions,
@@ -81,7 +82,33 @@ export class KafkaTransport implements Transport {
         configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
       })),
     });
+    await this.waitForLeaders(missing);
     for (const s of missing) this.partitionCache.set(s.name, s.partitions);
+  }
+
+  /** Waits until every partition of the topics has a leader the broker reports (60 s at most). */
+  private async waitForLeaders(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = await this.connectedAdmin();
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+        const ready = specs.every((spec) => {
+          const partitions = topics.find((t) => t.name === spec.name)?.partitions ?? [];
+          return partitions.length === spec.partitions && partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+      } catch (error) {
+        if ((error as { retriable?: boolean }).retriable !== true) throw error;
+      }
+      if (Date.now() > deadline) {
+        throw new TopologyError(
+          `topics ${specs.map((s) => s.name).join(', ')} have no leader after 60 s`,
+          'is the broker overloaded or missing brokers for the replication factor?',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 
   async partitionCount(topic: string): Promise<number | undefined> {
