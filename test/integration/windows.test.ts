@@ -315,8 +315,10 @@ describe('windows on a real Kafka broker', () => {
         ['u', 20_000], // 15 s after 5 000: a new session
         ['u', 12_000], // within the gap of both: merges them
         ['v', 3_000], // a session [3 000, 3 000] would close at 18 000 < stream time 20 000: late
-        ['u', 50_000],
-        ['u', 28_000], // would extend [0, 20 000] to [0, 28 000], closed at 43 000 < 50 000: late
+        ['u', 36_001],
+        // would extend [0, 20 000] to [0, 21 000], closed at 36 000 < 36 001: late
+        // ([0, 20 000] is still stored: retention gap + grace keeps it until stream time passes 45 000)
+        ['u', 21_000],
         ['z', 90_000],
       ],
       {
@@ -328,17 +330,17 @@ describe('windows on a real Kafka broker', () => {
           ['u', 0, 5_000, null],
           ['u', 20_000, 20_000, null],
           ['u', 0, 20_000, 4],
-          ['u', 50_000, 50_000, 1],
+          ['u', 36_001, 36_001, 1],
           ['z', 90_000, 90_000, 1],
         ],
         // merged-away sessions are never final
         finals: [
           ['u', 0, 20_000, 4],
-          ['u', 50_000, 50_000, 1],
+          ['u', 36_001, 36_001, 1],
         ],
         late: [
           ['v@3000', closed(3_000, 3_000)],
-          ['u@28000', closed(0, 28_000)],
+          ['u@21000', closed(0, 21_000)],
         ],
       },
     );

@@ -94,7 +94,8 @@ describe('tumbling and hopping windows', () => {
 
 describe('session windows', () => {
   it('grows a session, starts a new one after the gap, and merges two sessions a record bridges, retracting them', async () => {
-    driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 0)));
+    // grace 5 s: with retention gap + grace, [0, 5 000] is still in the store at stream time 20 000
+    driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000)));
     for (const t of [0, 5_000, 20_000, 12_000]) await driver.pipeInput('in', 'u', 'e', t);
     expect(rows(driver)).toEqual([
       ['u', 0, 0, 1],
