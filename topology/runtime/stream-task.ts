@@ -70,6 +70,9 @@ interface Punctuation {
   next: number;
 }
 
+/** Stream time between two expiry sweeps of a windowed store, at least. */
+const MIN_EXPIRY_INTERVAL_MS = 60_000;
+
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /**
@@ -336,14 +339,16 @@ export class StreamTask {
    * Retention: deletes the windows of windowed stores whose end plus the
    * store's retention is behind stream time (tombstones go to the changelog
    * with the batch), so state stays bounded. A sweep reads the whole store, so
-   * it runs once stream time has moved on by the retention since the last one.
+   * it runs only once stream time has moved on by the retention, and at least
+   * a minute, since the last one (Kafka Streams' segment interval).
    */
   private async expireWindows(): Promise<void> {
     for (const spec of this.subTopology.stores) {
       const retention = spec.windowRetentionMs;
       if (retention === undefined || this.streamTimeMs < 0) continue;
       const last = this.lastExpiry.get(spec.name);
-      if (last !== undefined && this.streamTimeMs - last < Math.max(retention, 1)) continue;
+      if (last !== undefined && this.streamTimeMs - last < Math.max(retention, MIN_EXPIRY_INTERVAL_MS))
+        continue;
       this.lastExpiry.set(spec.name, this.streamTimeMs);
       if (last === undefined) continue;
       const store = this.stores.get(spec.name)!.store;

@@ -502,23 +502,23 @@ describe.each(['memory', 'rocksdb'] as StoreType[])('window retention: %s stores
         b
           .stream('in', { key: Serdes.string, value: Serdes.string })
           .groupByKey()
-          .windowedBy(SessionWindows.ofInactivityGapAndGrace(10, 5))
+          .windowedBy(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000))
           .count({ name: 'sessions', store: storeType }),
       'sessions',
-      // stream time 0 and 5 (a sweep needs stream time to move on by gap + grace), then 100: sessions ended before 85 go
+      // a sweep waits for stream time to move on by a minute (and gap + grace): at 100 s, sessions ended before 85 s go
       [
         ['a', 0],
-        ['a', 5],
-        ['c', 90],
-        ['b', 100],
+        ['a', 5_000],
+        ['c', 90_000],
+        ['b', 100_000],
       ],
     );
     const sessions = (key: string) =>
       driver.app.queryStore<SessionStore<string, number>>('sessions', key)!.fetch(key);
     expect(await sessions('a')).toEqual([]);
-    expect(await sessions('c')).toEqual([[{ key: 'c', window: { start: 90, end: 90 } }, 1]]);
-    expect(latest.get(windowedKey('a', 0, 5))).toBeNull();
-    expect(latest.get(windowedKey('c', 90, 90))).not.toBeNull();
+    expect(await sessions('c')).toEqual([[{ key: 'c', window: { start: 90_000, end: 90_000 } }, 1]]);
+    expect(latest.get(windowedKey('a', 0, 5_000))).toBeNull();
+    expect(latest.get(windowedKey('c', 90_000, 90_000))).not.toBeNull();
     await driver.close();
   });
 
@@ -528,22 +528,22 @@ describe.each(['memory', 'rocksdb'] as StoreType[])('window retention: %s stores
         b
           .stream('in', { key: Serdes.string, value: Serdes.string })
           .groupByKey()
-          .windowedBy(TimeWindows.ofSizeAndGrace(10, 0))
+          .windowedBy(TimeWindows.ofSizeAndGrace(10_000, 0))
           .count({ name: 'windows', store: storeType }),
       'windows',
       [
         ['a', 0],
-        ['a', 12],
-        ['b', 100],
+        ['a', 12_000],
+        ['b', 100_000],
       ],
     );
     const [local] = driver.app.localStores('windows');
     const windows = local!.store as KeyValueStore<Windowed<string>, number>;
     expect((await collect(windows.all())).map(([k, n]) => [k.key, k.window.start, n])).toEqual([
-      ['b', 100, 1],
+      ['b', 100_000, 1],
     ]);
-    expect(latest.get(windowedKey('a', 0, 10))).toBeNull();
-    expect(latest.get(windowedKey('a', 10, 20))).toBeNull();
+    expect(latest.get(windowedKey('a', 0, 10_000))).toBeNull();
+    expect(latest.get(windowedKey('a', 10_000, 20_000))).toBeNull();
     await driver.close();
   });
 });
