@@ -13,7 +13,12 @@ export {
 } from './dsl/kstream.js';
 export { KTable, Suppressed } from './dsl/ktable.js';
 export type { KeyValue, ValueCallback } from './dsl/operators.js';
-export { type KeyValueStoreOptions, type StreamOptions, TopologyBuilder } from './dsl/topology-builder.js';
+export {
+  type KeyValueStoreOptions,
+  type StreamOptions,
+  type TableOptions,
+  TopologyBuilder,
+} from './dsl/topology-builder.js';
 export {
   SessionWindowedKStream,
   TimeWindowedKStream,
@@ -42,7 +47,7 @@ export {
 export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serdes/builtin.js';
 export type { Serde } from './serdes/serde.js';
 export type { SessionStore } from './state/session-store.js';
-export type { KeyValueStore, StateStore } from './state/store.js';
+export type { KeyValueStore, StateStore, StoreType } from './state/store.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
 export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';
