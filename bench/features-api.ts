@@ -11,7 +11,12 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildApiServer } from '../api/server.js';
 import type { FeatureUpdate } from '../processors/features/feature-update.js';
-import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
+import {
+  connectRedis,
+  deleteKeysWithPrefix,
+  RedisFeatureStore,
+  RedisSessionHistory,
+} from '../sinks/index.js';
 import { MemoryTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import type { PacedLoadJob, PacedLoadResult } from './paced-load.js';
 import { RssSampler } from './rss-sampler.js';
@@ -102,12 +107,7 @@ export async function benchFeaturesApi(options: FeaturesApiOptions) {
     headers: { authorization: `Bearer ${apiKey}` },
   });
   await api.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, keyPrefix);
   await redis.quit();
   const apiP99 = percentile(http.latenciesMs, 99);
   const rawP99 = percentile(raw.latenciesMs, 99);

@@ -19,7 +19,12 @@ import {
   telemetryEventSerde,
   userSessionSerde,
 } from '../schemas/index.js';
-import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
+import {
+  connectRedis,
+  deleteKeysWithPrefix,
+  RedisFeatureStore,
+  RedisSessionHistory,
+} from '../sinks/index.js';
 import { KafkaTransport, partitionForKey, StreamsApplication } from '../topology/index.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
@@ -178,12 +183,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   await raw.disconnect();
   await app.stop();
   await transport.close();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, keyPrefix);
   await redis.quit();
   readableMs.sort((a, b) => a - b);
   deliveredMs.sort((a, b) => a - b);

@@ -4,6 +4,11 @@
  * SessionHistorySink) and the readers the query API serves from.
  */
 export type { FeatureLookup, FeatureReader, SessionHistoryReader, StoredFeatures } from './readers.js';
-export { type ConnectRedisOptions, connectRedis, type RedisClient } from './redis/connection.js';
+export {
+  type ConnectRedisOptions,
+  connectRedis,
+  deleteKeysWithPrefix,
+  type RedisClient,
+} from './redis/connection.js';
 export { EVENT_TIME_FIELD, RedisFeatureStore, type RedisFeatureStoreOptions } from './redis/feature-store.js';
 export { RedisSessionHistory, type RedisSessionHistoryOptions } from './redis/session-history.js';

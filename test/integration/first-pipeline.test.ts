@@ -25,7 +25,7 @@ import {
 import { type RedisClient, RedisFeatureStore, RedisSessionHistory } from '../../sinks/index.js';
 import { KafkaTransport, StreamsApplication } from '../../topology/index.js';
 import { produce, readTopic } from '../support/kafka-io.js';
-import { connectTestRedis, uniqueKeyPrefix } from '../support/redis.js';
+import { connectTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from '../support/redis.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -170,8 +170,7 @@ afterAll(async () => {
     await app.stop();
     await transport.close();
   }
-  const keys = await redis.keys(`${keyPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await deleteKeysWithPrefix(redis, keyPrefix);
   await redis.quit();
 });
 

@@ -1,5 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { connectRedis, type RedisClient } from '../../sinks/index.js';
+import { connectRedis, deleteKeysWithPrefix, type RedisClient } from '../../sinks/index.js';
+
+export { deleteKeysWithPrefix };
 
 /** The Redis the integration tests use: REDIS_URL, else the local default. */
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,22 +39,6 @@ export async function connectTestRedis(): Promise<RedisClient> {
     await new Promise((resolve) => setTimeout(resolve, 300));
     return connectRedis(redisUrl, { connectTimeoutMs: 5_000 });
   }
-}
-
-/** Deletes every key under a prefix (SCAN + UNLINK: never FLUSHDB, other suites share this Redis). */
-export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 /**
