@@ -60,7 +60,10 @@ transaction.state.log.num.partitions=10
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
-log.retention.hours=24
+# no deletion by age: tests, benches and replays write records with historic event timestamps,
+# which time-based retention would delete within minutes; size bounds each partition instead
+log.retention.ms=-1
+log.retention.bytes=1073741824
 log.segment.bytes=268435456
 PROPS
 }

@@ -20,7 +20,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const worker = join(root, 'test', 'integration', 'fixtures', 'windowed-count-worker.ts');
 const RECORDS = 200_000;
 const KEYS = 50;
-const BASE = 1_700_000_000_000;
+// recent event times: a broker with time-based retention would delete records from 2023 within minutes
+const BASE = Math.floor((Date.now() - 24 * 3_600_000) / 60_000) * 60_000;
 const keyOf = (i: number) => `k${i % KEYS}`;
 // 200k records over 2 000 s of event time: 34 one-minute windows per key
 const timeOf = (i: number) => BASE + i * 10;
