@@ -1,31 +1,13 @@
-import { VeroaiError } from '../errors.js';
-import type { Serde } from '../serdes/serde.js';
-import type { PersistentStore } from './persistent-store.js';
+import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import { type BatchOperation, RocksDbDatabase } from './rocksdb-database.js';
 import type { KeyValueStore } from './store.js';
 import { WriteBuffer } from './write-buffer.js';
-
-/** How a persistent store turns keys and values into bytes: the serdes of its changelog topic. */
-export interface StoreSerdes<K, V> {
-  readonly key: Serde<K>;
-  readonly value: Serde<V>;
-  /** The topic the serdes are asked about (the changelog), so the bytes equal the changelog's. */
-  readonly topic: string;
-}
 
 interface Buffered<K, V> {
   readonly key: K;
   readonly keyBytes: Buffer;
   /** undefined: deleted. */
   readonly value: V | undefined;
-}
-
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
-
-/** Deserialises with `serde`, awaiting only when the serde is asynchronous. */
-export async function decode<T>(serde: Serde<T>, bytes: Buffer, topic: string): Promise<T> {
-  const value = serde.deserialize(bytes, topic);
-  return isPromise(value) ? await value : value;
 }
 
 /**
@@ -122,12 +104,4 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     if (this.db === undefined) throw notOpen(this.name);
     return this.db;
   }
-}
-
-export function notOpen(store: string): VeroaiError {
-  return new VeroaiError(
-    'VEROAI_ERR_STATE_STORE',
-    `state store '${store}' is not open: its task has not restored it yet, or has closed it`,
-    { hint: 'query stores of running tasks only (StreamsApplication.queryStore)' },
-  );
 }

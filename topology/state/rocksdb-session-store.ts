@@ -1,7 +1,6 @@
 import type { Window, Windowed } from '../windows/windows.js';
-import type { PersistentStore } from './persistent-store.js';
+import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import { RocksDbDatabase } from './rocksdb-database.js';
-import { decode, notOpen, type StoreSerdes } from './rocksdb-key-value-store.js';
 import type { SessionStore } from './session-store.js';
 import type { ReadAheadStore } from './store.js';
 

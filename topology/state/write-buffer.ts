@@ -21,28 +21,6 @@ export class WriteBuffer<E> {
     return undefined;
   }
 
-  /** Every buffered entry for `id`, oldest first (for entries that hold parts of a key's data). */
-  layers(id: string): E[] {
-    const out: E[] = [];
-    for (const layer of this.writing) {
-      const entry = layer.get(id);
-      if (entry !== undefined) out.push(entry);
-    }
-    const entry = this.pending.get(id);
-    if (entry !== undefined) out.push(entry);
-    return out;
-  }
-
-  /** The pending entry for `id`, created with `create` if there is none (an older layer is not copied). */
-  pendingFor(id: string, create: () => E): E {
-    let entry = this.pending.get(id);
-    if (entry === undefined) {
-      entry = create();
-      this.pending.set(id, entry);
-    }
-    return entry;
-  }
-
   set(id: string, entry: E): void {
     this.pending.set(id, entry);
   }
