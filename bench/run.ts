@@ -8,6 +8,7 @@
  *   npm run bench -- session [--records 1000000] [--spacing-ms 4]
  *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
  *   npm run bench -- freshness [--rate 10000] [--seconds 30]
+ *   npm run bench -- sliding [--records 100000] [--keys 1000]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchEos } from './eos.js';
@@ -15,6 +16,7 @@ import { benchFeaturesApi } from './features-api.js';
 import { benchFreshness } from './freshness.js';
 import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
+import { benchSlidingWindows } from './sliding-windows.js';
 import { benchStateless } from './stateless.js';
 
 const positiveInt = (value: string): number => {
@@ -95,6 +97,15 @@ program
   .action(async (options: { rate: number; seconds: number }) => {
     const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     console.log(JSON.stringify(await benchFreshness({ ...options, redisUrl })));
+  });
+
+program
+  .command('sliding')
+  .description('sliding vs tumbling window counts, memory and RocksDB stores, on the memory transport')
+  .option('--records <n>', 'events', positiveInt, 100_000)
+  .option('--keys <n>', 'distinct keys', positiveInt, 1_000)
+  .action(async (options: { records: number; keys: number }) => {
+    console.log(JSON.stringify(await benchSlidingWindows(options)));
   });
 
 await program.parseAsync();
