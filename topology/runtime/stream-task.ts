@@ -104,6 +104,8 @@ export class StreamTask {
   private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
   private readonly punctuations: Punctuation[] = [];
+  /** Per input partition, the first offset this task has not yet reflected (see startAt). */
+  private readonly startOffsets = new Map<string, number>();
   /** Where this task's persistent stores and their checkpoint live. */
   private readonly directory: string;
   private readonly checkpointFile: CheckpointFile;
@@ -295,7 +297,22 @@ export class StreamTask {
     return run;
   }
 
-  private async processNow(batch: ConsumedBatch): Promise<ProcessedBatch> {
+  /**
+   * Records of `topic:partition` before `offset` are already reflected in the
+   * restored state and the committed output: batches fetched from an older
+   * position (the consumer read its offsets before a fenced transaction
+   * completed) skip them.
+   */
+  startAt(topic: string, partition: number, offset: number): void {
+    this.startOffsets.set(tpKey(topic, partition), offset);
+  }
+
+  private async processNow(fetched: ConsumedBatch): Promise<ProcessedBatch> {
+    const start = this.startOffsets.get(tpKey(fetched.topic, fetched.partition));
+    const batch =
+      start === undefined || (fetched.records[0]?.offset ?? start) >= start
+        ? fetched
+        : { ...fetched, records: fetched.records.filter((r) => r.offset >= start) };
     const source = this.topicToSource.get(batch.topic);
     if (source === undefined)
       throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);

@@ -509,6 +509,15 @@ export class StreamsApplication extends EventEmitter {
           );
         }
         await task.restore();
+        if (this.exactlyOnce) {
+          // read after fencing: a zombie's transaction has completed, so these offsets match the restored state
+          for (const input of task.inputPartitions()) {
+            const committed = (await this.transport.committedOffsets(this.applicationId, input.topic))[
+              input.partition
+            ];
+            if (committed !== undefined) task.startAt(input.topic, input.partition, committed);
+          }
+        }
         this.tasks.set(id, task);
         // kafkajs keeps a partition paused across rebalances: a new task starts with its input flowing
         this.consumer?.resume(task.inputPartitions());

@@ -158,10 +158,13 @@ export class KafkaTransport implements Transport {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
       });
-      // connecting runs InitProducerId: it fences older producers with this id and aborts their open transaction
-      // (the coordinator may answer CONCURRENT_TRANSACTIONS while it does; kafkajs retries)
       await producer.connect();
       this.producers.add(producer);
+      // kafkajs sends the transactional InitProducerId only at the first transaction(): do it now, so this
+      // producer fences older ones with this id, and their open transaction is aborted (or its commit
+      // completed) before the task restores its state (the coordinator answers CONCURRENT_TRANSACTIONS
+      // meanwhile; kafkajs retries). An abort with nothing sent ends the empty transaction client-side.
+      await (await producer.transaction()).abort();
       return producer;
     };
     let producer = await create();
