@@ -15,6 +15,7 @@ import {
 } from '../plan/topology.js';
 import type { OutgoingRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
 import type { StateStore, StoreType } from '../state/store.js';
 import { checkStoreType } from '../state/store-type.js';
 import type {
@@ -268,13 +269,20 @@ export class StreamsApplication extends EventEmitter {
    * Interactive query: the local instance of store `storeName` that holds
    * `key`, or undefined when another instance of the group owns that key's
    * partition (or the task is not assigned yet). The partition is the one the
-   * default partitioner gives the key's bytes under the store's key serde, as
-   * Kafka Streams' `queryMetadataForKey`: it holds for stores keyed like
-   * their task's input (groupByKey, repartition, session and window stores).
+   * default partitioner gives the key's bytes, as Kafka Streams'
+   * `queryMetadataForKey`: `key` is the record key the task is partitioned by
+   * (for a time-window store, the key inside the windowed key), serialised with
+   * `keySerde`, by default the store's own (right for key-value and session
+   * stores; pass the grouping key's serde for time-window stores).
    *
    * @example const sessions = app.queryStore<SessionStore<string, Summary>>('user-sessions', 'acme/u1');
+   * @example const counts = app.queryStore<KeyValueStore<Windowed<string>, number>>('clicks-per-minute', 'acme', Serdes.string);
    */
-  queryStore<S extends StateStore = StateStore>(storeName: string, key: unknown): S | undefined {
+  queryStore<S extends StateStore = StateStore>(
+    storeName: string,
+    key: unknown,
+    keySerde?: Serde<unknown>,
+  ): S | undefined {
     const spec = this.topology.stores.get(storeName);
     if (spec === undefined) {
       throw new TopologyError(
@@ -291,7 +299,7 @@ export class StreamsApplication extends EventEmitter {
     );
     if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
     const partitions = Math.max(...(counts as number[]));
-    const partition = partitionForKey(spec.keySerde.serialize(key, topic), partitions, () => 0);
+    const partition = partitionForKey((keySerde ?? spec.keySerde).serialize(key, topic), partitions, () => 0);
     return this.tasks.get(`${sub.id}_${partition}`)?.store(storeName) as S | undefined;
   }
 
