@@ -214,6 +214,7 @@ export class StreamTask {
     metrics.restoreRemaining(store, this.partition, Math.max(0, end - from));
     let restored = 0;
     const started = Date.now();
+    let writing: Promise<void> = Promise.resolve();
     for await (const batch of this.env.transport.readPartition(topic, this.partition, from, {
       readCommitted: this.env.readCommitted,
     })) {
@@ -221,13 +222,15 @@ export class StreamTask {
         const pending = target.restore(r.key, r.value);
         if (pending !== undefined) await pending;
       }
-      // a persistent store writes each fetched batch to disk, so a large restore never sits in memory
-      await target.store.flush();
+      // a persistent store writes each fetched batch while the next is read; at most one write waits
+      await writing;
+      writing = target.store.flush();
       restored += batch.length;
       metrics.restored(store, batch.length);
       const position = (batch[batch.length - 1]?.offset ?? from - 1) + 1;
       metrics.restoreRemaining(store, this.partition, Math.max(0, end - position));
     }
+    await writing;
     metrics.restoreRemaining(store, this.partition, 0);
     if (restored > 0 || from > 0) {
       const seconds = (Date.now() - started) / 1000;

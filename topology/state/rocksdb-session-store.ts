@@ -145,9 +145,12 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   /** Writes every changed key in one batch; the next batch reads its keys afresh. */
   flush(): Promise<void> {
     const run = this.flushing.then(async () => {
-      const dirty = [...this.keys.values()].filter((k) => k.dirty);
+      // writes made while this one is on its way start afresh, and read the disk after it
+      const taken = this.keys;
+      this.keys = new Map();
+      const dirty = [...taken.values()].filter((k) => k.dirty);
       if (dirty.length === 0) return;
-      await this.load(dirty);
+      await this.load(dirty, true);
       const { value: serde, topic } = this.serdes;
       const operations = dirty.map((k) => {
         const sessions = [...k.sessions!.values()].sort((a, b) => byStart(a.window, b.window));
@@ -159,7 +162,6 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
         return { type: 'put' as const, key: k.diskKey, value: encodeSessions(encoded) };
       });
       await this.database().write(operations);
-      this.keys = new Map();
     });
     this.flushing = run.catch(() => undefined);
     return run;
@@ -192,8 +194,14 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     else state.sessions.set(windowId(window), session);
   }
 
-  /** Reads from disk, in one multi-get, the sessions of the keys not read yet, then applies their pending writes. */
-  private async load(states: ReadonlyArray<KeySessions<V>>): Promise<void> {
+  /**
+   * Reads from disk, in one multi-get, the sessions of the keys not read yet,
+   * then applies their pending writes. Outside a flush it first waits for the
+   * flush on its way, whose keys it would otherwise read stale.
+   */
+  private async load(states: ReadonlyArray<KeySessions<V>>, inFlush = false): Promise<void> {
+    if (!states.some((s) => s.sessions === undefined)) return;
+    if (!inFlush) await this.flushing;
     const missing = [...new Set(states.filter((s) => s.sessions === undefined))];
     if (missing.length === 0) return;
     const values = await this.database().getMany(missing.map((s) => s.diskKey));
