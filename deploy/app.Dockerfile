@@ -12,6 +12,8 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 
 COPY package.json package-lock.json ./
+# npm ci applies patches/ (patch-package) to dependencies
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY . .
