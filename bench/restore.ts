@@ -86,6 +86,8 @@ export async function benchRestore(options: { records: number; partitions: numbe
     await until(async () => (await sum(run.registry, 'veroai_restore_records_total')) >= records);
     const seconds = (performance.now() - started) / 1000;
     const restored = await sum(run.registry, 'veroai_restore_records_total');
+    // the last task is still being set up after its restore: stopping meanwhile would race it
+    await until(async () => run.app.activeTasks().size >= options.partitions);
     if (afterRestore !== undefined)
       await until(async () => (await sum(run.registry, 'veroai_records_consumed_total')) >= afterRestore);
     await run.app.stop();
