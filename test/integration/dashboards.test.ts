@@ -228,7 +228,7 @@ describe('Grafana dashboards over a running main job', () => {
       const path = join(root, 'deploy', 'prometheus', file);
       const check = spawnSync(promtool, ['check', 'config', path], { encoding: 'utf8' });
       expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
-      expect(readFileSync(path, 'utf8')).toMatch(/targets: \['[\w.]+:8080'\]/);
+      expect(readFileSync(path, 'utf8')).toMatch(/targets: \[['"][\w.]+:8080['"]\]/);
     },
   );
 
