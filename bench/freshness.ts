@@ -80,7 +80,10 @@ export async function benchFreshness(options: FreshnessOptions) {
   const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(input);
+  const ends = (await transport.endOffsets(input)).map((high, partition) => ({
+    partition,
+    high: String(high),
+  }));
   const rawGroup = `${applicationId}-raw`;
   for (const groupId of [applicationId, rawGroup]) {
     await admin.setOffsets({

@@ -138,21 +138,25 @@ let start: Array<{ partition: number; offset: string }>;
 beforeAll(async () => {
   brokers = await ensureKafka();
   redis = await connectTestRedis();
-  const admin = new Kafka({ clientId: 'it', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
   const transport = new KafkaTransport({ brokers, clientId: 'it-setup', logger: pino({ level: 'warn' }) });
-  const { externalTopics } = firstPipelineTopology({
-    serdes: { telemetry, session: sessions, feature: featureUpdateSerde() },
-    sinks: { features: { write: async () => undefined }, sessionHistory: { append: async () => undefined } },
-  });
-  await transport.ensureTopics(externalTopics);
-  await transport.close();
-  // the pipeline's topics are shared with other runs: this test starts where raw_events ends now
-  start = (await admin.fetchTopicOffsets('raw_events')).map((o) => ({
-    partition: o.partition,
-    offset: o.high,
-  }));
-  await admin.disconnect();
+  try {
+    const { externalTopics } = firstPipelineTopology({
+      serdes: { telemetry, session: sessions, feature: featureUpdateSerde() },
+      sinks: {
+        features: { write: async () => undefined },
+        sessionHistory: { append: async () => undefined },
+      },
+    });
+    await transport.ensureTopics(externalTopics);
+    // the pipeline's topics are shared with other runs: this test starts where raw_events ends now
+    // (endOffsets retries while a topic created a moment ago elects its leaders)
+    start = (await transport.endOffsets('raw_events')).map((offset, partition) => ({
+      partition,
+      offset: String(offset),
+    }));
+  } finally {
+    await transport.close();
+  }
   await telemetry.prepare?.('raw_events');
   await produce(
     brokers,
