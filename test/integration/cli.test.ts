@@ -85,11 +85,11 @@ describe('the veroai command', () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/"msg":"stopped"/);
-  });
+  }, 120_000);
 
   it('demo runs the whole pipeline with its traffic, prints the API and keys, and serves features to a tenant key', async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const child = spawn(process.execPath, [bin, 'demo', '--duration', '40'], {
+    const child = spawn(process.execPath, [bin, 'demo', '--duration', '100'], {
       cwd: root,
       env: {
         ...process.env,
@@ -105,7 +105,7 @@ describe('the veroai command', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && !/features written [1-9]/.test(stdout))
         await new Promise((r) => setTimeout(r, 250));
       expect(stdout).toContain(`query API http://127.0.0.1:${port}`);
@@ -126,5 +126,5 @@ describe('the veroai command', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-  });
+  }, 120_000);
 });
