@@ -57,75 +57,51 @@ interface Backend<S> {
 type KV = KeyValueStore<string, { n: number }>;
 type Sessions = SessionStore<string, { n: number }>;
 
-const kvBackends: Array<[StoreType, Backend<KV>]> = [
-  [
-    'memory',
-    {
-      persistent: false,
-      create: async () => new MemoryKeyValueStore<string, { n: number }>('kv', keyBytes),
-      reopen: async (store) => {
-        await store.close();
-        return store;
+/** The memory and RocksDB variants of one store interface, for the contract tests below. */
+function backendsOf<S extends { close(): Promise<void> }>(
+  memory: () => S,
+  rocksdb: (directory: string) => S & { open(): Promise<void>; readonly directory: string },
+): Array<[StoreType, Backend<S>]> {
+  const openRocksDb = async (directory: string) => {
+    const store = rocksdb(directory);
+    await store.open();
+    return store;
+  };
+  return [
+    [
+      'memory',
+      {
+        persistent: false,
+        create: async () => memory(),
+        reopen: async (store) => {
+          await store.close();
+          return store;
+        },
       },
-    },
-  ],
-  [
-    'rocksdb',
-    {
-      persistent: true,
-      create: async () => {
-        const store = new RocksDbKeyValueStore<string, { n: number }>('kv', freshDirectory(), serdes);
-        await store.open();
-        return store;
+    ],
+    [
+      'rocksdb',
+      {
+        persistent: true,
+        create: () => openRocksDb(freshDirectory()),
+        reopen: async (store) => {
+          await store.close();
+          return openRocksDb((store as unknown as { directory: string }).directory);
+        },
       },
-      reopen: async (store) => {
-        await store.close();
-        const again = new RocksDbKeyValueStore<string, { n: number }>(
-          'kv',
-          (store as RocksDbKeyValueStore<string, { n: number }>).directory,
-          serdes,
-        );
-        await again.open();
-        return again;
-      },
-    },
-  ],
-];
+    ],
+  ];
+}
 
-const sessionBackends: Array<[StoreType, Backend<Sessions>]> = [
-  [
-    'memory',
-    {
-      persistent: false,
-      create: async () => new MemorySessionStore<string, { n: number }>('sessions', keyBytes),
-      reopen: async (store) => {
-        await store.close();
-        return store;
-      },
-    },
-  ],
-  [
-    'rocksdb',
-    {
-      persistent: true,
-      create: async () => {
-        const store = new RocksDbSessionStore<string, { n: number }>('sessions', freshDirectory(), serdes);
-        await store.open();
-        return store;
-      },
-      reopen: async (store) => {
-        await store.close();
-        const again = new RocksDbSessionStore<string, { n: number }>(
-          'sessions',
-          (store as RocksDbSessionStore<string, { n: number }>).directory,
-          serdes,
-        );
-        await again.open();
-        return again;
-      },
-    },
-  ],
-];
+const kvBackends = backendsOf<KV>(
+  () => new MemoryKeyValueStore<string, { n: number }>('kv', keyBytes),
+  (directory) => new RocksDbKeyValueStore<string, { n: number }>('kv', directory, serdes),
+);
+
+const sessionBackends = backendsOf<Sessions>(
+  () => new MemorySessionStore<string, { n: number }>('sessions', keyBytes),
+  (directory) => new RocksDbSessionStore<string, { n: number }>('sessions', directory, serdes),
+);
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
