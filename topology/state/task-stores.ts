@@ -76,13 +76,12 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
       store,
       persistent: undefined,
       prefetch: undefined,
-      restore(key, value) {
-        return andThen(sessionKeys.deserialize(key, topic), (session) =>
-          value === null
-            ? inner.remove(session)
-            : andThen(valueSerde.deserialize(value, topic), (v) => inner.put(session, v)),
-        );
-      },
+      restore: decodingRestore(
+        (key) => sessionKeys.deserialize(key, topic),
+        (value) => valueSerde.deserialize(value, topic),
+        (session) => inner.remove(session),
+        (session, v) => inner.put(session, v),
+      ),
     };
   }
   const inner: KeyValueStore<unknown, unknown> =
@@ -103,12 +102,28 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     store,
     persistent: undefined,
     prefetch: undefined,
-    restore(key, value) {
-      return andThen(keySerde.deserialize(key, topic), (k) =>
-        value === null
-          ? inner.delete(k)
-          : andThen(valueSerde.deserialize(value, topic), (v) => inner.put(k, v)),
-      );
-    },
+    restore: decodingRestore(
+      (key) => keySerde.deserialize(key, topic),
+      (value) => valueSerde.deserialize(value, topic),
+      (k) => inner.delete(k),
+      (k, v) => inner.put(k, v),
+    ),
   };
+}
+
+/**
+ * Replays changelog records into an in-memory store: decodes the key, then
+ * removes it on a tombstone or puts the decoded value. Synchronous whenever
+ * the serdes are.
+ */
+function decodingRestore<K>(
+  decodeKey: (key: Buffer | null) => K | Promise<K>,
+  decodeValue: (value: Buffer) => unknown,
+  remove: (key: K) => void,
+  put: (key: K, value: unknown) => void,
+): TaskStore['restore'] {
+  return (key, value) =>
+    andThen(decodeKey(key), (k) =>
+      value === null ? remove(k) : andThen(decodeValue(value), (v) => put(k, v)),
+    );
 }
