@@ -71,7 +71,7 @@ export async function benchRestore(options: { records: number; partitions: numbe
     const app = new StreamsApplication(build(), {
       applicationId,
       transport,
-      logger: pino({ level: 'warn' }),
+      logger: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
       metricsRegistry: registry,
       ...config,
     });

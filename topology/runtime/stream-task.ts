@@ -23,6 +23,7 @@ import {
   SinkRunner,
   SourceRunner,
 } from './batch-graph.js';
+import type { ChangelogRestore } from './changelog-restorer.js';
 import { deadLetterRecord } from './dead-letter.js';
 import type { RuntimeMetrics } from './metrics.js';
 
@@ -176,18 +177,19 @@ export class StreamTask {
   }
 
   /**
-   * Opens the task's stores and rebuilds every changelogged one from its
-   * topic, before the first batch. A persistent store with a checkpoint
-   * restores only the changelog after the checkpointed offset; without one its
-   * files are wiped and it restores from offset 0, as an in-memory store
-   * always does. Under exactly_once the checkpoint is deleted once read: until
-   * the next clean close the files may hold writes of aborted transactions, so
-   * a crash must lead to a full restore.
+   * Opens the task's stores and tells what each changelogged one must replay
+   * from its topic before the first batch (see restoreChangelogs). A
+   * persistent store with a checkpoint replays only the changelog after the
+   * checkpointed offset; without one its files are wiped and it replays from
+   * offset 0, as an in-memory store always does. Under exactly_once the
+   * checkpoint is deleted once read: until the next clean close the files may
+   * hold writes of aborted transactions, so a crash must lead to a full restore.
    */
-  async restore(): Promise<void> {
+  async openStores(): Promise<ChangelogRestore[]> {
     const persistent = [...this.stores.values()].some((s) => s.persistent !== undefined);
     const checkpoint = persistent ? await this.checkpointFile.read() : new Map<string, number>();
     if (persistent && this.env.readCommitted) await this.checkpointFile.delete();
+    const restores: ChangelogRestore[] = [];
     for (const spec of this.subTopology.stores) {
       const target = this.stores.get(spec.name)!;
       const topic = changelogTopic(this.env.applicationId, spec.name);
@@ -204,50 +206,9 @@ export class StreamTask {
         else await RocksDbDatabase.wipe(target.persistent.directory);
         await target.persistent.open();
       }
-      await this.restoreStore(spec.name, target, topic, from, end);
+      restores.push({ task: this.id, store: spec.name, topic, partition: this.partition, from, end, target });
     }
-  }
-
-  /** Replays `topic` from `from` into one store, reporting progress. */
-  private async restoreStore(store: string, target: TaskStore, topic: string, from: number, end: number) {
-    const { metrics, logger } = this.env;
-    metrics.restoreRemaining(store, this.partition, Math.max(0, end - from));
-    let restored = 0;
-    const started = Date.now();
-    let writing: Promise<void> = Promise.resolve();
-    for await (const batch of this.env.transport.readPartition(topic, this.partition, from, {
-      readCommitted: this.env.readCommitted,
-    })) {
-      for (const r of batch) {
-        const pending = target.restore(r.key, r.value);
-        if (pending !== undefined) await pending;
-      }
-      // a persistent store writes each fetched batch while the next is read; at most one write waits
-      await writing;
-      writing = target.store.flush();
-      restored += batch.length;
-      metrics.restored(store, batch.length);
-      const position = (batch[batch.length - 1]?.offset ?? from - 1) + 1;
-      metrics.restoreRemaining(store, this.partition, Math.max(0, end - position));
-    }
-    await writing;
-    metrics.restoreRemaining(store, this.partition, 0);
-    if (restored > 0 || from > 0) {
-      const seconds = (Date.now() - started) / 1000;
-      logger.info(
-        {
-          task: this.id,
-          store,
-          restored,
-          fromOffset: from,
-          endOffset: end,
-          recordsPerSecond: Math.round(restored / Math.max(seconds, 0.001)),
-        },
-        from > 0
-          ? 'store restored from its checkpoint and the changelog tail'
-          : 'store restored from changelog',
-      );
-    }
+    return restores;
   }
 
   /**

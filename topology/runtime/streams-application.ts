@@ -25,6 +25,7 @@ import type {
   Transport,
   TransportConsumer,
 } from '../transports/transport.js';
+import { restoreChangelogs } from './changelog-restorer.js';
 import { ConsumerLagMonitor } from './consumer-lag.js';
 import { RuntimeMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -501,14 +502,18 @@ export class StreamsApplication extends EventEmitter {
     return run;
   }
 
+  /**
+   * Builds the tasks of newly assigned partitions, then restores all their
+   * stores together (one changelog reader per topic, as Kafka Streams' restore
+   * consumer) before any of them processes.
+   */
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
+    const created: StreamTask[] = [];
     for (const tp of tps) {
       const sub = this.topicToSubTopology.get(tp.topic);
       if (sub === undefined) continue;
       const id = `${sub.id}_${tp.partition}`;
-      let task = this.tasks.get(id);
-      if (task === undefined) {
-        task = new StreamTask(sub, tp.partition, this.environment());
+      if (!this.tasks.has(id) && !created.some((t) => t.id === id)) {
         if (this.exactlyOnce) {
           // fences a zombie owner of this task and aborts its open transaction before we restore
           this.taskProducers.set(
@@ -516,21 +521,36 @@ export class StreamsApplication extends EventEmitter {
             await this.transport.transactionalProducer(`${this.applicationId}-${id}`),
           );
         }
-        await task.restore();
-        if (this.exactlyOnce) {
-          // read after fencing: a zombie's transaction has completed, so these offsets match the restored state
-          for (const input of task.inputPartitions()) {
-            const committed = (await this.transport.committedOffsets(this.applicationId, input.topic))[
-              input.partition
-            ];
-            if (committed !== undefined) task.startAt(input.topic, input.partition, committed);
-          }
-        }
-        this.tasks.set(id, task);
-        // kafkajs keeps a partition paused across rebalances: a new task starts with its input flowing
-        this.consumer?.resume(task.inputPartitions());
-        this.logger.info({ task: id }, 'task created');
+        created.push(new StreamTask(sub, tp.partition, this.environment()));
       }
+    }
+    const restores = [];
+    for (const task of created) restores.push(...(await task.openStores()));
+    await restoreChangelogs(restores, {
+      transport: this.transport,
+      metrics: this.metrics,
+      logger: this.logger,
+      readCommitted: this.exactlyOnce,
+    });
+    for (const task of created) {
+      if (this.exactlyOnce) {
+        // read after fencing: a zombie's transaction has completed, so these offsets match the restored state
+        for (const input of task.inputPartitions()) {
+          const committed = (await this.transport.committedOffsets(this.applicationId, input.topic))[
+            input.partition
+          ];
+          if (committed !== undefined) task.startAt(input.topic, input.partition, committed);
+        }
+      }
+      this.tasks.set(task.id, task);
+      // kafkajs keeps a partition paused across rebalances: a new task starts with its input flowing
+      this.consumer?.resume(task.inputPartitions());
+      this.logger.info({ task: task.id }, 'task created');
+    }
+    for (const tp of tps) {
+      const sub = this.topicToSubTopology.get(tp.topic);
+      const task = sub === undefined ? undefined : this.tasks.get(`${sub.id}_${tp.partition}`);
+      if (task === undefined) continue;
       this.tpToTask.set(tpKey(tp.topic, tp.partition), task);
       this.lag.assigned([tp]);
     }

@@ -20,13 +20,13 @@ export interface Transport {
   /** A consumer group's committed offsets (the next offset it reads) per partition of a topic; undefined where it committed none. */
   committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>>;
   /**
-   * Reads one partition from `fromOffset` up to the end offset seen when the
-   * read starts (for state restore and tools), in batches.
+   * Reads partitions of one topic, each from its offset in `fromOffsets` up to
+   * its end offset seen when the read starts (for state restore and tools), in
+   * batches of one partition each; partitions are read side by side.
    */
-  readPartition(
+  readPartitions(
     topic: string,
-    partition: number,
-    fromOffset: number,
+    fromOffsets: ReadonlyMap<number, number>,
     options?: { readCommitted?: boolean },
   ): AsyncIterable<SourceRecord[]>;
   close(): Promise<void>;

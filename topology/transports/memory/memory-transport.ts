@@ -69,13 +69,18 @@ export class MemoryTransport implements Transport {
     return this.log.endOffsets(topic).map((_, partition) => this.log.committed(groupId, topic, partition));
   }
 
-  async *readPartition(topic: string, partition: number, fromOffset: number): AsyncIterable<SourceRecord[]> {
-    const end = this.log.endOffset(topic, partition);
-    for (let offset = fromOffset; offset < end; ) {
-      const batch = this.log.read(topic, partition, offset, Math.min(10_000, end - offset));
-      if (batch.length === 0) return;
-      offset += batch.length;
-      yield batch;
+  async *readPartitions(
+    topic: string,
+    fromOffsets: ReadonlyMap<number, number>,
+  ): AsyncIterable<SourceRecord[]> {
+    for (const [partition, fromOffset] of fromOffsets) {
+      const end = this.log.endOffset(topic, partition);
+      for (let offset = fromOffset; offset < end; ) {
+        const batch = this.log.read(topic, partition, offset, Math.min(10_000, end - offset));
+        if (batch.length === 0) break;
+        offset += batch.length;
+        yield batch;
+      }
     }
   }
 
