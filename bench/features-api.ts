@@ -5,8 +5,6 @@
  * limit). The API server runs in this process; the load comes from a worker
  * process, open-loop.
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildApiServer } from '../api/server.js';
@@ -18,6 +16,7 @@ import {
   RedisSessionHistory,
 } from '../sinks/index.js';
 import { MemoryTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
+import { runInChild } from './child-process.js';
 import type { PacedLoadJob, PacedLoadResult } from './paced-load.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
@@ -35,19 +34,8 @@ const percentile = (sorted: readonly number[], p: number): number =>
     : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-function load(job: PacedLoadJob): Promise<PacedLoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./paced-load.ts', import.meta.url)), {
-      execArgv: ['--import', 'tsx'],
-    });
-    child.once('message', (result) => resolve(result as PacedLoadResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
-    });
-    child.send(job);
-  });
-}
+const load = (job: PacedLoadJob) =>
+  runInChild<PacedLoadJob, PacedLoadResult>(new URL('./paced-load.ts', import.meta.url), job);
 
 export async function benchFeaturesApi(options: FeaturesApiOptions) {
   const rss = new RssSampler();

@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'node:http';
 import { connectRedis } from '../sinks/index.js';
+import { serveJob } from './child-process.js';
 
 export interface PacedLoadJob {
   readonly kind: 'http' | 'redis';
@@ -85,9 +86,4 @@ async function run(job: PacedLoadJob): Promise<PacedLoadResult> {
   };
 }
 
-const parent = process.send?.bind(process);
-if (parent !== undefined) {
-  process.once('message', (job: PacedLoadJob) => {
-    void run(job).then((result) => parent(result, () => process.exit(0)));
-  });
-}
+serveJob(run);

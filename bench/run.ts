@@ -25,6 +25,12 @@ const positiveInt = (value: string): number => {
   return n;
 };
 
+const nonNegativeInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected 0 or a positive integer');
+  return n;
+};
+
 const program = new Command('bench')
   .description('VeroAI benchmarks: one JSON line per run on stdout')
   .showHelpAfterError();
@@ -70,7 +76,13 @@ program
     positiveInt,
     4,
   )
-  .action(async (options: { records: number; partitions: number; spacingMs: number }) => {
+  .option(
+    '--heap-mb <n>',
+    "V8 old-space bound of both topology processes (--max-old-space-size); 0: V8's default",
+    nonNegativeInt,
+    256,
+  )
+  .action(async (options: { records: number; partitions: number; spacingMs: number; heapMb: number }) => {
     console.log(JSON.stringify(await benchSession(options)));
   });
 

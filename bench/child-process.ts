@@ -1,0 +1,40 @@
+/**
+ * Bench parts that run in a process of their own: a load generator that must
+ * not share the event loop of the server it measures, or a topology whose
+ * resident memory is measured alone. The job goes over IPC, the result comes
+ * back the same way.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Runs `module` (a bench file that calls `serveJob`) in a child process with `job`; resolves with its result. */
+export function runInChild<Job, Result>(
+  module: URL,
+  job: Job,
+  nodeOptions: readonly string[] = [],
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(module), { execArgv: ['--import', 'tsx', ...nodeOptions] });
+    child.once('message', (result) => resolve(result as Result));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`${fileURLToPath(module)} exited with ${code}`));
+    });
+    child.send(job as object);
+  });
+}
+
+/** In a module started by `runInChild`: runs `handler` on the job and sends its result back, then exits. */
+export function serveJob<Job, Result>(handler: (job: Job) => Promise<Result>): void {
+  const parent = process.send?.bind(process);
+  if (parent === undefined) return;
+  process.once('message', (job: Job) => {
+    handler(job).then(
+      (result) => parent(result as object, () => process.exit(0)),
+      (error: unknown) => {
+        process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
