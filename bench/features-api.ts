@@ -3,8 +3,12 @@
  * over HTTP at a steady request rate, next to raw HGETALL reads of the same
  * hashes straight from Redis with ioredis in the same run (the client's
  * limit). The API server runs in this process; the load comes from a worker
- * process, open-loop.
+ * process, open-loop, with undici. Last, the same load against a bare
+ * node:http server answering a fixed body gives the floor HTTP itself puts
+ * under the API on this machine (`bare_http_*`).
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildApiServer } from '../api/server.js';
@@ -36,6 +40,32 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 const load = (job: PacedLoadJob) =>
   runInChild<PacedLoadJob, PacedLoadResult>(new URL('./paced-load.ts', import.meta.url), job);
+
+/**
+ * The floor under the API's figures: a node:http server in this process that
+ * answers every request with one fixed feature body, no routing, no Redis,
+ * loaded by the same client at the same rate.
+ */
+async function bareHttpLoad(common: Pick<PacedLoadJob, 'ratePerSecond' | 'durationMs'>) {
+  const body = JSON.stringify({
+    view: 'user_activity',
+    entity: 'tenant-1/user-1',
+    values: { events_1h: 1, errors_1h: 0, error_rate_1h: 0, last_seen: 1 },
+    event_time: 1,
+    age_ms: 1,
+  });
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await load({ ...common, kind: 'http', target: `http://127.0.0.1:${port}`, items: ['/features'] });
+  } finally {
+    server.close();
+  }
+}
 
 export async function benchFeaturesApi(options: FeaturesApiOptions) {
   const rss = new RssSampler();
@@ -95,6 +125,8 @@ export async function benchFeaturesApi(options: FeaturesApiOptions) {
     headers: { authorization: `Bearer ${apiKey}` },
   });
   await api.close();
+  log(`a bare node:http server answering one fixed body at ${options.rate}/s for ${options.seconds} s`);
+  const floor = await bareHttpLoad(common);
   await deleteKeysWithPrefix(redis, keyPrefix);
   await redis.quit();
   const apiP99 = percentile(http.latenciesMs, 99);
@@ -113,6 +145,8 @@ export async function benchFeaturesApi(options: FeaturesApiOptions) {
     raw_redis_p50_ms: round(percentile(raw.latenciesMs, 50)),
     raw_redis_p99_ms: round(rawP99),
     p99_ratio_to_raw: Math.round((apiP99 / rawP99) * 100) / 100,
+    bare_http_p50_ms: round(percentile(floor.latenciesMs, 50)),
+    bare_http_p99_ms: round(percentile(floor.latenciesMs, 99)),
     rss_mb: rss.stop(),
   };
 }
