@@ -1,21 +1,37 @@
 /**
  * Bench parts that run in a process of their own: a load generator that must
- * not share the event loop of the server it measures, or a topology whose
- * resident memory is measured alone. The job goes over IPC, the result comes
- * back the same way.
+ * not share the event loop of what it measures, or a topology whose resident
+ * memory is measured alone. The job goes over IPC, the result comes back the
+ * same way, and so may progress reports on the way.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Runs `module` (a bench file that calls `serveJob`) in a child process with `job`; resolves with its result. */
+/** What a child sends on its way to the result (see `report`). */
+interface Progress {
+  readonly progress: unknown;
+}
+
+const isProgress = (message: unknown): message is Progress =>
+  typeof message === 'object' && message !== null && 'progress' in message;
+
+/**
+ * Runs `module` (a bench file that calls `serveJob`) in a child process with
+ * `job`; resolves with its result. What the child `report`s meanwhile goes to
+ * `onProgress`.
+ */
 export function runInChild<Job, Result>(
   module: URL,
   job: Job,
   nodeOptions: readonly string[] = [],
+  onProgress: (progress: unknown) => void = () => undefined,
 ): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(module), { execArgv: ['--import', 'tsx', ...nodeOptions] });
-    child.once('message', (result) => resolve(result as Result));
+    child.on('message', (message) => {
+      if (isProgress(message)) onProgress(message.progress);
+      else resolve(message as Result);
+    });
     child.once('error', reject);
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`${fileURLToPath(module)} exited with ${code}`));
@@ -37,4 +53,9 @@ export function serveJob<Job, Result>(handler: (job: Job) => Promise<Result>): v
       },
     );
   });
+}
+
+/** In a module started by `runInChild`: sends `progress` to the parent's `onProgress`. */
+export function report(progress: unknown): void {
+  process.send?.({ progress } satisfies Progress);
 }

@@ -1,23 +1,29 @@
 import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import type { Windowed } from '../windows/windows.js';
+import { ChangelogBuffer } from './changelog-buffer.js';
 import type { SessionStore } from './session-store.js';
 
 /**
- * Wraps a session store so every write is also a record of its compacted
- * changelog (key: the windowed key's bytes; a removed session is a tombstone),
- * sent with the batch's output before its offsets are committed.
+ * Wraps a session store so its writes are also records of its compacted
+ * changelog (key: the windowed key's bytes; a removed session is a
+ * tombstone), one per session and batch (see ChangelogBuffer), sent with the
+ * batch's output before its offsets are committed.
  */
 export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
+  private readonly changelog: ChangelogBuffer<V>;
+
   constructor(
     readonly inner: SessionStore<K, V>,
     private readonly keySerde: Serde<Windowed<K>>,
-    private readonly valueSerde: Serde<V>,
+    valueSerde: Serde<V>,
     private readonly topic: string,
-    private readonly partition: number,
-    private readonly emit: (record: OutgoingRecord) => void,
-    private readonly now: () => number,
-  ) {}
+    partition: number,
+    emit: (record: OutgoingRecord) => void,
+    now: () => number,
+  ) {
+    this.changelog = new ChangelogBuffer(valueSerde, topic, partition, emit, now);
+  }
 
   get name(): string {
     return this.inner.name;
@@ -33,12 +39,12 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
 
   put(session: Windowed<K>, value: V): void {
     this.inner.put(session, value);
-    this.log(session, this.valueSerde.serialize(value, this.topic));
+    this.changelog.write(this.keySerde.serialize(session, this.topic), value);
   }
 
   remove(session: Windowed<K>): void {
     this.inner.remove(session);
-    this.log(session, null);
+    this.changelog.write(this.keySerde.serialize(session, this.topic), null);
   }
 
   all(): AsyncIterable<[Windowed<K>, V]> {
@@ -49,21 +55,13 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
     return this.inner.approximateEntries();
   }
 
+  /** Emits the batch's changelog records (one per written key), then flushes the store. */
   flush(): Promise<void> {
+    this.changelog.drain();
     return this.inner.flush();
   }
 
   close(): Promise<void> {
     return this.inner.close();
-  }
-
-  private log(session: Windowed<K>, value: Buffer | null): void {
-    this.emit({
-      topic: this.topic,
-      partition: this.partition,
-      key: this.keySerde.serialize(session, this.topic),
-      value,
-      timestamp: this.now(),
-    });
   }
 }

@@ -1,23 +1,29 @@
 import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
+import { ChangelogBuffer } from './changelog-buffer.js';
 import type { KeyValueStore } from './store.js';
 
 /**
- * Wraps a key-value store so that every write is also a record of its
- * compacted changelog topic (a delete is a tombstone). The changelog records
- * leave with the batch's output and are acknowledged before its offsets are
- * committed, so the store can always be rebuilt from the log.
+ * Wraps a key-value store so that its writes are also records of its
+ * compacted changelog topic (a delete is a tombstone), one per key and batch
+ * (see ChangelogBuffer). The changelog records leave with the batch's output
+ * and are acknowledged before its offsets are committed, so the store can
+ * always be rebuilt from the log.
  */
 export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
+  private readonly changelog: ChangelogBuffer<V>;
+
   constructor(
     readonly inner: KeyValueStore<K, V>,
     private readonly keySerde: Serde<K>,
-    private readonly valueSerde: Serde<V>,
+    valueSerde: Serde<V>,
     private readonly topic: string,
-    private readonly partition: number,
-    private readonly emit: (record: OutgoingRecord) => void,
-    private readonly now: () => number,
-  ) {}
+    partition: number,
+    emit: (record: OutgoingRecord) => void,
+    now: () => number,
+  ) {
+    this.changelog = new ChangelogBuffer(valueSerde, topic, partition, emit, now);
+  }
 
   get name(): string {
     return this.inner.name;
@@ -29,12 +35,12 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   put(key: K, value: V): void {
     this.inner.put(key, value);
-    this.log(key, this.valueSerde.serialize(value, this.topic));
+    this.changelog.write(this.keySerde.serialize(key, this.topic), value);
   }
 
   delete(key: K): void {
     this.inner.delete(key);
-    this.log(key, null);
+    this.changelog.write(this.keySerde.serialize(key, this.topic), null);
   }
 
   range(from: K, to: K): AsyncIterable<[K, V]> {
@@ -45,7 +51,9 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner.all();
   }
 
+  /** Emits the batch's changelog records (one per written key), then flushes the store. */
   flush(): Promise<void> {
+    this.changelog.drain();
     return this.inner.flush();
   }
 
@@ -55,15 +63,5 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   close(): Promise<void> {
     return this.inner.close();
-  }
-
-  private log(key: K, value: Buffer | null): void {
-    this.emit({
-      topic: this.topic,
-      partition: this.partition,
-      key: this.keySerde.serialize(key, this.topic),
-      value,
-      timestamp: this.now(),
-    });
   }
 }

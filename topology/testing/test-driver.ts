@@ -103,6 +103,30 @@ export class TestDriver {
     );
   }
 
+  /**
+   * Writes records to a source topic together, then processes everything they
+   * cause: the records of one partition arrive in one batch, as a consumer
+   * fetching a busy partition gets them.
+   */
+  async pipeInputs<K, V>(
+    topic: string,
+    records: ReadonlyArray<{ readonly key: K; readonly value: V; readonly timestamp?: number }>,
+  ): Promise<void> {
+    const source = this.sourceFor(topic);
+    await source.keySerde.prepare?.(topic);
+    await source.valueSerde.prepare?.(topic);
+    for (const r of records)
+      this.append(
+        topic,
+        source.keySerde.serialize(r.key, topic),
+        source.valueSerde.serialize(r.value, topic),
+        r.timestamp ?? this.wallClock,
+        {},
+      );
+    this.transport.log.notify();
+    await this.settle();
+  }
+
   /** Writes raw bytes to a topic (e.g. corrupt data) and processes everything it causes. */
   async pipeRawInput(
     topic: string,
@@ -111,6 +135,18 @@ export class TestDriver {
     timestamp = this.wallClock,
     headers: Headers = {},
   ): Promise<void> {
+    this.append(topic, key, value, timestamp, headers);
+    this.transport.log.notify();
+    await this.settle();
+  }
+
+  private append(
+    topic: string,
+    key: Buffer | null,
+    value: Buffer | null,
+    timestamp: number,
+    headers: Headers,
+  ) {
     const partitions = this.transport.log.partitionCount(topic);
     if (partitions === undefined) throw new TopologyError(`pipeInput(): topic '${topic}' does not exist`);
     this.transport.log.append({
@@ -121,8 +157,6 @@ export class TestDriver {
       timestamp,
       headers,
     });
-    this.transport.log.notify();
-    await this.settle();
   }
 
   /** Moves wall-clock time forward (for wall-clock punctuators). */

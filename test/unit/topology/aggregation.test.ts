@@ -85,6 +85,31 @@ describe('groupByKey / count on the memory transport', () => {
     const changelog = driver.readRaw('test-app-per-user-changelog');
     expect(changelog.map((r) => r.value?.toString())).toEqual(['1', '2']);
   });
+
+  it('logs one changelog record per key and batch, with the last value, while the table forwards every update', async () => {
+    driver = await TestDriver.create(countPerUser());
+    const clicksOf = (user: string, n: number) =>
+      Array.from({ length: n }, () => ({ key: user, value: { tenant: 't', user } }));
+    await driver.pipeInputs('in', [...clicksOf('a', 3), ...clicksOf('b', 2), ...clicksOf('a', 2)]);
+    // every update still reaches the table's downstream
+    expect(driver.readOutput<string, number>('counts').map((r) => [r.key, r.value])).toEqual([
+      ['a', 1],
+      ['a', 2],
+      ['a', 3],
+      ['b', 1],
+      ['b', 2],
+      ['a', 4],
+      ['a', 5],
+    ]);
+    const changelog = driver.readRaw('test-app-per-user-changelog');
+    expect(changelog.map((r) => [r.key?.toString(), r.value?.toString()])).toEqual([
+      ['b', '2'],
+      ['a', '5'],
+    ]);
+    // the next batch logs again
+    await driver.pipeInput('in', 'b', { tenant: 't', user: 'b' });
+    expect(driver.readRaw('test-app-per-user-changelog').map((r) => r.value?.toString())).toEqual(['3']);
+  });
 });
 
 describe('a failing aggregator', () => {

@@ -1,0 +1,46 @@
+import type { OutgoingRecord } from '../record.js';
+import type { Serde } from '../serdes/serde.js';
+
+/**
+ * A store's changelog writes of the current batch, at most one per key: a key
+ * written many times in a batch (a hot tenant's counter, a session growing
+ * event by event) leaves one changelog record with its last value, as Kafka
+ * Streams' record cache does for a commit interval. The batch is the unit of
+ * output (its records are acknowledged, or its transaction committed, before
+ * its offsets are), so a restore sees the same last value. Values are
+ * serialised once, when the batch ends (`drain`), not per write.
+ */
+export class ChangelogBuffer<V> {
+  /** By the key's bytes (latin1), in order of each key's last write. */
+  private readonly pending = new Map<string, { key: Buffer | null; value: V | null; timestamp: number }>();
+
+  constructor(
+    private readonly valueSerde: Serde<V>,
+    private readonly topic: string,
+    private readonly partition: number,
+    private readonly emit: (record: OutgoingRecord) => void,
+    private readonly now: () => number,
+  ) {}
+
+  /** Records the key's new value; null is a deletion (a tombstone). */
+  write(key: Buffer | null, value: V | null): void {
+    const id = key === null ? '' : key.toString('latin1');
+    this.pending.delete(id);
+    this.pending.set(id, { key, value, timestamp: this.now() });
+  }
+
+  /** Emits one record per key written since the last drain. */
+  drain(): void {
+    if (this.pending.size === 0) return;
+    for (const { key, value, timestamp } of this.pending.values()) {
+      this.emit({
+        topic: this.topic,
+        partition: this.partition,
+        key,
+        value: value === null ? null : this.valueSerde.serialize(value, this.topic),
+        timestamp,
+      });
+    }
+    this.pending.clear();
+  }
+}
