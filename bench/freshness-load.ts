@@ -20,12 +20,15 @@ export interface FreshnessLoadJob {
   /** The group of the delivery-timing consumer; its offsets are set to the topic's end. */
   readonly rawGroup: string;
   readonly rate: number;
+  /** Traffic without tracers first: the pipeline's tasks start, JIT compiles, caches fill. */
+  readonly warmupSeconds: number;
   readonly seconds: number;
   readonly tracersPerSecond: number;
   readonly tracerTenant: string;
 }
 
 export interface FreshnessLoadResult {
+  /** Events produced after the warm-up. */
   readonly produced: number;
   readonly tracers: number;
   readonly seconds: number;
@@ -88,11 +91,13 @@ async function run(job: FreshnessLoadJob): Promise<FreshnessLoadResult> {
     tenants: 8,
   });
   const tickMs = 10;
-  const ticks = (job.seconds * 1000) / tickMs;
+  const warmupTicks = (job.warmupSeconds * 1000) / tickMs;
+  const ticks = warmupTicks + (job.seconds * 1000) / tickMs;
   const partitionOf = (key: string) => partitionForKey(Buffer.from(key), job.partitions, () => 0);
   const started = performance.now();
   let tracers = 0;
   let produced = 0;
+  let measuredFrom = started;
   for (let tick = 0; tick < ticks; tick++) {
     const wait = started + tick * tickMs - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -105,7 +110,8 @@ async function run(job: FreshnessLoadJob): Promise<FreshnessLoadResult> {
         partition: partitionOf(key),
       };
     });
-    if (tick % (1000 / tickMs / job.tracersPerSecond) === 0) {
+    if (tick === warmupTicks) measuredFrom = performance.now();
+    if (tick >= warmupTicks && tick % (1000 / tickMs / job.tracersPerSecond) === 0) {
       const event = tracer(job.tracerTenant, tracers++, now);
       const key = `${event.tenantId}/${event.userId}`;
       const at = wallClockMs();
@@ -116,9 +122,9 @@ async function run(job: FreshnessLoadJob): Promise<FreshnessLoadResult> {
     void producer
       .send({ topic: job.topic, messages })
       .catch((e: unknown) => process.stderr.write(`[bench] produce failed: ${String(e)}\n`));
-    produced += messages.length;
+    if (tick >= warmupTicks) produced += messages.length;
   }
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - measuredFrom) / 1000;
   // the last tracers get up to 10 s to be delivered
   const deadline = Date.now() + 10_000;
   while (deliveredMs.length < tracers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

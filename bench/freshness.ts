@@ -26,6 +26,8 @@ import { log } from './stateless.js';
 
 export interface FreshnessOptions {
   readonly rate: number;
+  /** Seconds of traffic before the first tracer. */
+  readonly warmupSeconds: number;
   readonly seconds: number;
   readonly redisUrl: string;
 }
@@ -112,6 +114,7 @@ export async function benchFreshness(options: FreshnessOptions) {
       partitions,
       rawGroup,
       rate: options.rate,
+      warmupSeconds: options.warmupSeconds,
       seconds: options.seconds,
       tracersPerSecond: TRACERS_PER_SECOND,
       tracerTenant: TRACER_TENANT,
@@ -136,6 +139,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   const rawP99 = percentile(deliveredMs, 99);
   return {
     bench: 'freshness',
+    warmup_seconds: options.warmupSeconds,
     events: load.produced,
     produced_eps: Math.round(load.produced / load.seconds),
     tracers: load.tracers,

@@ -105,8 +105,9 @@ program
     'event produced → feature readable in Redis, whole pipeline on the local broker, vs raw delivery',
   )
   .option('--rate <n>', 'events per second into raw_events', positiveInt, 10_000)
-  .option('--seconds <n>', 'how long to produce', positiveInt, 30)
-  .action(async (options: { rate: number; seconds: number }) => {
+  .option('--warmup-seconds <n>', 'traffic without tracers before the measured part', nonNegativeInt, 5)
+  .option('--seconds <n>', 'how long to produce tracers, after the warm-up', positiveInt, 30)
+  .action(async (options: { rate: number; warmupSeconds: number; seconds: number }) => {
     const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     console.log(JSON.stringify(await benchFreshness({ ...options, redisUrl })));
   });
