@@ -32,20 +32,36 @@ export const isApiEvent = (event: TelemetryEvent): boolean =>
   event.eventType === 'api_call' || event.eventType === 'api_error';
 
 /**
+ * What endpoint health needs of an API event, and all that crosses its
+ * repartition topic (the endpoint is the key): a few bytes instead of the
+ * whole event, encoded and decoded once per request on a hot path.
+ */
+export interface ApiCall {
+  readonly error: boolean;
+  readonly latencyMs: number;
+}
+
+export const apiCallOf = (event: TelemetryEvent): ApiCall => ({
+  error: event.eventType === 'api_error',
+  // validation guarantees a latency on every API event
+  latencyMs: event.payload.latencyMs ?? 0,
+});
+
+/**
  * `endpoint_health` per `tenantId/METHOD path`, over the last 5 minutes (one-minute
  * buckets) as of the endpoint's latest request:
  * requests_5m, error_rate_5m (api_error / requests), latency_p50_ms,
  * latency_p95_ms, latency_p99_ms (per-minute DDSketches merged; within 1% of a
  * true sample's latency).
  */
-export function endpointHealth(): FeatureViewDefinition<EndpointHealthState, TelemetryEvent> {
+export function endpointHealth(): FeatureViewDefinition<EndpointHealthState, ApiCall> {
   /** Sketches being added to in this batch, decoded once and encoded back when values are read. */
   const live = new Map<RequestBucket, DDSketch>();
   return {
     view: 'endpoint_health',
     storeName: ENDPOINT_HEALTH_STORE,
     initial: () => ({ latest: -1, minutes: [] }),
-    add(state, event, time) {
+    add(state, call, time) {
       state.latest = Math.max(state.latest, time);
       const bucket = bucketAt(state.minutes, LAST_5_MINUTES, state.latest, time, (slot) => ({
         slot,
@@ -55,14 +71,13 @@ export function endpointHealth(): FeatureViewDefinition<EndpointHealthState, Tel
       }));
       if (bucket === undefined) return;
       bucket.requests += 1;
-      if (event.eventType === 'api_error') bucket.errors += 1;
+      if (call.error) bucket.errors += 1;
       let sketch = live.get(bucket);
       if (sketch === undefined) {
         sketch = decodeSketch(bucket.latency);
         live.set(bucket, sketch);
       }
-      // validation guarantees a latency on every API event
-      sketch.accept(event.payload.latencyMs ?? 0);
+      sketch.accept(call.latencyMs);
     },
     asOf: (state) => state.latest,
     values(state) {

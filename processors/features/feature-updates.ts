@@ -2,10 +2,23 @@ import type { TelemetryEvent } from '../../schemas/index.js';
 import { type KStream, type Serde, Serdes, type TopologyBuilder } from '../../topology/index.js';
 import type { SessionSummary } from '../sessions/session-summary.js';
 import { type SinkRetryOptions, writeBatchToSink } from '../write-batch-to-sink.js';
-import { ENDPOINT_HEALTH_STORE, endpointEntityOf, endpointHealth, isApiEvent } from './endpoint-health.js';
+import {
+  type ApiCall,
+  apiCallOf,
+  ENDPOINT_HEALTH_STORE,
+  endpointEntityOf,
+  endpointHealth,
+  isApiEvent,
+} from './endpoint-health.js';
 import type { FeatureSink, FeatureUpdate } from './feature-update.js';
 import { featureView } from './feature-view.js';
-import { TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE, tenantUsage } from './tenant-usage.js';
+import {
+  TENANT_USAGE_STORE,
+  TENANT_USER_LAST_SEEN_STORE,
+  type TenantEvent,
+  tenantEventOf,
+  tenantUsage,
+} from './tenant-usage.js';
 import { USER_ACTIVITY_STORE, type UserActivityInput, userActivity } from './user-activity.js';
 
 export const FEATURE_UPDATES_TOPIC = 'feature_updates';
@@ -76,7 +89,8 @@ export function featureUpdates(
     events
       .filter(isApiEvent, { name: 'api-events' })
       .selectKey(endpointEntityOf, { name: 'key-by-endpoint', key: Serdes.string as Serde<string> })
-      .repartition({ name: 'events-by-endpoint', value: options.telemetrySerde })
+      .mapValues(apiCallOf, { name: 'api-call', value: Serdes.json<ApiCall>() })
+      .repartition({ name: 'events-by-endpoint' })
       .process(featureView(endpointHealth), {
         name: 'endpoint-health',
         stores: [ENDPOINT_HEALTH_STORE],
@@ -87,7 +101,8 @@ export function featureUpdates(
   toFeatureStore(
     events
       .selectKey((event) => event.tenantId, { name: 'key-by-tenant', key: Serdes.string as Serde<string> })
-      .repartition({ name: 'events-by-tenant', value: options.telemetrySerde })
+      .mapValues(tenantEventOf, { name: 'tenant-event', value: Serdes.json<TenantEvent>() })
+      .repartition({ name: 'events-by-tenant' })
       .process(featureView(tenantUsage), {
         name: 'tenant-usage',
         stores: [TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE],

@@ -17,6 +17,16 @@ interface UsageBucket extends Bucket {
   lastSeenUsers: number;
 }
 
+/**
+ * What tenant usage needs of an event, and all that crosses its repartition
+ * topic (the tenant is the key): the user, null for an anonymous event.
+ */
+export interface TenantEvent {
+  readonly userId: string | null;
+}
+
+export const tenantEventOf = (event: TelemetryEvent): TenantEvent => ({ userId: event.userId });
+
 export interface TenantUsageState {
   latest: number;
   minutes: UsageBucket[];
@@ -30,7 +40,7 @@ export interface TenantUsageState {
  * the window is exact without keeping the user list in the tenant's state; the
  * users' last-seen times are a separate store, expired an hour (plus slack) behind.
  */
-export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TelemetryEvent> {
+export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEvent> {
   let lastSeen: KeyValueStore<string, number>;
   let expiry: ExpiryIndex;
   return {
@@ -44,7 +54,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, Telemetry
       );
     },
     initial: () => ({ latest: -1, minutes: [] }),
-    async add(state, event, time) {
+    async add(state, event, time, tenantId) {
       state.latest = Math.max(state.latest, time);
       const bucketFor = (t: number) =>
         bucketAt(state.minutes, LAST_HOUR, state.latest, t, (slot) => ({
@@ -56,7 +66,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, Telemetry
       if (bucket === undefined) return;
       bucket.events += 1;
       if (event.userId === null) return;
-      const user = `${event.tenantId}/${event.userId}`;
+      const user = `${tenantId}/${event.userId}`;
       const previous = await lastSeen.get(user);
       if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
       if (previous !== undefined) {
