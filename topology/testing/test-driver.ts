@@ -91,16 +91,7 @@ export class TestDriver {
     timestamp = this.wallClock,
     headers: Headers = {},
   ): Promise<void> {
-    const source = this.sourceFor(topic);
-    await source.keySerde.prepare?.(topic);
-    await source.valueSerde.prepare?.(topic);
-    await this.pipeRawInput(
-      topic,
-      source.keySerde.serialize(key, topic),
-      source.valueSerde.serialize(value, topic),
-      timestamp,
-      headers,
-    );
+    await this.pipeInputs(topic, [{ key, value, timestamp, headers }]);
   }
 
   /**
@@ -110,7 +101,12 @@ export class TestDriver {
    */
   async pipeInputs<K, V>(
     topic: string,
-    records: ReadonlyArray<{ readonly key: K; readonly value: V; readonly timestamp?: number }>,
+    records: ReadonlyArray<{
+      readonly key: K;
+      readonly value: V;
+      readonly timestamp?: number;
+      readonly headers?: Headers;
+    }>,
   ): Promise<void> {
     const source = this.sourceFor(topic);
     await source.keySerde.prepare?.(topic);
@@ -121,7 +117,7 @@ export class TestDriver {
         source.keySerde.serialize(r.key, topic),
         source.valueSerde.serialize(r.value, topic),
         r.timestamp ?? this.wallClock,
-        {},
+        r.headers ?? {},
       );
     this.transport.log.notify();
     await this.settle();
