@@ -1,3 +1,4 @@
+import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Window, Windowed } from '../windows/windows.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import { RocksDbDatabase } from './rocksdb-database.js';
@@ -35,8 +36,8 @@ function encodeSessions(sessions: ReadonlyArray<{ window: Window; bytes: Buffer 
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const { window, bytes } of sessions) {
-    out.writeBigInt64BE(BigInt(window.start), at);
-    out.writeBigInt64BE(BigInt(window.end), at + 8);
+    writeInt64BE(out, window.start, at);
+    writeInt64BE(out, window.end, at + 8);
     out.writeUInt32BE(bytes.length, at + 16);
     bytes.copy(out, at + 20);
     at += 20 + bytes.length;
@@ -47,7 +48,7 @@ function encodeSessions(sessions: ReadonlyArray<{ window: Window; bytes: Buffer 
 function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
   const out = new Map<string, Session<V>>();
   for (let at = 0; at < data.length; ) {
-    const window = { start: Number(data.readBigInt64BE(at)), end: Number(data.readBigInt64BE(at + 8)) };
+    const window = { start: readInt64BE(data, at), end: readInt64BE(data, at + 8) };
     const length = data.readUInt32BE(at + 16);
     out.set(windowId(window), { window, value: undefined, bytes: data.subarray(at + 20, at + 20 + length) });
     at += 20 + length;
@@ -132,8 +133,8 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   restoreRaw(key: Buffer, value: Buffer | null): void {
     const keyBytes = key.subarray(0, key.length - WINDOW_BYTES);
     const window = {
-      start: Number(key.readBigInt64BE(key.length - WINDOW_BYTES)),
-      end: Number(key.readBigInt64BE(key.length - 8)),
+      start: readInt64BE(key, key.length - WINDOW_BYTES),
+      end: readInt64BE(key, key.length - 8),
     };
     this.write(
       this.keyState(keyBytes),

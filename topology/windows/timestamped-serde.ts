@@ -1,4 +1,5 @@
 import { DeserializationError, errorCodes } from '../errors.js';
+import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Serde } from '../serdes/serde.js';
 
 /**
@@ -23,7 +24,7 @@ export function timestampedSerde<VA>(inner: Serde<VA>): Serde<TimestampedAggrega
     serialize(value, topic) {
       const body = inner.serialize(value.aggregate, topic) ?? Buffer.alloc(0);
       const out = Buffer.allocUnsafe(body.length + 8);
-      out.writeBigInt64BE(BigInt(value.timestamp), 0);
+      writeInt64BE(out, value.timestamp, 0);
       body.copy(out, 8);
       return out;
     },
@@ -34,7 +35,7 @@ export function timestampedSerde<VA>(inner: Serde<VA>): Serde<TimestampedAggrega
           `topic '${topic}': a timestamped aggregate needs at least 8 bytes, got ${data?.length ?? 'null'}`,
         );
       }
-      const timestamp = Number(data.readBigInt64BE(0));
+      const timestamp = readInt64BE(data, 0);
       const aggregate = inner.deserialize(data.length === 8 ? null : data.subarray(8), topic);
       if (aggregate instanceof Promise) return aggregate.then((a) => ({ aggregate: a, timestamp }));
       return { aggregate, timestamp };

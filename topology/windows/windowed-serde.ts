@@ -1,4 +1,5 @@
 import { DeserializationError, errorCodes } from '../errors.js';
+import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Serde } from '../serdes/serde.js';
 import type { Windowed } from './windows.js';
 
@@ -16,8 +17,8 @@ export function windowedSerde<K>(inner: Serde<K>): Serde<Windowed<K>> {
       const key = inner.serialize(value.key, topic) ?? Buffer.alloc(0);
       const out = Buffer.allocUnsafe(key.length + 16);
       key.copy(out, 0);
-      out.writeBigInt64BE(BigInt(value.window.start), key.length);
-      out.writeBigInt64BE(BigInt(value.window.end), key.length + 8);
+      writeInt64BE(out, value.window.start, key.length);
+      writeInt64BE(out, value.window.end, key.length + 8);
       return out;
     },
     deserialize(data, topic) {
@@ -27,8 +28,8 @@ export function windowedSerde<K>(inner: Serde<K>): Serde<Windowed<K>> {
           `topic '${topic}': a windowed key needs at least 16 bytes, got ${data?.length ?? 'null'}`,
         );
       }
-      const start = Number(data.readBigInt64BE(data.length - 16));
-      const end = Number(data.readBigInt64BE(data.length - 8));
+      const start = readInt64BE(data, data.length - 16);
+      const end = readInt64BE(data, data.length - 8);
       const key = inner.deserialize(data.subarray(0, data.length - 16), topic);
       if (key instanceof Promise) return key.then((k) => ({ key: k, window: { start, end } }));
       return { key, window: { start, end } };
