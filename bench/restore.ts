@@ -71,7 +71,7 @@ export async function benchRestore(options: { records: number; partitions: numbe
     const app = new StreamsApplication(build(), {
       applicationId,
       transport,
-      logger: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
+      logger: pino({ level: 'warn' }),
       metricsRegistry: registry,
       ...config,
     });

@@ -19,17 +19,29 @@ import { benchSession } from './session.js';
 import { benchSlidingWindows } from './sliding-windows.js';
 import { benchStateless } from './stateless.js';
 
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
+/** A commander parser of integers from `min` up. */
+const integerFrom =
+  (min: number, expected: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected ${expected}`);
+    return n;
+  };
+const positiveInt = integerFrom(1, 'a positive integer');
+const nonNegativeInt = integerFrom(0, '0 or a positive integer');
 
-const nonNegativeInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected 0 or a positive integer');
-  return n;
-};
+/** A command's action: runs the bench with its options and prints its one JSON line. */
+const printing =
+  <O>(bench: (options: O) => Promise<object>) =>
+  async (options: O): Promise<void> => {
+    console.log(JSON.stringify(await bench(options)));
+  };
+
+/** A bench that reads or writes Redis, given REDIS_URL with its options. */
+const withRedisUrl =
+  <O>(bench: (options: O & { redisUrl: string }) => Promise<object>) =>
+  (options: O) =>
+    bench({ ...options, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
 
 const program = new Command('bench')
   .description('VeroAI benchmarks: one JSON line per run on stdout')
@@ -41,18 +53,14 @@ program
   .option('--records <n>', 'input records of about 200 bytes', positiveInt, 1_000_000)
   .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
   .option('--rounds <n>', 'alternating raw/topology rounds; the best of each is reported', positiveInt, 2)
-  .action(async (options: { records: number; partitions: number; rounds: number }) => {
-    console.log(JSON.stringify(await benchStateless(options)));
-  });
+  .action(printing(benchStateless));
 
 program
   .command('eos')
   .description('the stateless topology under exactly_once vs at_least_once, on the local broker')
   .option('--records <n>', 'input records of about 200 bytes', positiveInt, 1_000_000)
   .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
-  .action(async (options: { records: number; partitions: number }) => {
-    console.log(JSON.stringify(await benchEos(options)));
-  });
+  .action(printing(benchEos));
 
 program
   .command('restore')
@@ -61,9 +69,7 @@ program
   )
   .option('--records <n>', 'changelog entries (distinct keys)', positiveInt, 1_000_000)
   .option('--partitions <n>', 'partitions of the input (and so of the changelog)', positiveInt, 3)
-  .action(async (options: { records: number; partitions: number }) => {
-    console.log(JSON.stringify(await benchRestore(options)));
-  });
+  .action(printing(benchRestore));
 
 program
   .command('session')
@@ -82,9 +88,7 @@ program
     nonNegativeInt,
     256,
   )
-  .action(async (options: { records: number; partitions: number; spacingMs: number; heapMb: number }) => {
-    console.log(JSON.stringify(await benchSession(options)));
-  });
+  .action(printing(benchSession));
 
 program
   .command('features-api')
@@ -94,10 +98,7 @@ program
   .option('--entities <n>', 'feature hashes written to Redis and read round-robin', positiveInt, 10_000)
   .option('--rate <n>', 'requests per second, open loop', positiveInt, 1_000)
   .option('--seconds <n>', 'duration of each of the two runs', positiveInt, 20)
-  .action(async (options: { entities: number; rate: number; seconds: number }) => {
-    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    console.log(JSON.stringify(await benchFeaturesApi({ ...options, redisUrl })));
-  });
+  .action(printing(withRedisUrl(benchFeaturesApi)));
 
 program
   .command('freshness')
@@ -107,18 +108,13 @@ program
   .option('--rate <n>', 'events per second into raw_events', positiveInt, 10_000)
   .option('--warmup-seconds <n>', 'traffic without tracers before the measured part', nonNegativeInt, 5)
   .option('--seconds <n>', 'how long to produce tracers, after the warm-up', positiveInt, 30)
-  .action(async (options: { rate: number; warmupSeconds: number; seconds: number }) => {
-    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    console.log(JSON.stringify(await benchFreshness({ ...options, redisUrl })));
-  });
+  .action(printing(withRedisUrl(benchFreshness)));
 
 program
   .command('sliding')
   .description('sliding vs tumbling window counts, memory and RocksDB stores, on the memory transport')
   .option('--records <n>', 'events', positiveInt, 100_000)
   .option('--keys <n>', 'distinct keys', positiveInt, 1_000)
-  .action(async (options: { records: number; keys: number }) => {
-    console.log(JSON.stringify(await benchSlidingWindows(options)));
-  });
+  .action(printing(benchSlidingWindows));
 
 await program.parseAsync();

@@ -508,38 +508,38 @@ export class StreamsApplication extends EventEmitter {
    * consumer) before any of them processes.
    */
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
-    const created: StreamTask[] = [];
+    /** The task of each assigned partition this application reads, by partition. */
+    const taskIds = new Map<TopicPartition, string>();
+    const created = new Map<string, StreamTask>();
     for (const tp of tps) {
       const sub = this.topicToSubTopology.get(tp.topic);
       if (sub === undefined) continue;
       const id = `${sub.id}_${tp.partition}`;
-      if (!this.tasks.has(id) && !created.some((t) => t.id === id)) {
-        if (this.exactlyOnce) {
-          // fences a zombie owner of this task and aborts its open transaction before we restore
-          this.taskProducers.set(
-            id,
-            await this.transport.transactionalProducer(`${this.applicationId}-${id}`),
-          );
-        }
-        created.push(new StreamTask(sub, tp.partition, this.environment()));
+      taskIds.set(tp, id);
+      if (this.tasks.has(id) || created.has(id)) continue;
+      if (this.exactlyOnce) {
+        // fences a zombie owner of this task and aborts its open transaction before we restore
+        this.taskProducers.set(id, await this.transport.transactionalProducer(`${this.applicationId}-${id}`));
       }
+      created.set(id, new StreamTask(sub, tp.partition, this.environment()));
     }
     const restores = [];
-    for (const task of created) restores.push(...(await task.openStores()));
+    for (const task of created.values()) restores.push(...(await task.openStores()));
     await restoreChangelogs(restores, {
       transport: this.transport,
       metrics: this.metrics,
       logger: this.logger,
       readCommitted: this.exactlyOnce,
     });
-    for (const task of created) {
+    /** Read after fencing: a zombie's transaction has completed, so these offsets match the restored state. */
+    const committed = new Map<string, Promise<Array<number | undefined>>>();
+    for (const task of created.values()) {
       if (this.exactlyOnce) {
-        // read after fencing: a zombie's transaction has completed, so these offsets match the restored state
-        for (const input of task.inputPartitions()) {
-          const committed = (await this.transport.committedOffsets(this.applicationId, input.topic))[
-            input.partition
-          ];
-          if (committed !== undefined) task.startAt(input.topic, input.partition, committed);
+        for (const { topic, partition } of task.inputPartitions()) {
+          if (!committed.has(topic))
+            committed.set(topic, this.transport.committedOffsets(this.applicationId, topic));
+          const offset = (await committed.get(topic)!)[partition];
+          if (offset !== undefined) task.startAt(topic, partition, offset);
         }
       }
       this.tasks.set(task.id, task);
@@ -547,11 +547,8 @@ export class StreamsApplication extends EventEmitter {
       this.consumer?.resume(task.inputPartitions());
       this.logger.info({ task: task.id }, 'task created');
     }
-    for (const tp of tps) {
-      const sub = this.topicToSubTopology.get(tp.topic);
-      const task = sub === undefined ? undefined : this.tasks.get(`${sub.id}_${tp.partition}`);
-      if (task === undefined) continue;
-      this.tpToTask.set(tpKey(tp.topic, tp.partition), task);
+    for (const [tp, id] of taskIds) {
+      this.tpToTask.set(tpKey(tp.topic, tp.partition), this.tasks.get(id)!);
       this.lag.assigned([tp]);
     }
     this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
