@@ -22,6 +22,7 @@ import {
 import { MemoryTransport, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { runInChild } from './child-process.js';
 import type { PacedLoadJob, PacedLoadResult } from './paced-load.js';
+import { percentile } from './percentile.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
 
@@ -32,10 +33,6 @@ export interface FeaturesApiOptions {
   readonly redisUrl: string;
 }
 
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 const load = (job: PacedLoadJob) =>

@@ -21,6 +21,7 @@ import {
 } from '../sinks/index.js';
 import { KafkaTransport, StreamsApplication } from '../topology/index.js';
 import { runFreshnessLoad, wallClockMs } from './freshness-load.js';
+import { percentile } from './percentile.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
 
@@ -35,10 +36,6 @@ export interface FreshnessOptions {
 const TRACER_TENANT = 'freshness';
 const TRACERS_PER_SECOND = 20;
 
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export async function benchFreshness(options: FreshnessOptions) {
