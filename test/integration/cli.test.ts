@@ -100,15 +100,29 @@ describe('the veroai command', () => {
       },
     });
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (c) => {
       stdout += c;
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    let exitCode: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        exitCode = code;
+        resolve(code);
+      }),
+    );
     try {
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !/features written [1-9]/.test(stdout))
+      while (Date.now() < deadline && exitCode === undefined && !/features written [1-9]/.test(stdout))
         await new Promise((r) => setTimeout(r, 250));
-      expect(stdout).toContain(`query API http://127.0.0.1:${port}`);
+      // a demo that stopped early or said nothing: its stderr tells why
+      expect(
+        stdout,
+        `demo ${exitCode === undefined ? 'running' : `exited ${exitCode}`}; stderr: ${stderr.slice(-2_000)}`,
+      ).toContain(`query API http://127.0.0.1:${port}`);
       expect(stdout).toMatch(/events\/s +\d+ +events in \d+/);
       const acmeKey = /tenant acme: (\S+)/.exec(stdout)?.[1];
       expect(acmeKey).toBeDefined();
