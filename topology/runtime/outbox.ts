@@ -8,40 +8,36 @@ interface Pending {
 }
 
 /**
- * The single way out of the engine. Output queued while requests are in
- * flight is coalesced into the next request; up to `maxInFlight` requests are
- * sent at once and acknowledged strictly in order, so a batch counts as
- * written only when every batch before it is. (The kafka transport keeps
- * per-partition order across concurrent requests with an idempotent producer.)
+ * The single way out of the engine, and one ordered send chain: one request
+ * is in flight at a time, and output queued meanwhile is coalesced into the
+ * next request, so processing runs ahead of the log while a partition's
+ * records reach it in the order they were processed, under every guarantee,
+ * retries and producer replacement included. (Several requests in flight
+ * reordered output: a producer assigns a partition's sequence numbers when it
+ * builds each request, and a replaced producer starts a new sequence.) A batch
+ * counts as written only when every batch before it is.
  *
  * A failed send is retried with a new producer when a `replaceProducer` is
  * given (at-least-once: an idempotent producer whose request timed out can
- * only be replaced, and the resend may repeat records): the failed request
- * and every unacknowledged one after it are sent again, in order. After
- * `maxRetries` failures in a row, or without a replacement, the failure is
- * fatal: nothing after it is acknowledged, so no offset after it is committed.
+ * only be replaced, and the resend may repeat records): the failed request is
+ * sent again, ahead of everything queued after it. After `maxRetries`
+ * failures in a row, or without a replacement, the failure is fatal: nothing
+ * after it is acknowledged, so no offset after it is committed.
  */
 export class Outbox {
   private queue: Pending[] = [];
-  /** Requests in flight, oldest first. */
-  private readonly inFlight: Array<{
-    done: Promise<void>;
-    batch: Pending[];
-    records: readonly OutgoingRecord[];
-    settled: boolean;
-    failed: boolean;
-  }> = [];
+  /** The request in flight (or being recovered), if any. */
+  private inFlight: Pending[] | undefined;
+  /** True while the send loop runs: it picks up whatever is enqueued meanwhile. */
+  private sending = false;
   private failure: unknown;
   private idleWaiters: Array<() => void> = [];
-  /** Set while a failed send is being recovered: no request starts meanwhile. */
-  private recovering: Promise<void> | undefined;
   private failuresInARow = 0;
 
   constructor(
     private producer: TransportProducer,
     private readonly onSent: (records: readonly OutgoingRecord[]) => void,
     private readonly onFailure: (error: unknown) => void,
-    private readonly maxInFlight = 1,
     private readonly recovery: OutboxRecovery = {},
   ) {}
 
@@ -49,85 +45,54 @@ export class Outbox {
   enqueue(records: readonly OutgoingRecord[], onAck: () => void): void {
     if (this.failure !== undefined) return;
     this.queue.push({ records, onAck });
-    this.startRequests();
+    if (!this.sending) void this.sendQueued();
   }
 
   /** Resolves when everything queued so far is acknowledged (or the outbox failed). */
   async flush(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight.length === 0) return;
+    if (this.queue.length === 0 && this.inFlight === undefined) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private startRequests(): void {
-    while (
-      this.queue.length > 0 &&
-      this.inFlight.length < this.maxInFlight &&
-      this.failure === undefined &&
-      this.recovering === undefined
-    ) {
+  /** Sends what is queued, one request after another, until the queue is empty or the outbox failed. */
+  private async sendQueued(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0 && this.failure === undefined) {
       const batch = this.queue;
       this.queue = [];
+      this.inFlight = batch;
       const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records);
-      const request = { batch, records, settled: false, failed: false, done: Promise.resolve() };
-      request.done = (records.length > 0 ? this.producer.send(records) : Promise.resolve()).then(
-        () => {
-          request.settled = true;
-          this.failuresInARow = 0;
-          this.acknowledgeInOrder();
-        },
-        (error: unknown) => {
-          request.settled = true;
-          request.failed = true;
-          this.sendFailed(error);
-        },
-      );
-      this.inFlight.push(request);
+      try {
+        await this.sendWithRecovery(records);
+      } catch (error) {
+        this.fail(error);
+        break;
+      }
+      this.inFlight = undefined;
+      this.onSent(records);
+      for (const p of batch) p.onAck();
     }
+    this.inFlight = undefined;
+    this.sending = false;
     this.notifyIfIdle();
   }
 
-  private acknowledgeInOrder(): void {
-    this.acknowledgeLeadingSuccesses();
-    this.startRequests();
-  }
-
-  /** Replaces the producer and resends, in order, everything from the first unacknowledged request. */
-  private sendFailed(error: unknown): void {
-    if (this.failure !== undefined || this.recovering !== undefined) return;
-    this.failuresInARow += 1;
-    const { replaceProducer, maxRetries = 5, backoffMs = 500, onRetry } = this.recovery;
-    if (replaceProducer === undefined || this.failuresInARow > maxRetries) {
-      this.fail(error);
-      return;
-    }
-    onRetry?.(error, this.failuresInARow);
-    this.recovering = (async () => {
-      // every request settles first, so nothing sent by the old producer lands after the resend
-      await Promise.all(this.inFlight.map((r) => r.done));
-      this.acknowledgeLeadingSuccesses();
-      const unacknowledged = this.inFlight.flatMap((r) => r.batch);
-      this.inFlight.length = 0;
-      this.queue = [...unacknowledged, ...this.queue];
-      await this.producer.close().catch(() => undefined);
-      await sleep(backoffMs * 2 ** (this.failuresInARow - 1));
-      this.producer = await replaceProducer();
-    })().then(
-      () => {
-        this.recovering = undefined;
-        this.startRequests();
-      },
-      (replaceError: unknown) => {
-        this.recovering = undefined;
-        this.fail(replaceError);
-      },
-    );
-  }
-
-  private acknowledgeLeadingSuccesses(): void {
-    while (this.inFlight[0]?.settled && !this.inFlight[0].failed) {
-      const request = this.inFlight.shift()!;
-      this.onSent(request.records);
-      for (const p of request.batch) p.onAck();
+  /** Sends one request; on failure replaces the producer and sends it again, up to maxRetries times in a row. */
+  private async sendWithRecovery(records: readonly OutgoingRecord[]): Promise<void> {
+    for (;;) {
+      try {
+        if (records.length > 0) await this.producer.send(records);
+        this.failuresInARow = 0;
+        return;
+      } catch (error) {
+        this.failuresInARow += 1;
+        const { replaceProducer, maxRetries = 5, backoffMs = 500, onRetry } = this.recovery;
+        if (replaceProducer === undefined || this.failuresInARow > maxRetries) throw error;
+        onRetry?.(error, this.failuresInARow);
+        await this.producer.close().catch(() => undefined);
+        await sleep(backoffMs * 2 ** (this.failuresInARow - 1));
+        this.producer = await replaceProducer();
+      }
     }
   }
 
@@ -135,13 +100,12 @@ export class Outbox {
     if (this.failure !== undefined) return;
     this.failure = error;
     this.queue = [];
-    this.inFlight.length = 0;
+    this.inFlight = undefined;
     this.onFailure(error);
-    this.notifyIfIdle();
   }
 
   private notifyIfIdle(): void {
-    if (this.queue.length > 0 || this.inFlight.length > 0 || this.recovering !== undefined) return;
+    if (this.queue.length > 0 || this.inFlight !== undefined) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

@@ -171,8 +171,6 @@ export class StreamsApplication extends EventEmitter {
         producer,
         (records) => this.countProduced(records),
         (error) => this.fail(error),
-        // requests pipelined on the kafka transport, whose idempotent producer keeps them in order
-        this.transport.kind === 'kafka' ? 3 : 1,
         {
           // at-least-once output survives a producer that timed out (e.g. a broker stalled past the
           // request timeout): a new producer resends what was not acknowledged

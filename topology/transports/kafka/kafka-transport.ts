@@ -124,8 +124,7 @@ export class KafkaTransport implements Transport {
   }
 
   async producer(): Promise<TransportProducer> {
-    // idempotent: the broker orders a partition's records by sequence number, so the outbox may
-    // have several requests in flight and a retried request can never overtake a later one
+    // idempotent: a request kafkajs retries internally is written once; the outbox sends one request at a time
     const producer = this.kafka.producer({
       allowAutoTopicCreation: false,
       idempotent: true,
@@ -135,13 +134,9 @@ export class KafkaTransport implements Transport {
     this.producers.add(producer);
     return {
       send: async (records) => {
-        if (records.length === 0) return;
-        // requests are issued together and sent in order on the connection (one in flight)
-        await Promise.all(
-          splitBySize(records, MAX_REQUEST_BYTES).map((chunk) =>
-            producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(chunk) }),
-          ),
-        );
+        // one chunk after another: concurrent sends of one producer may reach a partition out of order
+        for (const chunk of splitBySize(records, MAX_REQUEST_BYTES))
+          await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(chunk) });
       },
       close: async () => {
         this.producers.delete(producer);
