@@ -19,7 +19,11 @@ export interface SampleTrafficOptions {
   readonly anonymousRate?: number;
   /** Share of events sent twice with the same event id, as a retrying SDK does. Default 0. */
   readonly duplicateRate?: number;
-  /** Share of events stamped two days ahead, as a client with a wrong clock sends them (invalid). Default 0. */
+  /**
+   * Share of events stamped two days ahead, as a client with a wrong clock sends them. Default 0.
+   * Invalid when written with the time they were sent as the record timestamp (validation bounds
+   * event time by the log timestamp); written with their own timestamp, they are not.
+   */
   readonly invalidRate?: number;
   /** Share of events two hours old, as a device back online sends them (late for their session window). Default 0. */
   readonly lateRate?: number;
@@ -68,31 +72,53 @@ function prng(seed: number): () => number {
 interface UserState {
   readonly tenantId: string;
   readonly userId: string;
-  /** Events left in the current burst of activity. */
-  remaining: number;
-  /** Event time before which the user is idle. */
+  /** Event time at which the current burst of activity ends (while active). */
+  activeUntil: number;
+  /** Event time before which the user is idle (while idle). */
   idleUntil: number;
   page: string;
 }
 
+/** A burst of activity lasts 2 to 14 minutes of event time (8 on average). */
+const burstMs = (random: () => number) => 2 * MINUTE + random() * 12 * MINUTE;
+
+/**
+ * Most idle gaps end the session (35 to 95 minutes, over the default 30-minute
+ * session gap); some are a pause within it (1 to 11 minutes). With bursts of 8
+ * minutes on average, about 15% of the users are active at any time.
+ */
+const gapMs = (random: () => number) =>
+  random() < 0.7 ? 35 * MINUTE + random() * 60 * MINUTE : MINUTE + random() * 10 * MINUTE;
+
+/** The share of users active when the generator starts, the steady state's (8 / (8 + 47.3) minutes). */
+const ACTIVE_AT_START = 0.15;
+
 /**
  * Deterministic synthetic telemetry for demos, tests and benchmarks: tenants
  * whose users come in sessions (bursts of pageviews, clicks and API calls,
- * separated by idle gaps, some longer than 30 minutes so sessions close), a
+ * separated by idle gaps, most longer than 30 minutes so sessions close), a
  * few slow endpoints, 5xx errors, and occasional errors, jobs, tickets and
  * performance marks. Event time advances with the configured rate; about one
  * event in ten arrives up to two seconds out of order. Optionally, some events
  * are anonymous and some are sent twice (what the pipeline validates, keys and
  * de-duplicates).
+ *
+ * Each user alternates, in event time, between bursts of activity and idle
+ * gaps; each event goes to one of the users active at its time, so the
+ * configured rate is shared by the active users and every user's share stays
+ * about the same however long the stream runs. Should no user be active (few
+ * users), the one due back soonest is woken early.
  */
 export class SampleTraffic {
   private readonly random: () => number;
-  private readonly users: UserState[];
+  /** Users in a burst (some past its end: they are retired when drawn). */
   private readonly active: UserState[] = [];
+  private idle: UserState[] = [];
+  /** The earliest `idleUntil` of the idle users. */
+  private nextWake = Number.POSITIVE_INFINITY;
   private readonly slowPaths: Set<string>;
   private readonly intervalMs: number;
   private readonly errorRate: number;
-  private readonly targetActive: number;
   private readonly anonymousRate: number;
   private readonly duplicateRate: number;
   private readonly invalidRate: number;
@@ -107,6 +133,10 @@ export class SampleTraffic {
     this.random = prng(seed);
     const tenants = options.tenants ?? 4;
     const perTenant = options.usersPerTenant ?? 50;
+    if (!(Number.isInteger(tenants) && tenants >= 1 && Number.isInteger(perTenant) && perTenant >= 1))
+      throw new RangeError(
+        `sample traffic needs at least 1 tenant and 1 user per tenant, got tenants ${tenants}, usersPerTenant ${perTenant}`,
+      );
     this.clock = options.startTime ?? Date.now();
     this.intervalMs = 1000 / (options.eventsPerSecond ?? 200);
     this.errorRate = options.errorRate ?? 0.03;
@@ -114,22 +144,27 @@ export class SampleTraffic {
     this.duplicateRate = options.duplicateRate ?? 0;
     this.invalidRate = options.invalidRate ?? 0;
     this.lateRate = options.lateRate ?? 0;
-    this.users = [];
     for (let t = 0; t < tenants; t++) {
       const tenantId = TENANT_NAMES[t] ?? `tenant-${t + 1}`;
       for (let u = 0; u < perTenant; u++) {
-        this.users.push({
+        const user: UserState = {
           tenantId,
           userId: `user-${String(u + 1).padStart(4, '0')}`,
-          remaining: 0,
+          activeUntil: this.clock,
           idleUntil: this.clock,
           page: '/home',
-        });
+        };
+        // start in the steady state: some users mid-burst, the others part-way through a gap
+        if (this.random() < ACTIVE_AT_START) {
+          user.activeUntil = this.clock + this.random() * burstMs(this.random);
+          this.active.push(user);
+        } else {
+          this.goIdle(user, this.clock + this.random() * gapMs(this.random));
+        }
       }
     }
     const slowCount = Math.max(1, Math.round(ENDPOINTS.length * (options.slowEndpointRate ?? 0.2)));
     this.slowPaths = new Set(['/v1/reports/export', '/v1/search', '/v1/inventory'].slice(0, slowCount));
-    this.targetActive = Math.max(2, Math.round(this.users.length * 0.15));
   }
 
   /** The raw_events key of an event: `tenantId/userId` (the tenant alone for an anonymous event). */
@@ -162,34 +197,55 @@ export class SampleTraffic {
 
   private freshEvent(): TelemetryEvent {
     this.clock += this.intervalMs * (0.5 + this.random());
-    while (this.active.length < this.targetActive) {
-      const user = this.pickIdleUser();
-      if (user === undefined) break;
-      user.remaining = 5 + Math.floor(this.random() * 40);
-      this.active.push(user);
-    }
-    const index = Math.floor(this.random() * this.active.length);
-    const user = this.active[index] ?? this.users[0]!;
-    user.remaining -= 1;
-    if (user.remaining <= 0) {
-      this.active.splice(index, 1);
-      // most gaps end the session (over 30 minutes); some are a pause within it
-      const gap =
-        this.random() < 0.7
-          ? 35 * MINUTE + this.random() * 120 * MINUTE
-          : MINUTE + this.random() * 10 * MINUTE;
-      user.idleUntil = this.clock + gap;
-    }
+    if (this.clock >= this.nextWake) this.wakeDueUsers();
+    const user = this.activeUser();
     const late = this.random() < 0.1 ? Math.floor(this.random() * 2000) : 0;
     return this.event(user, Math.round(this.clock) - late);
   }
 
-  private pickIdleUser(): UserState | undefined {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const user = this.users[Math.floor(this.random() * this.users.length)]!;
-      if (user.remaining <= 0 && user.idleUntil <= this.clock) return user;
+  /** A user active now, drawn uniformly; those whose burst has ended go idle on the way. */
+  private activeUser(): UserState {
+    for (;;) {
+      if (this.active.length === 0) this.wakeEarliestUser();
+      const index = Math.floor(this.random() * this.active.length);
+      const user = this.active[index]!;
+      if (user.activeUntil > this.clock) return user;
+      this.active[index] = this.active[this.active.length - 1]!;
+      this.active.pop();
+      this.goIdle(user, this.clock + gapMs(this.random));
     }
-    return undefined;
+  }
+
+  private goIdle(user: UserState, until: number): void {
+    user.idleUntil = until;
+    this.idle.push(user);
+    if (until < this.nextWake) this.nextWake = until;
+  }
+
+  private wakeDueUsers(): void {
+    const stillIdle: UserState[] = [];
+    this.nextWake = Number.POSITIVE_INFINITY;
+    for (const user of this.idle) {
+      if (user.idleUntil <= this.clock) {
+        user.activeUntil = user.idleUntil + burstMs(this.random);
+        this.active.push(user);
+      } else {
+        stillIdle.push(user);
+        if (user.idleUntil < this.nextWake) this.nextWake = user.idleUntil;
+      }
+    }
+    this.idle = stillIdle;
+  }
+
+  /** No one is active: the user due back soonest cuts their gap short. */
+  private wakeEarliestUser(): void {
+    let earliest = 0;
+    for (let i = 1; i < this.idle.length; i++)
+      if (this.idle[i]!.idleUntil < this.idle[earliest]!.idleUntil) earliest = i;
+    const [user] = this.idle.splice(earliest, 1);
+    user!.activeUntil = this.clock + burstMs(this.random);
+    this.active.push(user!);
+    this.nextWake = this.idle.reduce((min, u) => Math.min(min, u.idleUntil), Number.POSITIVE_INFINITY);
   }
 
   private event(user: UserState, timestamp: number): TelemetryEvent {

@@ -40,7 +40,8 @@ describe('the first pipeline on 3 partitions with the demo traffic', () => {
       const traffic = new SampleTraffic({
         seed: 7,
         startTime: T0,
-        eventsPerSecond: 1,
+        // 4000 events over 133 minutes of event time: users come back after their gaps, sessions close
+        eventsPerSecond: 0.5,
         tenants: 3,
         usersPerTenant: 8,
         anonymousRate: 0.1,
