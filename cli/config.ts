@@ -50,6 +50,12 @@ const schema = z
       .int()
       .min(1_000, 'expected at least 1000 (milliseconds)')
       .default(48 * 3_600_000),
+    // how far an event's time may be ahead of its record's log timestamp (processors/telemetry/validate.ts)
+    MAX_EVENT_TIME_AHEAD_MS: z.coerce
+      .number({ error: 'expected a whole number of milliseconds, e.g. 300000' })
+      .int('expected a whole number of milliseconds, e.g. 300000')
+      .min(0, 'expected 0 or more (milliseconds)')
+      .default(5 * 60_000),
   })
   .superRefine((c, ctx) => {
     if (c.TRANSPORT === 'kafka' && c.KAFKA_BROKERS === undefined) {

@@ -18,7 +18,8 @@ export interface SampleFeedOptions {
 /**
  * Built-in sample traffic for the embedded default: synthetic telemetry
  * written to the input topic at a steady rate, with event times that follow
- * the wall clock, as live services would send them.
+ * the wall clock and record timestamps that are the wall clock, as live
+ * services would send them.
  */
 export class SampleFeed {
   private timer: NodeJS.Timeout | undefined;
@@ -46,6 +47,9 @@ export class SampleFeed {
       const n = Math.floor(owed);
       owed -= n;
       if (n === 0) return;
+      // stamped with the time they are sent, as a service's producer does (CreateTime): validation bounds
+      // each event's own time by it, so the sample's fast-clock events are dead-lettered
+      const sentAt = Date.now();
       const records = traffic.take(n).map((event) => {
         const key = Buffer.from(traffic.key(event));
         return {
@@ -53,7 +57,7 @@ export class SampleFeed {
           partition: partitionForKey(key, partitions, () => 0),
           key,
           value: serde.serialize(event, topic),
-          timestamp: event.timestamp,
+          timestamp: sentAt,
         };
       });
       this.sending = this.sending

@@ -5,6 +5,7 @@ import {
   Serdes,
   type StreamRecord,
   type TopologyBuilder,
+  TopologyError,
 } from '../../topology/index.js';
 import { deduplicateEvents } from './deduplicate.js';
 import { normalizeTelemetryEvent } from './normalize.js';
@@ -17,8 +18,12 @@ export const EVENT_IDS_STORE = 'telemetry-event-ids';
 
 export interface CleanTelemetryOptions {
   readonly telemetrySerde: Serde<TelemetryEvent>;
-  /** Wall clock for the validity window of event times. Default Date.now. */
+  /**
+   * @deprecated Ignored: event times are bounded by each record's log timestamp
+   * (see `limits`), not the wall clock, so a replay validates as the live run did.
+   */
   readonly now?: () => number;
+  /** How far event time may be ahead of / behind the record's log timestamp. Default 5 minutes / 30 days. */
   readonly limits?: ValidationLimits;
   /** Copies of an event this close in event time are dropped. Default 1 hour. */
   readonly dedupWindowMs?: number;
@@ -26,7 +31,8 @@ export interface CleanTelemetryOptions {
 
 /**
  * `raw_events` made fit for use: validated (invalid events go to the
- * dead-letter topic with the broken rule as the reason), normalised, keyed by
+ * dead-letter topic with the broken rule as the reason; event time is bounded
+ * by the record's log timestamp, ids and paths by FIELD_LIMITS), normalised, keyed by
  * `tenantId/userId` (through the repartition topic `<app>-events-by-user-repartition`)
  * and de-duplicated by event id. Event time is the event's own timestamp.
  */
@@ -34,7 +40,6 @@ export function cleanTelemetry(
   builder: TopologyBuilder,
   options: CleanTelemetryOptions,
 ): KStream<string, TelemetryEvent> {
-  const now = options.now ?? Date.now;
   const limits = options.limits ?? DEFAULT_VALIDATION_LIMITS;
   builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<number>() });
   return builder
@@ -44,7 +49,9 @@ export function cleanTelemetry(
       name: 'raw-events',
       timestamp: eventTime,
     })
-    .mapValues((event) => validateTelemetryEvent(event, now(), limits), { name: 'validate-event' })
+    .mapValues((event, record) => validateTelemetryEvent(event, logTimestampOf(record), limits), {
+      name: 'validate-event',
+    })
     .mapValues(normalizeTelemetryEvent, { name: 'normalize-event', value: options.telemetrySerde })
     .selectKey(userKeyOf, { name: 'key-by-user', key: Serdes.string as Serde<string> })
     .repartition({ name: 'events-by-user' })
@@ -54,6 +61,20 @@ export function cleanTelemetry(
       keyPreserving: true,
       value: options.telemetrySerde,
     });
+}
+
+/**
+ * The timestamp the record was written to `raw_events` with (its `timestamp`
+ * is now the event time): what event times are checked against, the same in a
+ * replay as live. Set by the producer (CreateTime, which the broker can bound
+ * with `message.timestamp.after.max.ms`) or by the broker (LogAppendTime).
+ */
+function logTimestampOf(record: StreamRecord<string | null, TelemetryEvent>): number {
+  if (record.origin === undefined)
+    throw new TopologyError(
+      'validate-event received a record without its source record: it must read raw_events directly to know the log timestamp',
+    );
+  return record.origin.timestamp;
 }
 
 /**

@@ -50,8 +50,9 @@ let driver: TestDriver;
 let features: MemoryFeatureSink;
 let history: MemorySessionHistorySink;
 
-async function send(e: TelemetryEvent): Promise<void> {
-  await driver.pipeInput('raw_events', `${e.tenantId}/${e.userId}`, e, e.timestamp);
+/** Writes an event with this log (Kafka record) timestamp; by default its own event time, as an on-time sender's. */
+async function send(e: TelemetryEvent, logTimestamp = e.timestamp): Promise<void> {
+  await driver.pipeInput('raw_events', `${e.tenantId}/${e.userId}`, e, logTimestamp);
 }
 
 const valuesOf = (view: FeatureUpdate['view'], entity: string) => features.latest(view, entity)?.values;
@@ -107,7 +108,11 @@ async function sendMorning(): Promise<void> {
   await send(event('acme', 'alice', 'pageview', T0 + 60 * SECOND, { page: '/orders' }));
   await send(event('globex', 'carol', 'error', T0 + 70 * SECOND, { page: '/home', errorMessage: 'boom' }));
   await send(event('', 'mallory', 'click', T0 + 71 * SECOND, { page: '/home' }));
-  await send(event('acme', 'mallory', 'click', T0 + 2 * 24 * 60 * MINUTE, { page: '/home' }));
+  // a client whose clock is two days fast, received at T0 + 71 s
+  await send(
+    event('acme', 'mallory', 'click', T0 + 2 * 24 * 60 * MINUTE, { page: '/home' }),
+    T0 + 71 * SECOND,
+  );
   await send(event('acme', 'mallory', 'api_call', T0 + 72 * SECOND, { method: 'GET', path: '/v1/orders' }));
 }
 
@@ -156,7 +161,9 @@ describe('the first pipeline on the test driver', () => {
     const reasons = driver.readDeadLetters().map((r) => String(r.headers[DLQ_HEADERS.errorMessage]));
     expect(reasons).toHaveLength(3);
     expect(reasons[0]).toMatch(/tenantId is missing/);
-    expect(reasons[1]).toMatch(/timestamp 2026-01-03T10:00:00.000Z is more than 86400000 ms in the future/);
+    expect(reasons[1]).toMatch(
+      /timestamp 2026-01-03T10:00:00.000Z is 172729000 ms ahead of its log timestamp 2026-01-01T10:01:11.000Z; at most 300000 ms allowed/,
+    );
     expect(reasons[2]).toMatch(/api_call payload.latencyMs must be a non-negative number/);
   });
 
