@@ -34,6 +34,7 @@ export {
   type ProcessorSupplier,
   type PunctuationType,
   RecordFailure,
+  type RecordProcessor,
 } from './processor.js';
 export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
 export { DLQ_HEADERS } from './runtime/dead-letter.js';
@@ -48,6 +49,7 @@ export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serd
 export type { Serde } from './serdes/serde.js';
 export type { SessionStore } from './state/session-store.js';
 export type { KeyValueStore, StateStore, StoreType } from './state/store.js';
+export { StoreError } from './state/store-error.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
 export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';

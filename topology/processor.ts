@@ -14,7 +14,13 @@ export interface ProcessorContext {
   readonly partition: number;
   /** The processor node's name in the topology. */
   readonly nodeName: string;
-  /** The highest event time this task has seen (-1 before the first record). */
+  /**
+   * The task's stream time: the highest event time among the records it has
+   * processed, up to and including the one being processed now (-1 before
+   * the first). Persisted with every commit and restored on assignment, so it
+   * never goes back across restarts. Windows, suppress, retention, lateness
+   * and stream-time punctuators all read this one clock.
+   */
   streamTime(): number;
   /** A state store connected to this processor (named in `process(..., { stores })`). */
   getStateStore<S extends StateStore = StateStore>(name: string): S;
@@ -52,14 +58,39 @@ export interface Cancellable {
 }
 
 /**
- * A custom processor: given its context, returns a plain RxJS operator over the
- * records of one batch. The operator sees each batch as a finite stream that
+ * The per-record processor contract, as Kafka Streams' `Processor`: the
+ * runtime calls `process` once per record, in partition order, and waits for
+ * it (and for everything it forwarded) before the next record, so state and
+ * stream time are exactly those of this record. Output goes through
+ * `context.forward`. `process` may return a promise (a store read that went
+ * to disk); when it does not, no promise is made for the record.
+ *
+ * A `process` that throws names its record: the runtime sends that record to
+ * the dead-letter topic and goes on with the next. A `StoreError` (the store
+ * itself failed) fails the task instead, which is then rebuilt from its
+ * changelogs: the record was fine, the state may not be.
+ */
+export interface RecordProcessor<KIn, VIn> {
+  process(record: StreamRecord<KIn, VIn>): void | Promise<void>;
+  /** After the batch's last record: flush what was buffered for the batch (it may forward). */
+  onBatchEnd?(): void | Promise<void>;
+  /** When the task closes. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * A custom processor: given its context (once per task, its `init`), returns
+ * either a `RecordProcessor` (per-record contract, the engine's own stateful
+ * steps use it) or a plain RxJS operator over the records of one batch, for
+ * stateless composition. The operator sees each batch as a finite stream that
  * completes when the batch ends; state that must outlive a batch belongs in a
  * state store (or the supplier's closure, which lives as long as the task).
+ * An operator that emits asynchronously (`concatMap(async …)`) runs behind
+ * the task's stream time; stateful steps should be RecordProcessors.
  */
 export type ProcessorSupplier<KIn, VIn, KOut, VOut> = (
   context: ProcessorContext,
-) => OperatorFunction<StreamRecord<KIn, VIn>, StreamRecord<KOut, VOut>>;
+) => OperatorFunction<StreamRecord<KIn, VIn>, StreamRecord<KOut, VOut>> | RecordProcessor<KIn, VIn>;
 
 /**
  * Thrown by an asynchronous operator to name the record that failed, so the

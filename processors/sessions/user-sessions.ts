@@ -52,10 +52,8 @@ export function userSessions(
 ): KStream<string, SessionSummary> {
   const gap = options.inactivityGapMs ?? 30 * 60_000;
   const grace = options.graceMs ?? 5 * 60_000;
-  // The engine closes a session once stream time passes its end + grace. An
-  // event up to `gap` after the end still extends a session, so a session is
-  // final (as in Kafka Streams) only at end + gap + grace: the engine's grace is both.
-  const windows = SessionWindows.ofInactivityGapAndGrace(gap, gap + grace);
+  // as in Kafka Streams, the engine closes a session once stream time passes its end + gap + grace
+  const windows = SessionWindows.ofInactivityGapAndGrace(gap, grace);
   const closed = events
     .filter((event) => event.userId !== null, { name: 'users-only' })
     .groupByKey()

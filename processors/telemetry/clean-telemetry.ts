@@ -7,7 +7,7 @@ import {
   type TopologyBuilder,
   TopologyError,
 } from '../../topology/index.js';
-import { deduplicateEvents } from './deduplicate.js';
+import { byTimeStoreOf, deduplicateEvents, type SeenEvent } from './deduplicate.js';
 import { normalizeTelemetryEvent } from './normalize.js';
 import { userKeyOf } from './user-key.js';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits, validateTelemetryEvent } from './validate.js';
@@ -41,7 +41,8 @@ export function cleanTelemetry(
   options: CleanTelemetryOptions,
 ): KStream<string, TelemetryEvent> {
   const limits = options.limits ?? DEFAULT_VALIDATION_LIMITS;
-  builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<number>() });
+  builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<SeenEvent | number>() });
+  builder.addStateStore(byTimeStoreOf(EVENT_IDS_STORE), { key: Serdes.string, value: Serdes.string });
   return builder
     .stream(RAW_EVENTS_TOPIC, {
       key: Serdes.string,
@@ -57,7 +58,7 @@ export function cleanTelemetry(
     .repartition({ name: 'events-by-user' })
     .process(deduplicateEvents(EVENT_IDS_STORE, options.dedupWindowMs ?? 3_600_000), {
       name: 'deduplicate-events',
-      stores: [EVENT_IDS_STORE],
+      stores: [EVENT_IDS_STORE, byTimeStoreOf(EVENT_IDS_STORE)],
       keyPreserving: true,
       value: options.telemetrySerde,
     });

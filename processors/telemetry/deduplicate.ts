@@ -1,53 +1,113 @@
-import { concatMap, filter } from 'rxjs';
 import type { TelemetryEvent } from '../../schemas/index.js';
-import {
-  type KeyValueStore,
-  type ProcessorSupplier,
-  RecordFailure,
-  type StreamRecord,
+import type {
+  KeyValueStore,
+  ProcessorContext,
+  ProcessorSupplier,
+  RecordProcessor,
+  StreamRecord,
 } from '../../topology/index.js';
-import { ExpiryIndex } from '../expiry-index.js';
 
 /** How often (in stream time) ids older than the window are forgotten. */
 const EXPIRY_INTERVAL_MS = 60_000;
+
+/** What the id store keeps per event id: when it was seen, and which input record claimed it. */
+export interface SeenEvent {
+  /** Event time of the first copy. */
+  readonly t: number;
+  /** `topic:partition:offset` of the record that claimed the id. */
+  readonly at: string;
+}
 
 type Events = StreamRecord<string, TelemetryEvent>;
 
 /**
  * Drops an event whose `eventId` (per tenant) was already seen with an event
- * time less than `windowMs` away. Stateful: the store `storeName` (changelogged)
- * maps `tenantId/eventId` to the event time it was seen at; a stream-time
- * punctuator forgets ids older than the window, so the store holds about one
- * window of ids. Must run where all copies of an event meet: after keying by
- * `tenantId/userId` (copies of an event share tenant and user).
+ * time less than `windowMs` away. Must run where all copies of an event meet:
+ * after keying by `tenantId/userId` (copies of an event share tenant and user).
  *
- * @example stream.process(deduplicateEvents('telemetry-event-ids', 3_600_000), { stores: ['telemetry-event-ids'], keyPreserving: true })
+ * Two changelogged stores: `storeName` maps `tenantId/eventId` to the event
+ * time and input position of the record that claimed it; `<storeName>-by-time`
+ * indexes the ids by event time (`<time, 16 digits>|<id>`), so a stream-time
+ * punctuator forgets old ids with a range scan of the store instead of an
+ * index in the heap, and the stores hold about one window of ids.
+ *
+ * At-least-once replays: after a crash the id store may be restored ahead of
+ * the committed input (its changelog landed, a downstream store's did not).
+ * A replayed record is then the very record that claimed its id (same
+ * position): it is processed again, not dropped as a duplicate of itself,
+ * so a replay never loses an event. A copy (another record) is dropped.
+ *
+ * @example builder.addStateStore('event-ids', …); builder.addStateStore('event-ids-by-time', …);
+ *   stream.process(deduplicateEvents('event-ids', 3_600_000), { stores: ['event-ids', 'event-ids-by-time'], keyPreserving: true })
  */
 export function deduplicateEvents(
   storeName: string,
   windowMs: number,
 ): ProcessorSupplier<string, TelemetryEvent, string, TelemetryEvent> {
-  return (context) => {
-    const seen = context.getStateStore<KeyValueStore<string, number>>(storeName);
-    const expiry = new ExpiryIndex(seen);
+  return (context) => new Deduplicator(context, storeName, windowMs);
+}
+
+/** The store of the id index by event time that deduplicateEvents(storeName) needs beside its own. */
+export const byTimeStoreOf = (storeName: string): string => `${storeName}-by-time`;
+
+class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
+  private readonly seen: KeyValueStore<string, SeenEvent | number>;
+  private readonly byTime: KeyValueStore<string, string>;
+
+  constructor(
+    private readonly context: ProcessorContext,
+    storeName: string,
+    private readonly windowMs: number,
+  ) {
+    this.seen = context.getStateStore(storeName);
+    this.byTime = context.getStateStore(byTimeStoreOf(storeName));
     context.schedule(EXPIRY_INTERVAL_MS, 'stream-time', (streamTime) =>
-      expiry.forgetBefore(streamTime - windowMs),
+      this.forgetBefore(streamTime - windowMs),
     );
-    return (source) =>
-      source.pipe(
-        concatMap(async (record) => {
-          try {
-            const id = `${record.value.tenantId}/${record.value.eventId}`;
-            const previous = await seen.get(id);
-            if (previous !== undefined && Math.abs(record.timestamp - previous) < windowMs) return undefined;
-            seen.put(id, record.timestamp);
-            await expiry.add(id, record.timestamp);
-            return record;
-          } catch (error) {
-            throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
-          }
-        }),
-        filter((record): record is Events => record !== undefined),
-      );
-  };
+  }
+
+  async process(record: Events): Promise<void> {
+    const id = `${record.value.tenantId}/${record.value.eventId}`;
+    const at = positionOf(record);
+    const previous = await this.seen.get(id);
+    if (previous !== undefined) {
+      // stores written before positions were kept hold the bare event time
+      const claimed = typeof previous === 'number' ? { t: previous, at: '' } : previous;
+      const replay = at !== '' && claimed.at === at;
+      if (!replay && Math.abs(record.timestamp - claimed.t) < this.windowMs) return;
+      if (replay) {
+        this.context.forward(record);
+        return;
+      }
+      this.byTime.delete(timeKey(claimed.t, id));
+    }
+    this.seen.put(id, { t: record.timestamp, at });
+    this.byTime.put(timeKey(record.timestamp, id), id);
+    this.context.forward(record);
+  }
+
+  /** Deletes the ids seen before `cutoff`, reading only the index entries before it. */
+  private async forgetBefore(cutoff: number): Promise<void> {
+    if (cutoff <= 0) return;
+    const expired: Array<[string, string]> = [];
+    for await (const entry of this.byTime.range(timeKey(0, ''), timeKey(cutoff, ''))) expired.push(entry);
+    for (const [key, id] of expired) {
+      this.byTime.delete(key);
+      const current = await this.seen.get(id);
+      // an id claimed again later is indexed under its newer time
+      const t = typeof current === 'number' ? current : current?.t;
+      if (t !== undefined && t < cutoff) this.seen.delete(id);
+    }
+  }
+}
+
+/** The input record's place in its log: equal for a record and its replay, different for a copy. */
+function positionOf(record: Events): string {
+  const origin = record.origin;
+  return origin === undefined ? '' : `${origin.topic}:${origin.partition}:${origin.offset}`;
+}
+
+/** Index key ordered by event time: zero-padded milliseconds, then the id. */
+function timeKey(time: number, id: string): string {
+  return `${String(Math.max(0, Math.trunc(time))).padStart(16, '0')}|${id}`;
 }

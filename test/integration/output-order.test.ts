@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
+import { groupCaughtUp, readToEnd } from '../support/group-lag.js';
 import { eventually, produce } from '../support/kafka-io.js';
 
 interface Item {
@@ -33,25 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const t of transports.splice(0)) await t.close().catch(() => undefined);
 });
-
-/** Every record of the topic up to its end offsets now, partition by partition in offset order. */
-async function readAll(transport: KafkaTransport, topic: string): Promise<Map<number, Item[]>> {
-  const ends = await transport.endOffsets(topic);
-  const out = new Map<number, Item[]>();
-  for (let p = 0; p < ends.length; p++) out.set(p, []);
-  for await (const batch of transport.readPartitions(topic, new Map(ends.map((_, p) => [p, 0])))) {
-    for (const r of batch) out.get(r.partition)!.push(JSON.parse(r.value!.toString('utf8')) as Item);
-  }
-  return out;
-}
-
-async function lagIsZero(transport: KafkaTransport, groupId: string, topic: string): Promise<boolean> {
-  const [ends, committed] = await Promise.all([
-    transport.endOffsets(topic),
-    transport.committedOffsets(groupId, topic),
-  ]);
-  return ends.every((end, p) => committed[p] === end);
-}
 
 describe('output order on a real broker', () => {
   it(`at_least_once keeps each input partition's order in every output partition (${RECORDS_PER_PARTITION * PARTITIONS} records)`, async () => {
@@ -95,17 +77,22 @@ describe('output order on a real broker', () => {
     });
     await app.start();
     try {
-      await eventually(() => lagIsZero(transport, applicationId, input), 'the input lag to reach 0', 240_000);
+      await eventually(
+        () => groupCaughtUp(transport, applicationId, [input]),
+        'the input lag to reach 0',
+        240_000,
+      );
     } finally {
       await app.stop();
     }
-    const outputs = await readAll(transport, output);
+    const outputs = await readToEnd(transport, output);
     let inversions = 0;
     let total = 0;
     const seen = new Set<string>();
     for (const records of outputs.values()) {
       const last = new Map<number, number>();
-      for (const item of records) {
+      for (const record of records) {
+        const item = JSON.parse(record.value!.toString('utf8')) as Item;
         total += 1;
         seen.add(`${item.p}/${item.seq}`);
         if (item.seq <= (last.get(item.p) ?? -1)) inversions += 1;

@@ -103,7 +103,8 @@ function windowedAggregate<K, V, VA>(
     [storeName],
   );
   return new KTable(updates, storeName, {
-    graceMs: spec.graceMs,
+    // how long after its end a window can still change: a session can be extended for a gap after its end
+    graceMs: spec.kind === 'session' ? spec.inactivityGapMs + spec.graceMs : spec.graceMs,
     // session and sliding windows include their end: they close only once stream time is past end + grace
     inclusiveEnd: spec.kind !== 'time',
     keySerde: windowedKeys,

@@ -1,7 +1,7 @@
 import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
 import { ProcessingError, SerializationError } from '../errors.js';
 import type { SinkNode } from '../plan/graph.js';
-import { RecordFailure } from '../processor.js';
+import { RecordFailure, type RecordProcessor } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
@@ -16,11 +16,42 @@ export interface BatchHooks {
   readonly timer: NodeTimer;
 }
 
-/** A node of the per-batch graph: receives records, and learns when its parents are done. */
+/**
+ * A node of the per-batch graph: receives records, and learns when its
+ * parents are done. `push` returns a promise only when the record (or what it
+ * caused downstream) is still being processed: the caller waits for it before
+ * the next record, so a partition's records go through the graph one at a time.
+ */
 export interface Downstream {
-  push(record: AnyRecord): void;
-  parentEnded(): void;
+  push(record: AnyRecord): void | Promise<void>;
+  parentEnded(): void | Promise<void>;
 }
+
+const isPromise = (v: unknown): v is Promise<void> =>
+  typeof (v as Promise<void> | undefined)?.then === 'function';
+
+/** Pushes a record to each child, one after another; a promise only if a child made one. */
+function pushToAll(children: readonly Downstream[], record: AnyRecord): void | Promise<void> {
+  if (children.length === 1) return children[0]!.push(record);
+  for (let i = 0; i < children.length; i++) {
+    const pending = children[i]!.push(record);
+    if (isPromise(pending)) return pending.then(() => pushToAll(children.slice(i + 1), record));
+  }
+}
+
+/** Tells each child its parent ended, one after another. */
+function endAll(children: readonly Downstream[]): void | Promise<void> {
+  for (let i = 0; i < children.length; i++) {
+    const pending = children[i]!.parentEnded();
+    if (isPromise(pending)) return pending.then(() => endAll(children.slice(i + 1)));
+  }
+}
+
+/**
+ * Infrastructure errors fail the task; any other error a processor throws is
+ * the record's, which goes to the dead-letter topic.
+ */
+export type FailureRouter = (error: unknown) => 'dead-letter' | 'fail-task';
 
 /** Records into and out of a node during one batch, reported to metrics once at the end of the batch. */
 export class NodeCounts {
@@ -103,6 +134,8 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
   private current: AnyRecord | undefined;
   /** Records pushed in this batch, so that those queued behind a failed one can be pushed again. */
   private pushed: AnyRecord[] = [];
+  /** Output still being processed downstream: later output and the end of the batch wait for it. */
+  private downstream: Promise<void> | undefined;
   private inputEnded = false;
   private finished = false;
 
@@ -126,13 +159,30 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
     if (this.inputEnded) this.input.complete();
   }
 
-  /** Emits downstream: the operator's output, and `context.forward()`. */
+  /** Emits downstream: the operator's output, and `context.forward()`. Output reaches children in order. */
   forward(record: AnyRecord): void {
     this.recordsOut += 1;
-    for (const child of this.children) child.push(record);
+    if (this.downstream !== undefined) {
+      this.track(this.downstream.then(() => pushToAll(this.children, record)));
+      return;
+    }
+    const pending = pushToAll(this.children, record);
+    if (isPromise(pending)) this.track(pending);
   }
 
-  push(record: AnyRecord): void {
+  private track(pending: Promise<void>): void {
+    const tracked: Promise<void> = pending.then(() => {
+      if (this.downstream === tracked) this.downstream = undefined;
+    });
+    this.downstream = tracked;
+  }
+
+  /** What the graph's caller must wait for before its next record: output of this one still in progress. */
+  private inProgress(): void | Promise<void> {
+    return this.downstream;
+  }
+
+  push(record: AnyRecord): void | Promise<void> {
     this.recordsIn += 1;
     this.current = record;
     this.pushed.push(record);
@@ -143,6 +193,7 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
       this.hooks.timer.leave(interrupted);
     }
     this.current = undefined;
+    return this.inProgress();
   }
 
   parentEnded(): void {
@@ -189,11 +240,138 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    for (const child of this.children) child.parentEnded();
+    const end = () => endAll(this.children);
+    if (this.downstream === undefined) void end();
+    else void this.downstream.then(end);
   }
 
   close(): void {
     this.subscription?.unsubscribe();
+  }
+}
+
+/**
+ * Runs one node on the per-record contract (RecordProcessor): `process` is
+ * called for each record and waited for, with everything it forwarded, before
+ * the next; a synchronous processor makes no promise. A failure names its
+ * record: the record goes to the dead-letter topic, or, for an infrastructure
+ * error (see FailureRouter), the task fails.
+ */
+export class RecordRunner extends NodeCounts implements Downstream {
+  /** Output forwarded by the record (or batch end) in progress that is still being processed downstream. */
+  private forwarded: Array<Promise<void>> = [];
+  /** The record in progress, while its processing is asynchronous: a record pushed meanwhile waits for it. */
+  private tail: Promise<void> | undefined;
+  private openParents: number;
+
+  constructor(
+    private readonly name: string,
+    private readonly processor: RecordProcessor<unknown, unknown>,
+    private readonly children: readonly Downstream[],
+    parents: number,
+    private readonly hooks: BatchHooks,
+    private readonly route: FailureRouter,
+    private readonly onTaskFailure: (error: unknown) => void,
+  ) {
+    super(name);
+    this.openParents = parents;
+  }
+
+  /** A fresh batch: parents open again, counts from zero. */
+  reset(parents: number): void {
+    this.openParents = parents;
+    this.recordsIn = 0;
+    this.recordsOut = 0;
+    this.busyMs = undefined;
+  }
+
+  forward(record: AnyRecord): void {
+    this.recordsOut += 1;
+    const pending = pushToAll(this.children, record);
+    if (isPromise(pending)) this.forwarded.push(pending);
+  }
+
+  push(record: AnyRecord): void | Promise<void> {
+    this.recordsIn += 1;
+    if (this.tail !== undefined) return this.queue(() => this.run(record));
+    const pending = this.run(record);
+    if (isPromise(pending)) return this.queue(() => pending);
+  }
+
+  parentEnded(): void | Promise<void> {
+    this.openParents -= 1;
+    if (this.openParents > 0) return;
+    if (this.tail !== undefined) return this.queue(() => this.endBatch());
+    return this.endBatch();
+  }
+
+  private queue(step: () => void | Promise<void>): Promise<void> {
+    const run = (this.tail ?? Promise.resolve()).then(step);
+    const tail = run.then(() => {
+      if (this.tail === tail) this.tail = undefined;
+    });
+    this.tail = tail;
+    return tail;
+  }
+
+  private run(record: AnyRecord): void | Promise<void> {
+    const interrupted = this.hooks.timer.enter(this);
+    let result: void | Promise<void>;
+    try {
+      result = this.processor.process(record);
+    } catch (error) {
+      this.hooks.timer.leave(interrupted);
+      this.failed(record, error);
+      return this.settleForwarded();
+    }
+    this.hooks.timer.leave(interrupted);
+    if (isPromise(result))
+      return result.then(
+        () => this.settleForwarded(),
+        (error: unknown) => {
+          this.failed(record, error);
+          return this.settleForwarded();
+        },
+      );
+    return this.settleForwarded();
+  }
+
+  private endBatch(): void | Promise<void> {
+    const end = () => endAll(this.children);
+    let result: void | Promise<void>;
+    try {
+      result = this.processor.onBatchEnd?.();
+    } catch (error) {
+      this.failed(undefined, error);
+    }
+    const afterFlush = (): void | Promise<void> => {
+      const pending = this.settleForwarded();
+      return isPromise(pending) ? pending.then(end) : end();
+    };
+    if (isPromise(result))
+      return result.then(afterFlush, (error: unknown) => {
+        this.failed(undefined, error);
+        return afterFlush();
+      });
+    return afterFlush();
+  }
+
+  /** Waits for what was forwarded (a promise only if something downstream is still working). */
+  private settleForwarded(): void | Promise<void> {
+    if (this.forwarded.length === 0) return;
+    const pending = this.forwarded;
+    this.forwarded = [];
+    return Promise.all(pending).then(() => this.settleForwarded());
+  }
+
+  private failed(record: AnyRecord | undefined, error: unknown): void {
+    if (this.route(error) === 'fail-task') {
+      this.onTaskFailure(error);
+      return;
+    }
+    const cause = error instanceof RecordFailure ? error.cause : error;
+    const failed = error instanceof RecordFailure ? error.record : record;
+    this.hooks.deadLetter(failed, new ProcessingError(this.name, cause), this.name);
   }
 }
 
@@ -255,13 +433,13 @@ export class SourceRunner extends NodeCounts implements Downstream {
     super(name);
   }
 
-  push(record: AnyRecord): void {
+  push(record: AnyRecord): void | Promise<void> {
     this.recordsOut += 1;
-    for (const child of this.children) child.push(record);
+    return pushToAll(this.children, record);
   }
 
-  parentEnded(): void {
-    for (const child of this.children) child.parentEnded();
+  parentEnded(): void | Promise<void> {
+    return endAll(this.children);
   }
 }
 

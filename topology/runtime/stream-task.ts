@@ -4,13 +4,14 @@ import type { OperatorFunction } from 'rxjs';
 import { DeserializationError, LateRecordError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { changelogTopic, topicName } from '../plan/topology.js';
-import type { ProcessorContext, PunctuationType } from '../processor.js';
+import type { ProcessorContext, PunctuationType, RecordProcessor } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { CheckpointFile } from '../state/checkpoint-file.js';
 import { RocksDbDatabase } from '../state/rocksdb-database.js';
 import type { StateStore, StoreType } from '../state/store.js';
+import { StoreError } from '../state/store-error.js';
 import { createTaskStore, type TaskStore } from '../state/task-stores.js';
 import { deleteWindowsEndedBefore } from '../state/window-retention.js';
 import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
@@ -20,12 +21,14 @@ import {
   type NodeCounts,
   NodeTimer,
   ProcessorRunner,
+  RecordRunner,
   SinkRunner,
   SourceRunner,
 } from './batch-graph.js';
 import type { ChangelogRestore } from './changelog-restorer.js';
 import { deadLetterRecord } from './dead-letter.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { decodeStreamTime, encodeStreamTime } from './stream-time.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
 
@@ -56,9 +59,9 @@ export interface ProcessedBatch {
   readonly acknowledge: () => void;
 }
 
-/** A batch whose output is on its way: its offsets become committable once acknowledged. */
+/** A batch whose output is on its way: its offsets (with the stream time after it) become committable once acknowledged. */
 interface InFlight {
-  readonly offsets: Map<string, number>;
+  readonly offsets: Map<string, CommitOffset>;
   acked: boolean;
 }
 
@@ -84,9 +87,15 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promis
  */
 export class StreamTask {
   readonly id: string;
-  private readonly operators = new Map<string, OperatorFunction<AnyRecord, AnyRecord>>();
+  /** Each processor node's per-task instance: an RxJS operator or a RecordProcessor. */
+  private readonly operators = new Map<
+    string,
+    OperatorFunction<AnyRecord, AnyRecord> | RecordProcessor<unknown, unknown>
+  >();
   private readonly stores = new Map<string, TaskStore>();
-  private readonly runners = new Map<string, ProcessorRunner>();
+  private readonly runners = new Map<string, ProcessorRunner | RecordRunner>();
+  /** An infrastructure error (a store failed) raised while processing the batch: the batch fails. */
+  private taskFailure: unknown;
   private readonly topicToSource = new Map<
     string,
     {
@@ -98,7 +107,7 @@ export class StreamTask {
   >();
   private outputs: OutgoingRecord[] = [];
   private readonly inFlight: InFlight[] = [];
-  private readonly committable = new Map<string, number>();
+  private readonly committable = new Map<string, CommitOffset>();
   private drainWaiters: Array<() => void> = [];
   private streamTimeMs = -1;
   private currentSource: SourceRecord | undefined;
@@ -156,7 +165,9 @@ export class StreamTask {
       if (node.kind === 'processor')
         this.operators.set(
           node.name,
-          node.supplier(this.contextFor(node.name, node.stores)) as OperatorFunction<AnyRecord, AnyRecord>,
+          node.supplier(this.contextFor(node.name, node.stores)) as
+            | OperatorFunction<AnyRecord, AnyRecord>
+            | RecordProcessor<unknown, unknown>,
         );
     }
   }
@@ -170,6 +181,16 @@ export class StreamTask {
 
   streamTime(): number {
     return this.streamTimeMs;
+  }
+
+  /**
+   * Resumes stream time from the metadata committed with an input
+   * partition's offset (on assignment): stream time never goes back across
+   * restarts and rebalances, so a record late before is late after.
+   */
+  restoreStreamTime(metadata: string | undefined): void {
+    const time = decodeStreamTime(metadata);
+    if (time !== undefined && time > this.streamTimeMs) this.streamTimeMs = time;
   }
 
   store(name: string): StateStore | undefined {
@@ -281,38 +302,57 @@ export class StreamTask {
     if (source === undefined)
       throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
     this.outputs = [];
+    this.taskFailure = undefined;
     const { sources, counts, done } = this.buildBatchGraph();
     const entry = sources.get(source.name)!;
     await this.readAhead(batch.records);
     await this.punctuate();
+    // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
+    // stream time (and the state) of the record it processes, never of records behind it
     for (const raw of batch.records) {
       this.currentSource = raw;
       let record: AnyRecord;
       try {
-        record = await this.decode(raw, source);
+        const decoded = this.decode(raw, source);
+        record = isPromise(decoded) ? await decoded : decoded;
       } catch (error) {
         this.deadLetterRaw(raw, error, source.name);
         continue;
       }
+      // advanced when the record is processed (not when decoded): a record that cannot be decoded has no time
       if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
-      entry.push(record);
+      const pending = entry.push(record);
+      if (pending !== undefined) await pending;
+      if (this.taskFailure !== undefined) break;
     }
     this.currentSource = undefined;
-    for (const s of sources.values()) s.parentEnded();
-    await done;
+    if (this.taskFailure === undefined) for (const s of sources.values()) await s.parentEnded();
+    if (this.taskFailure === undefined) await done;
     this.runners.clear();
+    if (this.taskFailure !== undefined) throw this.taskFailure;
     for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
     await this.expireWindows();
     for (const { store } of this.stores.values()) await store.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
     const last = batch.records[batch.records.length - 1];
-    const flight: InFlight = { offsets: new Map(), acked: false };
-    if (last !== undefined) flight.offsets.set(tpKey(batch.topic, batch.partition), last.offset + 1);
+    const offsets: CommitOffset[] =
+      last === undefined
+        ? []
+        : [
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: last.offset + 1,
+              ...(this.streamTimeMs >= 0 ? { metadata: encodeStreamTime(this.streamTimeMs) } : {}),
+            },
+          ];
+    const flight: InFlight = {
+      offsets: new Map(offsets.map((o) => [tpKey(o.topic, o.partition), o])),
+      acked: false,
+    };
     this.inFlight.push(flight);
     const records = this.outputs;
     this.outputs = [];
-    const offsets =
-      last === undefined ? [] : [{ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 }];
     return { records, offsets, acknowledge: () => this.acknowledge(flight) };
   }
 
@@ -407,21 +447,18 @@ export class StreamTask {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Offsets safe to commit since the last call. */
-  takeCommittable(): Array<{ topic: string; partition: number; offset: number }> {
-    const out = [...this.committable].map(([k, offset]) => {
-      const i = k.lastIndexOf(':');
-      return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)), offset };
-    });
+  /** Offsets safe to commit since the last call, each with the stream time after its batch. */
+  takeCommittable(): CommitOffset[] {
+    const out = [...this.committable.values()];
     this.committable.clear();
     return out;
   }
 
   /** Puts back offsets whose commit failed, unless a newer offset for the partition is waiting. */
-  returnCommittable(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): void {
+  returnCommittable(offsets: readonly CommitOffset[]): void {
     for (const o of offsets) {
       const k = tpKey(o.topic, o.partition);
-      if ((this.committable.get(k) ?? -1) < o.offset) this.committable.set(k, o.offset);
+      if ((this.committable.get(k)?.offset ?? -1) < o.offset) this.committable.set(k, o);
     }
   }
 
@@ -443,18 +480,30 @@ export class StreamTask {
     for (const { store } of this.stores.values()) await store.close();
   }
 
-  private async decode(
+  /** Decodes a record; a promise only when a serde is asynchronous (a schema to fetch). */
+  private decode(
     raw: SourceRecord,
     source: { key: Serde<unknown>; value: Serde<unknown>; extract: ((r: AnyRecord) => number) | undefined },
-  ): Promise<AnyRecord> {
+  ): AnyRecord | Promise<AnyRecord> {
     const k = source.key.deserialize(raw.key, raw.topic);
     const v = source.value.deserialize(raw.value, raw.topic);
+    if (isPromise(k) || isPromise(v))
+      return Promise.all([k, v]).then(([key, value]) => this.decoded(raw, source, key, value));
+    return this.decoded(raw, source, k, v);
+  }
+
+  private decoded(
+    raw: SourceRecord,
+    source: { extract: ((r: AnyRecord) => number) | undefined },
+    key: unknown,
+    value: unknown,
+  ): AnyRecord {
     const record: AnyRecord = {
       topic: raw.topic,
       partition: raw.partition,
       offset: raw.offset,
-      key: isPromise(k) ? await k : k,
-      value: isPromise(v) ? await v : v,
+      key,
+      value,
       timestamp: raw.timestamp,
       headers: raw.headers,
       origin: raw,
@@ -508,13 +557,22 @@ export class StreamTask {
           ),
         );
       } else if (node.kind === 'processor') {
-        const runner = new ProcessorRunner(
-          node.name,
-          this.operators.get(node.name)!,
-          children.length === 0 ? [completion] : children,
-          node.parents.length,
-          hooks,
-        );
+        const instance = this.operators.get(node.name)!;
+        const downstream = children.length === 0 ? [completion] : children;
+        const runner =
+          typeof instance === 'function'
+            ? new ProcessorRunner(node.name, instance, downstream, node.parents.length, hooks)
+            : new RecordRunner(
+                node.name,
+                instance,
+                downstream,
+                node.parents.length,
+                hooks,
+                (error) => (error instanceof StoreError ? 'fail-task' : 'dead-letter'),
+                (error) => {
+                  this.taskFailure ??= error;
+                },
+              );
         this.runners.set(node.name, runner);
         built.set(node.name, runner);
       } else {
@@ -523,7 +581,7 @@ export class StreamTask {
         sources.set(node.name, runner);
       }
     }
-    for (const runner of this.runners.values()) runner.start();
+    for (const runner of this.runners.values()) if (runner instanceof ProcessorRunner) runner.start();
     if (terminals === 0) resolveDone();
     return { sources, counts: [...built.values()], done };
   }

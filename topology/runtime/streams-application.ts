@@ -19,6 +19,7 @@ import type { Serde } from '../serdes/serde.js';
 import type { StateStore, StoreType } from '../state/store.js';
 import { checkStoreType } from '../state/store-type.js';
 import type {
+  CommitOffset,
   ConsumedBatch,
   TopicSpec,
   TransactionalProducer,
@@ -529,16 +530,19 @@ export class StreamsApplication extends EventEmitter {
       logger: this.logger,
       readCommitted: this.exactlyOnce,
     });
-    /** Read after fencing: a zombie's transaction has completed, so these offsets match the restored state. */
-    const committed = new Map<string, Promise<Array<number | undefined>>>();
+    /**
+     * Read after fencing: a zombie's transaction has completed, so these offsets match the restored state.
+     * Under every guarantee the metadata committed with them carries each task's stream time.
+     */
+    const committed = new Map<string, Promise<Array<CommitOffset | undefined>>>();
     for (const task of created.values()) {
-      if (this.exactlyOnce) {
-        for (const { topic, partition } of task.inputPartitions()) {
-          if (!committed.has(topic))
-            committed.set(topic, this.transport.committedOffsets(this.applicationId, topic));
-          const offset = (await committed.get(topic)!)[partition];
-          if (offset !== undefined) task.startAt(topic, partition, offset);
-        }
+      for (const { topic, partition } of task.inputPartitions()) {
+        if (!committed.has(topic))
+          committed.set(topic, this.transport.committedPositions(this.applicationId, topic));
+        const position = (await committed.get(topic)!)[partition];
+        if (position === undefined) continue;
+        task.restoreStreamTime(position.metadata);
+        if (this.exactlyOnce) task.startAt(topic, partition, position.offset);
       }
       this.tasks.set(task.id, task);
       // kafkajs keeps a partition paused across rebalances: a new task starts with its input flowing

@@ -19,6 +19,8 @@ export interface Transport {
   endOffsets(topic: string): Promise<number[]>;
   /** A consumer group's committed offsets (the next offset it reads) per partition of a topic; undefined where it committed none. */
   committedOffsets(groupId: string, topic: string): Promise<Array<number | undefined>>;
+  /** Like committedOffsets, with the metadata committed beside each offset (the task's stream time). */
+  committedPositions(groupId: string, topic: string): Promise<Array<CommitOffset | undefined>>;
   /**
    * Reads partitions of one topic, each from its offset in `fromOffsets` up to
    * its end offset seen when the read starts (for state restore and tools), in
@@ -97,6 +99,8 @@ export interface ConsumerListener {
 export interface CommitOffset extends TopicPartition {
   /** The next offset to read, as Kafka commits it. */
   readonly offset: number;
+  /** Committed with the offset: the task's stream time, encoded as Kafka Streams encodes it (see stream-time.ts). */
+  readonly metadata?: string;
 }
 
 export interface TransportConsumer {

@@ -1,7 +1,7 @@
-import { concatMap, type OperatorFunction } from 'rxjs';
-import { type ProcessorContext, RecordFailure } from '../processor.js';
+import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { KeyValueStore } from '../state/store.js';
+import { MinHeap } from './min-heap.js';
 import type { Windowed } from './windows.js';
 
 type Update<K, V> = StreamRecord<Windowed<K>, V | null>;
@@ -9,16 +9,22 @@ type Update<K, V> = StreamRecord<Windowed<K>, V | null>;
 interface Pending<K> {
   readonly closesAt: number;
   readonly key: Windowed<K>;
-  readonly id: string;
 }
 
 /**
  * `suppress(untilWindowCloses)`: buffers the latest update of each window and
- * emits it once, when stream time reaches the window's end plus grace. The
- * buffer is a changelogged store, so a restarted task still emits what it had
- * buffered. A window retracted before it closed (a merged-away session) is
- * dropped from the buffer and never emitted. A final result keeps the window
- * end as its timestamp.
+ * emits it once, when the task's stream time reaches the window's end plus
+ * `graceMs` (for a session, the aggregation's gap plus grace: see
+ * windowed-kstream). The buffer is a changelogged store, so a restarted task
+ * still emits what it had buffered; with stream time restored from the
+ * commit, a window closed before a restart stays closed after it. A window
+ * retracted before it closed (a merged-away session) is dropped from the
+ * buffer and never emitted. A final result keeps the window end as its
+ * timestamp.
+ *
+ * Cost per record: O(log open windows). Buffered windows are indexed by id
+ * (a map) and by closing time (a heap); a retraction leaves its heap entry
+ * behind, skipped when it surfaces.
  */
 export function suppressUntilWindowCloses<K, V>(
   storeName: string,
@@ -28,56 +34,60 @@ export function suppressUntilWindowCloses<K, V>(
   inclusiveEnd: boolean,
 ) {
   const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (inclusiveEnd ? 1 : 0);
-  return (context: ProcessorContext): OperatorFunction<Update<K, V>, Update<K, V>> => {
+  return (context: ProcessorContext): RecordProcessor<Windowed<K>, V | null> => {
     const buffer = context.getStateStore<KeyValueStore<Windowed<K>, V>>(storeName);
-    /** Buffered windows by close time; rebuilt from the store the first time this task sees a record. */
-    let pending: Array<Pending<K>> | undefined;
-    let observed = -1;
+    /** Buffered windows by id, and their ids by closing time; rebuilt from the store on the first record. */
+    let byId: Map<string, Pending<K>> | undefined;
+    const byClosingTime = new MinHeap<{ closesAt: number; id: string }>((a, b) => a.closesAt - b.closesAt);
 
-    const index = async (): Promise<Array<Pending<K>>> => {
-      if (pending === undefined) {
-        pending = [];
-        for await (const [key] of buffer.all())
-          pending.push({ closesAt: closingTime(key), key, id: keyId(key) });
-        pending.sort((a, b) => a.closesAt - b.closesAt);
+    const index = async (): Promise<Map<string, Pending<K>>> => {
+      if (byId === undefined) {
+        const rebuilt = new Map<string, Pending<K>>();
+        for await (const [key] of buffer.all()) {
+          const id = keyId(key);
+          rebuilt.set(id, { closesAt: closingTime(key), key });
+          byClosingTime.push({ closesAt: closingTime(key), id });
+        }
+        byId = rebuilt;
       }
-      return pending;
+      return byId;
     };
 
-    return (source) =>
-      source.pipe(
-        concatMap(async (record) => {
-          try {
-            const queue = await index();
-            observed = Math.max(observed, record.timestamp);
-            const id = keyId(record.key);
-            const at = queue.findIndex((p) => p.id === id);
-            if (record.value === null) {
-              if (at >= 0) {
-                queue.splice(at, 1);
-                buffer.delete(record.key);
-              }
-            } else {
-              buffer.put(record.key, record.value);
-              if (at < 0) {
-                const entry = { closesAt: closingTime(record.key), key: record.key, id };
-                const position = queue.findIndex((p) => p.closesAt > entry.closesAt);
-                queue.splice(position < 0 ? queue.length : position, 0, entry);
-              }
-            }
-            const out: Array<Update<K, V>> = [];
-            while (queue.length > 0 && queue[0]!.closesAt <= observed) {
-              const { key } = queue.shift()!;
-              const value = await buffer.get(key);
-              buffer.delete(key);
-              if (value !== undefined) out.push({ ...record, key, value, timestamp: key.window.end });
-            }
-            return out;
-          } catch (error) {
-            throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
+    const emitClosed = async (pending: Map<string, Pending<K>>, record: Update<K, V>) => {
+      const now = context.streamTime();
+      for (
+        let top = byClosingTime.peek();
+        top !== undefined && top.closesAt <= now;
+        top = byClosingTime.peek()
+      ) {
+        byClosingTime.pop();
+        const entry = pending.get(top.id);
+        // retracted (or already emitted) since it was indexed
+        if (entry === undefined) continue;
+        pending.delete(top.id);
+        const value = await buffer.get(entry.key);
+        buffer.delete(entry.key);
+        if (value !== undefined)
+          context.forward({ ...record, key: entry.key, value, timestamp: entry.key.window.end });
+      }
+    };
+
+    return {
+      process: async (record) => {
+        const pending = await index();
+        const id = keyId(record.key);
+        if (record.value === null) {
+          if (pending.delete(id)) buffer.delete(record.key);
+        } else {
+          buffer.put(record.key, record.value);
+          if (!pending.has(id)) {
+            const entry = { closesAt: closingTime(record.key), key: record.key };
+            pending.set(id, entry);
+            byClosingTime.push({ closesAt: entry.closesAt, id });
           }
-        }),
-        concatMap((out) => out),
-      );
+        }
+        await emitClosed(pending, record as Update<K, V>);
+      },
+    };
   };
 }

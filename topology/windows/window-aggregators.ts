@@ -1,15 +1,17 @@
 /**
- * The processors behind windowed aggregations. Each keeps the stream time it
- * has observed (the highest timestamp it has seen in its task), accepts a
- * record into a window only while the window is open (stream time below its
- * end + grace; for session and sliding windows, whose end is inclusive, up to
- * end + grace), and reports a record that missed a closed window as late
- * (never dropped silently). Output: one KTable update per changed window, keyed Windowed<K>;
- * a session merged away is retracted with a null value (a tombstone).
+ * The processors behind windowed aggregations, on the per-record contract.
+ * Each reads the task's stream time (the context's one clock, persisted with
+ * commits), accepts a record into a window only while the window is open, as
+ * Kafka Streams does: a time window until stream time reaches end + grace, a
+ * sliding window while its (inclusive) end + grace is not behind stream time,
+ * a session while its end + gap + grace is not behind stream time (an event
+ * up to a gap after a session still extends it). A record that missed a
+ * closed window is reported as late (never dropped silently). Output: one
+ * KTable update per changed window, keyed Windowed<K>; a session merged away
+ * is retracted with a null value (a tombstone).
  */
-import { concatMap, type OperatorFunction } from 'rxjs';
 import { TopologyError } from '../errors.js';
-import { type ProcessorContext, RecordFailure } from '../processor.js';
+import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { SessionStore } from '../state/session-store.js';
 import type { KeyValueStore } from '../state/store.js';
@@ -32,24 +34,21 @@ export interface Aggregation<K, V, VA> {
 type In<K, V> = StreamRecord<K, V>;
 type Out<K, VA> = StreamRecord<Windowed<K>, VA | null>;
 
-/** Per record: the updates it causes, in order; failures name the record. */
+/** Per record: forwards the updates it causes, in order. */
 function perRecord<K, V, VA>(
-  node: string,
+  context: ProcessorContext,
   fn: (record: In<K, V>) => Promise<Array<Out<K, VA>>>,
-): OperatorFunction<In<K, V>, Out<K, VA>> {
-  return (source) =>
-    source.pipe(
-      concatMap(async (record) => {
-        try {
-          if (record.key === null || record.key === undefined)
-            throw new TopologyError(`${node}: a record with a null key cannot be windowed`);
-          return await fn(record);
-        } catch (error) {
-          throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
-        }
-      }),
-      concatMap((updates) => updates),
-    );
+): RecordProcessor<K, V> {
+  const forwardAll = (updates: Array<Out<K, VA>>) => {
+    for (const update of updates) context.forward(update);
+  };
+  return {
+    process: (record) => {
+      if (record.key === null || record.key === undefined)
+        throw new TopologyError(`${context.nodeName}: a record with a null key cannot be windowed`);
+      return fn(record).then(forwardAll);
+    },
+  };
 }
 
 const span = (w: Window) => `[${w.start}, ${w.end})`;
@@ -61,11 +60,10 @@ export function timeWindowAggregator<K, V, VA>(
   agg: Aggregation<K, V, VA>,
   storeName: string,
 ) {
-  return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
+  return (context: ProcessorContext): RecordProcessor<K, V> => {
     const store = context.getStateStore<KeyValueStore<Windowed<K>, VA>>(storeName);
-    let observed = -1;
-    return perRecord(context.nodeName, async (record) => {
-      observed = Math.max(observed, record.timestamp);
+    return perRecord(context, async (record) => {
+      const observed = context.streamTime();
       const updates: Array<Out<K, VA>> = [];
       const closed: Window[] = [];
       for (const window of windows.windowsFor(record.timestamp)) {
@@ -95,11 +93,10 @@ export function sessionWindowAggregator<K, V, VA>(
   agg: Aggregation<K, V, VA> & { readonly merger: (key: K, left: VA, right: VA) => VA },
   storeName: string,
 ) {
-  return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
+  return (context: ProcessorContext): RecordProcessor<K, V> => {
     const store = context.getStateStore<SessionStore<K, VA>>(storeName);
-    let observed = -1;
-    return perRecord(context.nodeName, async (record) => {
-      observed = Math.max(observed, record.timestamp);
+    return perRecord(context, async (record) => {
+      const observed = context.streamTime();
       const t = record.timestamp;
       const gap = windows.inactivityGapMs;
       const overlapping = await store.findSessions(record.key, t - gap, t + gap);
@@ -112,11 +109,11 @@ export function sessionWindowAggregator<K, V, VA>(
         };
         aggregate = agg.merger(record.key, aggregate, value);
       }
-      // Kafka Streams: a session is late only once its end plus grace is strictly behind stream time
-      if (closesAt(merged, windows.graceMs) < observed) {
+      // Kafka Streams: a session is late only once its end plus gap plus grace is strictly behind stream time
+      if (closesAt(merged, gap + windows.graceMs) < observed) {
         context.late(
           record as StreamRecord<unknown, unknown>,
-          `timestamp ${t} is too late for session ${inclusiveSpan(merged)} of its key: stream time is ${observed}, grace ${windows.graceMs} ms`,
+          `timestamp ${t} is too late for session ${inclusiveSpan(merged)} of its key: stream time is ${observed}, gap ${gap} ms, grace ${windows.graceMs} ms`,
         );
         return [];
       }
@@ -153,9 +150,8 @@ export function slidingWindowAggregator<K, V, VA>(
   keyId: (key: K) => string,
 ) {
   const diff = windows.timeDifferenceMs;
-  return (context: ProcessorContext): OperatorFunction<In<K, V>, Out<K, VA>> => {
+  return (context: ProcessorContext): RecordProcessor<K, V> => {
     const store = context.getStateStore<KeyValueStore<Windowed<K>, TimestampedAggregate<VA>>>(storeName);
-    let observed = -1;
     let index: WindowStartIndex | undefined;
     const indexed = async (): Promise<WindowStartIndex> => {
       if (index === undefined) {
@@ -184,15 +180,15 @@ export function slidingWindowAggregator<K, V, VA>(
      */
     const reach = 3 * diff + windows.graceMs + 1;
     let forgottenUpTo = Number.NEGATIVE_INFINITY;
-    const forgetUnreachable = (starts: WindowStartIndex) => {
+    const forgetUnreachable = (starts: WindowStartIndex, observed: number) => {
       if (observed - reach - forgottenUpTo < reach) return;
       forgottenUpTo = observed - reach;
       starts.removeStartingBefore(forgottenUpTo);
     };
 
-    return perRecord(context.nodeName, async (record) => {
+    return perRecord(context, async (record) => {
       const t = record.timestamp;
-      observed = Math.max(observed, t);
+      const observed = context.streamTime();
       // Kafka Streams: a sliding window is open while its (inclusive) end >= stream time - grace
       const closeTime = observed - windows.graceMs;
       const late = (closed: readonly Window[]) =>
@@ -207,7 +203,7 @@ export function slidingWindowAggregator<K, V, VA>(
       }
       const id = keyId(record.key);
       const starts = await indexed();
-      forgetUnreachable(starts);
+      forgetUnreachable(starts, observed);
       const pass = new SlidingWindowPass(record, diff, closeTime, agg, (window, value) => {
         store.put({ key: record.key, window }, value);
         starts.add(id, window.start);

@@ -114,7 +114,7 @@ describe('session windows', () => {
     driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 5_000)));
     await driver.pipeInput('in', 'u', 'e1', 0);
     await driver.pipeInput('in', 'u', 'e2', 40_000);
-    // 8 000 would extend [0, 0] to [0, 8 000], which closed at 13 000 < stream time 40 000
+    // 8 000 would extend [0, 0] to [0, 8 000], which closed at 8 000 + gap + grace = 23 000 < stream time 40 000
     await driver.pipeInput('in', 'u', 'late', 8_000);
     expect(rows(driver)).toEqual([
       ['u', 0, 0, 1],
@@ -131,6 +131,65 @@ describe('session windows', () => {
     const changelog = driver.readRaw('test-app-counts-changelog');
     // [0,0] put, [0,0] removed (tombstone), [0,4000] put
     expect(changelog.map((r) => r.value?.toString() ?? null)).toEqual(['1', null, '2']);
+  });
+});
+
+describe('session windows close at end + gap + grace, as Kafka Streams closes them', () => {
+  const MIN = 60_000;
+
+  it('gap 10 min, grace 0: a@0, b@1m, a@5m, b@30m give one final for a, merged', async () => {
+    driver = await TestDriver.create(
+      windowedCount(SessionWindows.ofInactivityGapAndGrace(10 * MIN, 0), true),
+    );
+    for (const [key, t] of [
+      ['a', 0],
+      ['b', MIN],
+      ['a', 5 * MIN],
+      ['b', 30 * MIN],
+    ] as const)
+      await driver.pipeInput('in', key, 'e', t);
+    // in closing order: b's session closes at 11m, a's at 15m
+    expect(rows(driver)).toEqual([
+      ['b', MIN, MIN, 1],
+      ['a', 0, 5 * MIN, 2],
+    ]);
+    expect(driver.readLateRecords()).toEqual([]);
+  });
+
+  it('grace 0 and out-of-order input: a record within the gap of an open session merges, it is not late', async () => {
+    driver = await TestDriver.create(
+      windowedCount(SessionWindows.ofInactivityGapAndGrace(10 * MIN, 0), true),
+    );
+    // 4m arrives at stream time 12m, after [9m, 9m] ended: 9m + gap 10m is still ahead of stream time
+    for (const [key, t] of [
+      ['a', 9 * MIN],
+      ['b', 12 * MIN],
+      ['a', 4 * MIN],
+      ['b', 60 * MIN],
+    ] as const)
+      await driver.pipeInput('in', key, 'e', t);
+    expect(driver.readLateRecords()).toEqual([]);
+    expect(rows(driver)).toEqual([
+      ['a', 4 * MIN, 9 * MIN, 2],
+      ['b', 12 * MIN, 12 * MIN, 1],
+    ]);
+  });
+
+  it('where we differ on purpose: at stream time exactly end + gap + grace the session is still open, so its final comes once', async () => {
+    // Kafka Streams' suppress emits [0, 0] at stream time 10m (end + gap + grace <= stream time) while its
+    // aggregation still merges a@10m into it (late only once end + gap + grace < stream time): two finals.
+    driver = await TestDriver.create(
+      windowedCount(SessionWindows.ofInactivityGapAndGrace(10 * MIN, 0), true),
+    );
+    await driver.pipeInput('in', 'a', 'e', 0);
+    await driver.pipeInput('in', 'b', 'e', 10 * MIN);
+    expect(rows(driver)).toEqual([]);
+    await driver.pipeInput('in', 'a', 'e', 10 * MIN);
+    await driver.pipeInput('in', 'b', 'e', 60 * MIN);
+    expect(rows(driver)).toEqual([
+      ['b', 10 * MIN, 10 * MIN, 1],
+      ['a', 0, 10 * MIN, 2],
+    ]);
   });
 });
 

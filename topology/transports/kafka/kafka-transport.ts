@@ -226,6 +226,24 @@ export class KafkaTransport implements Transport {
     return out;
   }
 
+  async committedPositions(groupId: string, topic: string): Promise<Array<CommitOffset | undefined>> {
+    const admin = await this.connectedAdmin();
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const out: Array<CommitOffset | undefined> = [];
+    for (const p of committed?.partitions ?? []) {
+      out[p.partition] =
+        p.offset === '-1'
+          ? undefined
+          : {
+              topic,
+              partition: p.partition,
+              offset: Number(p.offset),
+              ...(p.metadata ? { metadata: p.metadata } : {}),
+            };
+    }
+    return out;
+  }
+
   /**
    * Reads partitions of one topic, each up to its end offset at the start of
    * the read, side by side in one consumer. kafkajs cannot assign partitions
@@ -444,7 +462,12 @@ class KafkaConsumer implements TransportConsumer {
   async commit(offsets: readonly CommitOffset[]): Promise<void> {
     if (offsets.length === 0) return;
     await this.consumer.commitOffsets(
-      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })),
+      offsets.map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: String(o.offset),
+        ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+      })),
     );
   }
 
@@ -484,11 +507,15 @@ async function keepingAlive<T>(heartbeat: () => Promise<void>, work: () => Promi
 
 function groupOffsets(
   offsets: readonly CommitOffset[],
-): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
-  const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+): Array<{ topic: string; partitions: Array<{ partition: number; offset: string; metadata?: string }> }> {
+  const byTopic = new Map<string, Array<{ partition: number; offset: string; metadata?: string }>>();
   for (const o of offsets) {
     const list = byTopic.get(o.topic) ?? [];
-    list.push({ partition: o.partition, offset: String(o.offset) });
+    list.push({
+      partition: o.partition,
+      offset: String(o.offset),
+      ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+    });
     byTopic.set(o.topic, list);
   }
   return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));

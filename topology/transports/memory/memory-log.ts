@@ -15,6 +15,8 @@ interface GroupMember {
 
 interface Group {
   readonly committed: Map<string, number>;
+  /** Metadata committed with each offset. */
+  readonly metadata: Map<string, string>;
   readonly members: GroupMember[];
 }
 
@@ -119,9 +121,18 @@ export class MemoryLog {
     return this.groups.get(groupId)?.committed.get(tpKey(topic, partition));
   }
 
+  /** The metadata committed with a partition's offset, if any. */
+  committedMetadata(groupId: string, topic: string, partition: number): string | undefined {
+    return this.groups.get(groupId)?.metadata.get(tpKey(topic, partition));
+  }
+
   commit(groupId: string, offsets: readonly CommitOffset[]): void {
     const group = this.group(groupId);
-    for (const o of offsets) group.committed.set(tpKey(o.topic, o.partition), o.offset);
+    for (const o of offsets) {
+      group.committed.set(tpKey(o.topic, o.partition), o.offset);
+      if (o.metadata === undefined) group.metadata.delete(tpKey(o.topic, o.partition));
+      else group.metadata.set(tpKey(o.topic, o.partition), o.metadata);
+    }
   }
 
   async join(groupId: string, member: GroupMember): Promise<void> {
@@ -139,7 +150,7 @@ export class MemoryLog {
   private group(groupId: string): Group {
     let group = this.groups.get(groupId);
     if (group === undefined) {
-      group = { committed: new Map(), members: [] };
+      group = { committed: new Map(), metadata: new Map(), members: [] };
       this.groups.set(groupId, group);
     }
     return group;

@@ -69,6 +69,15 @@ export class MemoryTransport implements Transport {
     return this.log.endOffsets(topic).map((_, partition) => this.log.committed(groupId, topic, partition));
   }
 
+  async committedPositions(groupId: string, topic: string): Promise<Array<CommitOffset | undefined>> {
+    return this.log.endOffsets(topic).map((_, partition) => {
+      const offset = this.log.committed(groupId, topic, partition);
+      if (offset === undefined) return undefined;
+      const metadata = this.log.committedMetadata(groupId, topic, partition);
+      return { topic, partition, offset, ...(metadata === undefined ? {} : { metadata }) };
+    });
+  }
+
   async *readPartitions(
     topic: string,
     fromOffsets: ReadonlyMap<number, number>,
