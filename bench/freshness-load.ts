@@ -8,7 +8,7 @@
  * is merely delivered: the client's limit.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { SampleTraffic } from '../processors/telemetry/sample-traffic.js';
+import { SampleTraffic } from '../cli/sample-traffic.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent, telemetryEventSerde } from '../schemas/index.js';
 import { partitionForKey } from '../topology/index.js';
 import { report, runInChild, serveJob } from './child-process.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { SampleTraffic, type SampleTrafficOptions } from '../processors/telemetry/sample-traffic.js';
 import type { TelemetryEvent } from '../schemas/index.js';
 import { partitionForKey, type Serde, type Transport } from '../topology/index.js';
+import { SampleTraffic, type SampleTrafficOptions } from './sample-traffic.js';
 
 export interface SampleFeedOptions {
   readonly transport: Transport;

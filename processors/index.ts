@@ -20,7 +20,6 @@ export { type SessionAggregate, sessionSummaryOf } from './sessions/session-aggr
 export type { SessionHistorySink, SessionSummary } from './sessions/session-summary.js';
 export { USER_SESSIONS_STORE, USER_SESSIONS_TOPIC } from './sessions/user-sessions.js';
 export { EVENT_IDS_STORE, RAW_EVENTS_TOPIC } from './telemetry/clean-telemetry.js';
-export { SampleTraffic, type SampleTrafficOptions } from './telemetry/sample-traffic.js';
 export { userKeyOf } from './telemetry/user-key.js';
 export { DEFAULT_VALIDATION_LIMITS, InvalidEventError, type ValidationLimits } from './telemetry/validate.js';
 export type { SinkFailure, SinkRetryOptions } from './write-batch-to-sink.js';

@@ -1,9 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { SampleTraffic } from '../../processors/telemetry/sample-traffic.js';
 import { telemetryEventSerde } from '../../schemas/index.js';
 import { ConfigError, KafkaTransport, partitionForKey } from '../../topology/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
+import { SampleTraffic } from '../sample-traffic.js';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import { SampleTraffic } from '../../../cli/sample-traffic.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { SampleTraffic } from '../../../cli/sample-traffic.js';
 import type { FeatureUpdate } from '../../../processors/features/feature-update.js';
 import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
 import type { SessionSummary } from '../../../processors/sessions/session-summary.js';
-import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
 import {
   featureUpdateSerde,

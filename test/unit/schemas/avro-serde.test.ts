@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import { SampleTraffic } from '../../../cli/sample-traffic.js';
 import {
   avroSerde,
   defaultCatalog,

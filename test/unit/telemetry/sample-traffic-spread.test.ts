@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import { SampleTraffic } from '../../../cli/sample-traffic.js';
 import { partitionForKey } from '../../../topology/index.js';
 
 const EVENTS = 1_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SampleTraffic } from '../../../processors/telemetry/sample-traffic.js';
+import { SampleTraffic } from '../../../cli/sample-traffic.js';
 import { defaultCatalog, TELEMETRY_EVENT_TYPES } from '../../../schemas/index.js';
 
 describe('sample traffic', () => {

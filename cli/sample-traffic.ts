@@ -1,5 +1,5 @@
-import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../../schemas/index.js';
-import { userKeyOf } from './user-key.js';
+import { userKeyOf } from '../processors/telemetry/user-key.js';
+import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../schemas/index.js';
 
 export interface SampleTrafficOptions {
   /** Same seed, same events. Default 1. */
