@@ -1,10 +1,9 @@
-import { concat, concatMap, defer, from, ignoreElements } from 'rxjs';
-import {
-  type KeyValueStore,
-  type ProcessorContext,
-  type ProcessorSupplier,
-  RecordFailure,
-  type StreamRecord,
+import type {
+  KeyValueStore,
+  ProcessorContext,
+  ProcessorSupplier,
+  RecordProcessor,
+  StreamRecord,
 } from '../../topology/index.js';
 import { type FeatureUpdate, type FeatureView, tenantOfEntity } from './feature-update.js';
 
@@ -32,44 +31,34 @@ export interface FeatureViewDefinition<S, V> {
 export function featureView<S, V>(
   definitionPerTask: () => FeatureViewDefinition<S, V>,
 ): ProcessorSupplier<string, V, string, FeatureUpdate> {
-  return (context) => {
+  return (context): RecordProcessor<string, V> => {
     const definition = definitionPerTask();
     definition.init?.(context);
     const store = context.getStateStore<KeyValueStore<string, S>>(definition.storeName);
-    /** Entities touched in the batch; in the task's closure, so a dead-lettered record does not lose the others. */
+    /** Entities touched in the batch; a dead-lettered record does not lose the others. */
     const touched = new Map<string, { state: S; last: StreamRecord<string, V> }>();
 
-    const fold = async (record: StreamRecord<string, V>): Promise<void> => {
-      try {
-        const cached = touched.get(record.key)?.state;
-        const state = cached ?? structuredClone((await store.get(record.key)) ?? definition.initial());
-        await definition.add(state, record.value, record.timestamp, record.key);
-        touched.set(record.key, { state, last: record });
-      } catch (error) {
-        throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
-      }
+    const fold = async (record: StreamRecord<string, V>, cached: S | undefined): Promise<void> => {
+      const state = cached ?? structuredClone((await store.get(record.key)) ?? definition.initial());
+      await definition.add(state, record.value, record.timestamp, record.key);
+      touched.set(record.key, { state, last: record });
     };
 
-    const flush = (): Array<StreamRecord<string, FeatureUpdate>> => {
-      const out: Array<StreamRecord<string, FeatureUpdate>> = [];
-      for (const [entity, { state, last }] of touched) {
-        const values = definition.values(state);
-        store.put(entity, state);
-        const eventTime = definition.asOf(state);
-        out.push({
-          ...last,
-          value: { view: definition.view, entity, tenantId: tenantOfEntity(entity), values, eventTime },
-          timestamp: eventTime,
-        });
-      }
-      touched.clear();
-      return out;
+    return {
+      process: (record) => fold(record, touched.get(record.key)?.state),
+      onBatchEnd: () => {
+        for (const [entity, { state, last }] of touched) {
+          const values = definition.values(state);
+          store.put(entity, state);
+          const eventTime = definition.asOf(state);
+          context.forward({
+            ...last,
+            value: { view: definition.view, entity, tenantId: tenantOfEntity(entity), values, eventTime },
+            timestamp: eventTime,
+          });
+        }
+        touched.clear();
+      },
     };
-
-    return (source) =>
-      concat(
-        source.pipe(concatMap(fold), ignoreElements()),
-        defer(() => from(flush())),
-      );
   };
 }

@@ -1,7 +1,5 @@
-import { concatMap } from 'rxjs';
 import { TopologyError } from '../errors.js';
-import { type ProcessorSupplier, RecordFailure } from '../processor.js';
-import type { StreamRecord } from '../record.js';
+import type { ProcessorSupplier } from '../processor.js';
 import { numberSerde } from '../serdes/builtin.js';
 import type { Serde } from '../serdes/serde.js';
 import type { KeyValueStore, StoreType } from '../state/store.js';
@@ -113,8 +111,8 @@ export class KGroupedStream<K, V> {
     });
     const supplier: ProcessorSupplier<K, V, K, VA> = (context) => {
       const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
-      return concatMap(async (record) => {
-        try {
+      return {
+        process: async (record) => {
           if (record.key === null || record.key === undefined) {
             throw new TopologyError(
               `${operation}('${storeName}'): a record with a null key cannot be aggregated`,
@@ -122,11 +120,9 @@ export class KGroupedStream<K, V> {
           }
           const next = aggregator(record.key, record.value, (await store.get(record.key)) ?? initializer());
           store.put(record.key, next);
-          return { ...record, value: next };
-        } catch (error) {
-          throw new RecordFailure(record as StreamRecord<unknown, unknown>, error);
-        }
-      });
+          context.forward({ ...record, value: next });
+        },
+      };
     };
     const node = this.stream.chain<K, VA>(
       operation,

@@ -2,10 +2,9 @@
  * The processors behind KTable sources and stream-table joins. A table update
  * with a null value deletes its key (a tombstone) and is forwarded as one.
  */
-import { concatMap, filter, map } from 'rxjs';
+import { map } from 'rxjs';
 import { TopologyError } from '../errors.js';
-import { type ProcessorSupplier, RecordFailure } from '../processor.js';
-import type { StreamRecord } from '../record.js';
+import type { ProcessorSupplier } from '../processor.js';
 import type { KeyValueStore } from '../state/store.js';
 
 type Supplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
@@ -36,23 +35,14 @@ export const streamTableJoinSupplier =
   ): Supplier =>
   (context) => {
     const table = context.getStateStore<KeyValueStore<K, VT>>(storeName);
-    return (source) =>
-      source.pipe(
-        concatMap(async (record) => {
-          try {
-            const row =
-              record.key === null || record.key === undefined ? undefined : await table.get(record.key as K);
-            if (row === undefined && !left) return undefined;
-            return {
-              ...record,
-              value: joiner(record.value as V, row ?? null, record.key as K),
-            } as StreamRecord<unknown, unknown>;
-          } catch (error) {
-            throw new RecordFailure(record, error);
-          }
-        }),
-        filter((r): r is StreamRecord<unknown, unknown> => r !== undefined),
-      );
+    return {
+      process: async (record) => {
+        const row =
+          record.key === null || record.key === undefined ? undefined : await table.get(record.key as K);
+        if (row === undefined && !left) return;
+        context.forward({ ...record, value: joiner(record.value as V, row ?? null, record.key as K) });
+      },
+    };
   };
 
 /** mapValues on a table: a tombstone stays a tombstone. */

@@ -1,5 +1,5 @@
 import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
-import { ProcessingError, SerializationError } from '../errors.js';
+import { ProcessingError, SerializationError, TopologyError } from '../errors.js';
 import type { SinkNode } from '../plan/graph.js';
 import { RecordFailure, type RecordProcessor } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
@@ -14,6 +14,13 @@ export interface BatchHooks {
   partitionFor(topic: string, key: Buffer | null): number;
   /** Charges the batch's synchronous work to the nodes doing it (`veroai_node_process_seconds`). */
   readonly timer: NodeTimer;
+  /**
+   * Fails the batch, and with it the task: for infrastructure errors (a store
+   * failed) and failures that name no record. Nothing of the batch is committed.
+   */
+  failTask(error: unknown): void;
+  /** True for an error that is not the record's fault (see failTask). */
+  isInfrastructureError(error: unknown): boolean;
 }
 
 /**
@@ -46,12 +53,6 @@ function endAll(children: readonly Downstream[]): void | Promise<void> {
     if (isPromise(pending)) return pending.then(() => endAll(children.slice(i + 1)));
   }
 }
-
-/**
- * Infrastructure errors fail the task; any other error a processor throws is
- * the record's, which goes to the dead-letter topic.
- */
-export type FailureRouter = (error: unknown) => 'dead-letter' | 'fail-task';
 
 /** Records into and out of a node during one batch, reported to metrics once at the end of the batch. */
 export class NodeCounts {
@@ -212,6 +213,22 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
 
   private fail(error: unknown): void {
     this.subscription = undefined;
+    const cause0 = error instanceof RecordFailure ? error.cause : error;
+    if (this.hooks.isInfrastructureError(cause0)) {
+      this.hooks.failTask(cause0);
+      return;
+    }
+    if (!(error instanceof RecordFailure) && this.current === undefined) {
+      // failed after an await, naming no record: which of the records in flight failed is unknown, and
+      // dead-lettering a guess would lose the others; fail the batch so that nothing is committed
+      this.hooks.failTask(
+        new TopologyError(
+          `processor '${this.name}' failed asynchronously without naming its record: ${(error as Error)?.message ?? String(error)}`,
+          'implement it as a RecordProcessor (process(record) may be async), or throw RecordFailure(record, error)',
+        ),
+      );
+      return;
+    }
     // an async operator names its failed record with RecordFailure; a sync one fails while it is pushed
     const failed =
       error instanceof RecordFailure ? error.record : (this.current ?? this.pushed[this.pushed.length - 1]);
@@ -270,8 +287,6 @@ export class RecordRunner extends NodeCounts implements Downstream {
     private readonly children: readonly Downstream[],
     parents: number,
     private readonly hooks: BatchHooks,
-    private readonly route: FailureRouter,
-    private readonly onTaskFailure: (error: unknown) => void,
   ) {
     super(name);
     this.openParents = parents;
@@ -342,6 +357,7 @@ export class RecordRunner extends NodeCounts implements Downstream {
     try {
       result = this.processor.onBatchEnd?.();
     } catch (error) {
+      result = undefined;
       this.failed(undefined, error);
     }
     const afterFlush = (): void | Promise<void> => {
@@ -365,11 +381,15 @@ export class RecordRunner extends NodeCounts implements Downstream {
   }
 
   private failed(record: AnyRecord | undefined, error: unknown): void {
-    if (this.route(error) === 'fail-task') {
-      this.onTaskFailure(error);
+    const cause = error instanceof RecordFailure ? error.cause : error;
+    if (
+      this.hooks.isInfrastructureError(cause) ||
+      (record === undefined && !(error instanceof RecordFailure))
+    ) {
+      // a store failed, or a batch-end step failed naming no record: the batch fails, nothing is lost
+      this.hooks.failTask(cause);
       return;
     }
-    const cause = error instanceof RecordFailure ? error.cause : error;
     const failed = error instanceof RecordFailure ? error.record : record;
     this.hooks.deadLetter(failed, new ProcessingError(this.name, cause), this.name);
   }

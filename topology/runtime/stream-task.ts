@@ -96,6 +96,8 @@ export class StreamTask {
   private readonly runners = new Map<string, ProcessorRunner | RecordRunner>();
   /** An infrastructure error (a store failed) raised while processing the batch: the batch fails. */
   private taskFailure: unknown;
+  /** Wakes a batch waiting for its graph to finish when the task fails instead. */
+  private onTaskFailure: (() => void) | undefined;
   private readonly topicToSource = new Map<
     string,
     {
@@ -327,7 +329,16 @@ export class StreamTask {
     }
     this.currentSource = undefined;
     if (this.taskFailure === undefined) for (const s of sources.values()) await s.parentEnded();
-    if (this.taskFailure === undefined) await done;
+    if (this.taskFailure === undefined) {
+      // a graph whose step failed (naming no record) never finishes: stop waiting when the task fails
+      await Promise.race([
+        done,
+        new Promise<void>((resolve) => {
+          this.onTaskFailure = resolve;
+        }),
+      ]);
+      this.onTaskFailure = undefined;
+    }
     this.runners.clear();
     if (this.taskFailure !== undefined) throw this.taskFailure;
     for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
@@ -539,6 +550,11 @@ export class StreamTask {
       emit: (record) => this.outputs.push(record),
       partitionFor: (topic, key) => this.env.partitionFor(topic, key),
       timer: NodeTimer.forBatch(),
+      failTask: (error) => {
+        this.taskFailure ??= error;
+        this.onTaskFailure?.();
+      },
+      isInfrastructureError: (error) => error instanceof StoreError,
     };
     const built = new Map<string, Downstream & NodeCounts>();
     const sources = new Map<string, Downstream>();
@@ -562,17 +578,7 @@ export class StreamTask {
         const runner =
           typeof instance === 'function'
             ? new ProcessorRunner(node.name, instance, downstream, node.parents.length, hooks)
-            : new RecordRunner(
-                node.name,
-                instance,
-                downstream,
-                node.parents.length,
-                hooks,
-                (error) => (error instanceof StoreError ? 'fail-task' : 'dead-letter'),
-                (error) => {
-                  this.taskFailure ??= error;
-                },
-              );
+            : new RecordRunner(node.name, instance, downstream, node.parents.length, hooks);
         this.runners.set(node.name, runner);
         built.set(node.name, runner);
       } else {

@@ -596,7 +596,15 @@ export class StreamsApplication extends EventEmitter {
     this.processing += 1;
     const end = this.metrics.batchDuration.startTimer({ application: this.applicationId });
     try {
-      const processed = await task.process(batch);
+      let processed: ProcessedBatch;
+      try {
+        processed = await task.process(batch);
+      } catch (error) {
+        // a store failed, or a step failed naming no record: the task's state is not to be trusted and
+        // nothing of the batch was committed; the application fails (a restart restores from the changelogs)
+        this.fail(error);
+        throw error;
+      }
       this.lag.advanced(processed.offsets);
       if (this.exactlyOnce) {
         await this.commitTransaction(task, processed);

@@ -136,7 +136,12 @@ class MemoryConsumer implements TransportConsumer {
     this.listener = listener;
     this.running = true;
     await this.log.join(this.options.groupId, this.member);
-    this.loop = this.run();
+    // a batch the listener failed stops this member for good (the application has failed and stops it);
+    // never a silent, unhandled end of the loop
+    this.loop = this.run().catch(() => {
+      this.running = false;
+      this.idle = true;
+    });
   }
 
   pause(partitions: readonly TopicPartition[]): void {

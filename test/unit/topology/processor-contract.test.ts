@@ -1,0 +1,99 @@
+/**
+ * The per-record processor contract: a failing record is named, dead-lettered
+ * alone, and the records after it are processed; a failure that names no
+ * record fails the batch (nothing committed) instead of losing records.
+ */
+import { concatMap } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type ProcessorContext,
+  type RecordProcessor,
+  Serdes,
+  type StreamRecord,
+  TestDriver,
+  TopologyBuilder,
+} from '../../../topology/index.js';
+
+let driver: TestDriver | undefined;
+afterEach(async () => {
+  await driver?.close().catch(() => undefined);
+  driver = undefined;
+});
+
+const io = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('the per-record processor contract', () => {
+  it('an async step that throws on record 2 of 1..5 dead-letters 2 and forwards 1, 3, 4, 5', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: Serdes.number })
+      .process(
+        (context: ProcessorContext): RecordProcessor<string, number> => ({
+          async process(record: StreamRecord<string, number>) {
+            await io();
+            if (record.value === 2) throw new Error('two is not allowed');
+            context.forward(record);
+          },
+        }),
+        { name: 'async-step' },
+      )
+      .to('out', { key: Serdes.string, value: Serdes.number });
+    driver = await TestDriver.create(builder.build());
+    await driver.pipeInputs(
+      'in',
+      [1, 2, 3, 4, 5].map((n) => ({ key: 'k', value: n, timestamp: n })),
+    );
+    expect(driver.readOutput<string, number>('out').map((r) => r.value)).toEqual([1, 3, 4, 5]);
+    const dead = driver.readDeadLetters();
+    expect(dead.map((r) => Serdes.number.deserialize(r.value, 'in'))).toEqual([2]);
+  });
+
+  it('sees the stream time of the record it processes, not of records behind it in the batch', async () => {
+    const seen: number[] = [];
+    const builder = new TopologyBuilder();
+    builder.stream('in', { key: Serdes.string, value: Serdes.number }).process(
+      (context: ProcessorContext): RecordProcessor<string, number> => ({
+        async process() {
+          await io();
+          seen.push(context.streamTime());
+        },
+      }),
+      { name: 'clock-reader' },
+    );
+    driver = await TestDriver.create(builder.build());
+    await driver.pipeInputs(
+      'in',
+      [5, 3, 9, 7].map((t) => ({ key: 'k', value: t, timestamp: t })),
+    );
+    expect(seen).toEqual([5, 5, 9, 9]);
+  });
+
+  it('an RxJS operator that fails after an await without naming its record fails the batch: nothing is lost or committed', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: Serdes.number })
+      .process(
+        () =>
+          concatMap(async (record: StreamRecord<string | null, number | null>) => {
+            await io();
+            if (record.value === 2) throw new Error('two is not allowed');
+            return record;
+          }),
+        { name: 'rxjs-async-step' },
+      )
+      .to('out', { key: Serdes.string, value: Serdes.number });
+    driver = await TestDriver.create(builder.build());
+    const failed = new Promise<unknown>((resolve) => driver!.app.once('error', resolve));
+    await driver
+      .pipeInputs(
+        'in',
+        [1, 2, 3, 4, 5].map((n) => ({ key: 'k', value: n, timestamp: n })),
+      )
+      .catch(() => undefined);
+    expect(String(await failed)).toMatch(/failed asynchronously without naming its record/);
+    expect(driver.app.state).toBe('failed');
+    // no record was dead-lettered on a guess, and no offset of the batch was committed
+    expect(driver.readDeadLetters()).toEqual([]);
+    expect(await driver.transport.committedOffsets('test-app', 'in')).toEqual([undefined]);
+  });
+});
