@@ -22,6 +22,16 @@ export interface Transport {
   /** Like committedOffsets, with the metadata committed beside each offset (the task's stream time). */
   committedPositions(groupId: string, topic: string): Promise<Array<CommitOffset | undefined>>;
   /**
+   * From each partition's offset in `from`, skips transaction markers and
+   * aborted records: where the next committed record is, or how far a bounded
+   * read got without finding one. Optional: a log without transactions
+   * (memory) has nothing to skip. For consumer lag net of markers.
+   */
+  skipTransactionMarkers?(
+    topic: string,
+    from: ReadonlyMap<number, number>,
+  ): Promise<Map<number, PartitionTail>>;
+  /**
    * Reads partitions of one topic, each from its offset in `fromOffsets` up to
    * its end offset seen when the read starts (for state restore and tools), in
    * batches of one partition each; partitions are read side by side.
@@ -32,6 +42,14 @@ export interface Transport {
     options?: { readCommitted?: boolean },
   ): AsyncIterable<SourceRecord[]>;
   close(): Promise<void>;
+}
+
+/** What follows an offset of a partition, past transaction markers and aborted records. */
+export interface PartitionTail {
+  /** The first offset not known to hold only transaction markers or aborted records. */
+  readonly offset: number;
+  /** True: a committed record is at `offset`. False: the read stopped there, at the end of the log or of its budget. */
+  readonly record: boolean;
 }
 
 export interface TopicSpec {

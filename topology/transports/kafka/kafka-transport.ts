@@ -8,6 +8,7 @@ import type {
   CommitOffset,
   ConsumerListener,
   ConsumerOptions,
+  PartitionTail,
   TopicSpec,
   TransactionalProducer,
   Transport,
@@ -15,6 +16,7 @@ import type {
   TransportProducer,
 } from '../transport.js';
 import { kafkajsLogCreator } from './kafka-logging.js';
+import { skipTransactionMarkers } from './transaction-markers.js';
 
 export interface KafkaTransportOptions {
   readonly brokers: readonly string[];
@@ -242,6 +244,14 @@ export class KafkaTransport implements Transport {
             };
     }
     return out;
+  }
+
+  /** Plain read_committed fetches from the partitions' leaders, no group (see transaction-markers.ts). */
+  skipTransactionMarkers(
+    topic: string,
+    from: ReadonlyMap<number, number>,
+  ): Promise<Map<number, PartitionTail>> {
+    return skipTransactionMarkers(this.kafka, topic, from);
   }
 
   /**
