@@ -183,6 +183,11 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
     return this.downstream;
   }
 
+  /** Resolves once what this node forwarded (e.g. from a punctuator) is processed downstream. */
+  settled(): void | Promise<void> {
+    return this.downstream;
+  }
+
   push(record: AnyRecord): void | Promise<void> {
     this.recordsIn += 1;
     this.current = record;
@@ -370,6 +375,11 @@ export class RecordRunner extends NodeCounts implements Downstream {
         return afterFlush();
       });
     return afterFlush();
+  }
+
+  /** Resolves once what this node forwarded (e.g. from a punctuator) is processed downstream. */
+  settled(): void | Promise<void> {
+    return this.settleForwarded();
   }
 
   /** Waits for what was forwarded (a promise only if something downstream is still working). */

@@ -20,6 +20,7 @@ export class RuntimeMetrics {
   private readonly restoredTotal: Counter<'application' | 'store'>;
   private readonly restoreRemainingRecords: Gauge<'application' | 'store' | 'partition'>;
   private readonly lateRecords: Counter<'application' | 'node'>;
+  private readonly punctuatorFailures: Counter<'application' | 'node'>;
   readonly commitLatency: Histogram<'application'>;
   readonly batchDuration: Histogram<'application'>;
   readonly tasks: Gauge<'application'>;
@@ -72,6 +73,14 @@ export class RuntimeMetrics {
       new Counter({
         name: 'veroai_late_records_total',
         help: 'Records that arrived after their window closed (sent to <applicationId>-late)',
+        labelNames: ['application', 'node'],
+        registers,
+      });
+    this.punctuatorFailures =
+      get('veroai_punctuator_failures_total') ??
+      new Counter({
+        name: 'veroai_punctuator_failures_total',
+        help: 'Punctuator calls that threw, by processor node (the task fails after several in a row)',
         labelNames: ['application', 'node'],
         registers,
       });
@@ -166,6 +175,11 @@ export class RuntimeMetrics {
           }
         },
       });
+  }
+
+  /** A punctuator of a node threw. */
+  punctuatorFailed(node: string): void {
+    this.punctuatorFailures.inc({ application: this.applicationId, node });
   }
 
   /** A record too late for its window, at a windowed node. */

@@ -72,7 +72,12 @@ interface Punctuation {
   readonly callback: (timestamp: number) => void | Promise<void>;
   cancelled: boolean;
   next: number;
+  /** Calls that threw since the last one that did not. */
+  failuresInARow: number;
 }
+
+/** A punctuator that fails this many times in a row fails its task (an expiry that never runs lets state grow without bound). */
+export const MAX_PUNCTUATOR_FAILURES_IN_A_ROW = 3;
 
 /** Stream time between two expiry sweeps of a windowed store, at least. */
 const MIN_EXPIRY_INTERVAL_MS = 60_000;
@@ -96,6 +101,8 @@ export class StreamTask {
   private readonly runners = new Map<string, ProcessorRunner | RecordRunner>();
   /** An infrastructure error (a store failed) raised while processing the batch: the batch fails. */
   private taskFailure: unknown;
+  /** The earliest stream time at which a stream-time punctuation is due (checked after each record). */
+  private streamTimeDue = Number.POSITIVE_INFINITY;
   /** Wakes a batch waiting for its graph to finish when the task fails instead. */
   private onTaskFailure: (() => void) | undefined;
   private readonly topicToSource = new Map<
@@ -309,9 +316,11 @@ export class StreamTask {
     const entry = sources.get(source.name)!;
     await this.readAhead(batch.records);
     await this.punctuate();
+    await this.settleRunners();
     // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
     // stream time (and the state) of the record it processes, never of records behind it
     for (const raw of batch.records) {
+      if (this.taskFailure !== undefined) break;
       this.currentSource = raw;
       let record: AnyRecord;
       try {
@@ -325,7 +334,10 @@ export class StreamTask {
       if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
       const pending = entry.push(record);
       if (pending !== undefined) await pending;
-      if (this.taskFailure !== undefined) break;
+      if (this.streamTimeMs >= this.streamTimeDue) {
+        await this.punctuate('stream-time');
+        await this.settleRunners();
+      }
     }
     this.currentSource = undefined;
     if (this.taskFailure === undefined) for (const s of sources.values()) await s.parentEnded();
@@ -422,11 +434,18 @@ export class StreamTask {
     return this.inputPartitions()[0];
   }
 
-  /** Runs the punctuations that are due, inside the batch being processed (so they can forward). */
-  private async punctuate(): Promise<void> {
+  /**
+   * Runs the punctuations that are due, inside the batch being processed (so
+   * they can forward): at the start of a batch, and after each record that
+   * moves stream time past a stream-time deadline (as Kafka Streams checks
+   * after every record). A punctuator that throws is counted
+   * (`veroai_punctuator_failures_total`) and retried at its next deadline;
+   * MAX_PUNCTUATOR_FAILURES_IN_A_ROW failures in a row fail the task.
+   */
+  private async punctuate(types: 'all' | 'stream-time' = 'all'): Promise<void> {
     const now = this.env.now();
     for (const p of this.punctuations) {
-      if (p.cancelled) continue;
+      if (p.cancelled || (types === 'stream-time' && p.type !== 'stream-time')) continue;
       const time = p.type === 'wall-clock' ? now : this.streamTimeMs;
       if (time < 0) continue;
       if (p.next === Number.NEGATIVE_INFINITY) p.next = time + p.intervalMs;
@@ -438,13 +457,36 @@ export class StreamTask {
           : p.next + Math.ceil((time - p.next + 1) / p.intervalMs) * p.intervalMs;
       try {
         await p.callback(time);
+        p.failuresInARow = 0;
       } catch (error) {
+        p.failuresInARow += 1;
+        this.env.metrics.punctuatorFailed(p.node);
         this.env.logger.error(
-          { task: this.id, node: p.node, err: error },
-          'a punctuator failed; it stays scheduled',
+          { task: this.id, node: p.node, err: error, failuresInARow: p.failuresInARow },
+          'a punctuator failed',
         );
+        if (p.failuresInARow >= MAX_PUNCTUATOR_FAILURES_IN_A_ROW) {
+          this.taskFailure ??= new TopologyError(
+            `task ${this.id}: the punctuator of '${p.node}' failed ${p.failuresInARow} times in a row: ${(error as Error)?.message ?? String(error)}`,
+            'its work (e.g. expiry) is not being done; fix the cause and restart',
+          );
+        }
       }
     }
+    this.streamTimeDue = this.nextStreamTimeDeadline();
+  }
+
+  /** Waits for what punctuators forwarded to be processed downstream. */
+  private async settleRunners(): Promise<void> {
+    for (const runner of this.runners.values()) await runner.settled();
+  }
+
+  /** The earliest stream time at which a stream-time punctuation is due. */
+  private nextStreamTimeDeadline(): number {
+    let due = Number.POSITIVE_INFINITY;
+    for (const p of this.punctuations)
+      if (!p.cancelled && p.type === 'stream-time' && p.next < due) due = p.next;
+    return due;
   }
 
   /** Batches processed but not yet acknowledged. */
@@ -670,10 +712,12 @@ export class StreamTask {
           type,
           callback,
           cancelled: false,
+          failuresInARow: 0,
           // wall-clock starts now; stream-time at the first stream time seen
           next: type === 'wall-clock' ? this.env.now() + intervalMs : Number.NEGATIVE_INFINITY,
         };
         this.punctuations.push(punctuation);
+        if (type === 'stream-time') this.streamTimeDue = Number.NEGATIVE_INFINITY;
         return {
           cancel: () => {
             punctuation.cancelled = true;

@@ -1,4 +1,3 @@
-import { concatMap, ignoreElements } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type KeyValueStore,
@@ -33,13 +32,11 @@ function bufferingTopology(type: 'stream-time' | 'wall-clock', intervalMs: numbe
         });
     });
     // records only add to the totals; output comes from the punctuator alone
-    return (source) =>
-      source.pipe(
-        concatMap(async (record) => {
-          totals.put(record.key!, ((await totals.get(record.key!)) ?? 0) + 1);
-        }),
-        ignoreElements(),
-      );
+    return {
+      process: async (record) => {
+        totals.put(record.key!, ((await totals.get(record.key!)) ?? 0) + 1);
+      },
+    };
   };
   builder
     .stream('in', { key: Serdes.string, value: Serdes.string })
@@ -59,16 +56,17 @@ describe('punctuators', () => {
     await driver.pipeInput('in', 'a', 'x', 1_000);
     await driver.pipeInput('in', 'a', 'x', 5_000);
     await driver.advanceTime(60_000);
-    await driver.pipeInput('in', 'b', 'x', 11_000);
     expect(driver.readOutput('totals-out')).toEqual([]);
-    // stream time is now 11 000, past the first deadline (1 000 + 10 000): the next batch starts with the punctuation
-    await driver.pipeInput('in', 'b', 'x', 15_000);
+    // 11 000 moves stream time to the first deadline (1 000 + 10 000): the punctuation runs right after that record
+    await driver.pipeInput('in', 'b', 'x', 11_000);
     expect(driver.readOutput<string, number>('totals-out').map((r) => [r.key, r.value, r.timestamp])).toEqual(
       [
         ['a', 2, 11_000],
         ['b', 1, 11_000],
       ],
     );
+    await driver.pipeInput('in', 'b', 'x', 15_000);
+    expect(driver.readOutput('totals-out')).toEqual([]);
     // next deadline 21 000
     await driver.pipeInput('in', 'b', 'x', 20_000);
     expect(driver.readOutput('totals-out')).toEqual([]);
@@ -83,5 +81,60 @@ describe('punctuators', () => {
     expect(driver.readOutput<string, number>('totals-out').map((r) => [r.key, r.value, r.timestamp])).toEqual(
       [['a', 1, 101_100]],
     );
+  });
+});
+
+describe('punctuator failures', () => {
+  it('are counted, and fail the task after three in a row instead of being logged and forgotten', async () => {
+    const builder = new TopologyBuilder();
+    builder.stream('in', { key: Serdes.string, value: Serdes.string }).process(
+      (context) => {
+        context.schedule(1_000, 'stream-time', () => {
+          throw new Error('expiry failed: disk full');
+        });
+        return { process: () => undefined };
+      },
+      { name: 'expiring-step' },
+    );
+    driver = await TestDriver.create(builder.build());
+    const failed = new Promise<unknown>((resolve) => driver!.app.once('error', resolve));
+    // each record moves stream time past the next deadline: one failing call per record
+    for (const t of [0, 1_000, 2_000, 3_000, 4_000]) {
+      if (driver.app.state === 'failed') break;
+      await driver.pipeInput('in', 'k', 'v', t).catch(() => undefined);
+    }
+    expect(String(await failed)).toMatch(
+      /punctuator of 'expiring-step' failed 3 times in a row: expiry failed/,
+    );
+    const metric = await driver.app.registry.getSingleMetric('veroai_punctuator_failures_total')?.get();
+    expect(metric?.values.reduce((sum, v) => sum + v.value, 0)).toBe(3);
+  });
+
+  it('a stream-time punctuation fires after the record that passes its deadline, not at the next batch', async () => {
+    const fired: number[] = [];
+    const seenBy: number[] = [];
+    const builder = new TopologyBuilder();
+    builder.stream('in', { key: Serdes.string, value: Serdes.string }).process(
+      (context) => {
+        context.schedule(1_000, 'stream-time', (time) => {
+          fired.push(time);
+        });
+        return {
+          process: (record) => {
+            seenBy.push(fired.length);
+            return void record;
+          },
+        };
+      },
+      { name: 'timed-step' },
+    );
+    driver = await TestDriver.create(builder.build());
+    await driver.pipeInputs(
+      'in',
+      [0, 500, 1_200, 1_300, 2_500].map((t) => ({ key: 'k', value: 'v', timestamp: t })),
+    );
+    // one batch: the punctuation at 1 000 fires right after the record at 1 200, the one at 2 000 after 2 500
+    expect(fired).toEqual([1_200, 2_500]);
+    expect(seenBy).toEqual([0, 0, 0, 1, 1]);
   });
 });
