@@ -2,7 +2,8 @@
  * The broker integration tests and benchmarks run against: KAFKA_BROKERS when
  * set, else the project's own single-node Kafka (deploy/kafka/kafka.sh),
  * started on first use. Never skipped: if it cannot start, this throws with
- * the script's output.
+ * the script's output. Under vitest, a broker the run started is stopped when
+ * the run ends unless KEEP_KAFKA=1 (test/support/kafka-global-setup.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
