@@ -50,6 +50,7 @@ export type { Serde } from './serdes/serde.js';
 export type { SessionStore } from './state/session-store.js';
 export type { KeyValueStore, StateStore, StoreType } from './state/store.js';
 export { StoreError } from './state/store-error.js';
+export { TimeIndex } from './state/time-index.js';
 export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
 export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';

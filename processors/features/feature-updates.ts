@@ -11,7 +11,7 @@ import {
   isApiEvent,
 } from './endpoint-health.js';
 import type { FeatureSink, FeatureUpdate } from './feature-update.js';
-import { featureView } from './feature-view.js';
+import { featureView, idleIndexStoreOf } from './feature-view.js';
 import {
   TENANT_USAGE_STORE,
   TENANT_USER_LAST_SEEN_STORE,
@@ -46,6 +46,11 @@ export function featureUpdates(
 ): void {
   const json = <T>() => ({ key: Serdes.string as Serde<string>, value: Serdes.json<T>() });
   builder.addStateStore(USER_ACTIVITY_STORE, json());
+  builder.addStateStore(idleIndexStoreOf(USER_ACTIVITY_STORE), { key: Serdes.string, value: Serdes.string });
+  builder.addStateStore(idleIndexStoreOf(TENANT_USER_LAST_SEEN_STORE), {
+    key: Serdes.string,
+    value: Serdes.string,
+  });
   builder.addStateStore(ENDPOINT_HEALTH_STORE, json());
   builder.addStateStore(TENANT_USAGE_STORE, json());
   builder.addStateStore(TENANT_USER_LAST_SEEN_STORE, json<number>());
@@ -81,7 +86,11 @@ export function featureUpdates(
   toFeatureStore(
     userEvents.merge(userSessions, { name: 'user-activity-inputs' }).process(
       featureView(() => userActivity),
-      { name: 'user-activity', stores: [USER_ACTIVITY_STORE], keyPreserving: true },
+      {
+        name: 'user-activity',
+        stores: [USER_ACTIVITY_STORE, idleIndexStoreOf(USER_ACTIVITY_STORE)],
+        keyPreserving: true,
+      },
     ),
     'user-activity',
   );
@@ -105,7 +114,11 @@ export function featureUpdates(
       .repartition({ name: 'events-by-tenant' })
       .process(featureView(tenantUsage), {
         name: 'tenant-usage',
-        stores: [TENANT_USAGE_STORE, TENANT_USER_LAST_SEEN_STORE],
+        stores: [
+          TENANT_USAGE_STORE,
+          TENANT_USER_LAST_SEEN_STORE,
+          idleIndexStoreOf(TENANT_USER_LAST_SEEN_STORE),
+        ],
         keyPreserving: true,
       }),
     'tenant-usage',

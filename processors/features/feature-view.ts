@@ -1,9 +1,10 @@
-import type {
-  KeyValueStore,
-  ProcessorContext,
-  ProcessorSupplier,
-  RecordProcessor,
-  StreamRecord,
+import {
+  type KeyValueStore,
+  type ProcessorContext,
+  type ProcessorSupplier,
+  type RecordProcessor,
+  type StreamRecord,
+  TimeIndex,
 } from '../../topology/index.js';
 import { type FeatureUpdate, type FeatureView, tenantOfEntity } from './feature-update.js';
 
@@ -20,7 +21,20 @@ export interface FeatureViewDefinition<S, V> {
   readonly values: (state: S) => Record<string, number>;
   /** Called once per task (the definition is made per task), e.g. to get further stores or schedule expiry. */
   readonly init?: (context: ProcessorContext) => void;
+  /**
+   * An entity whose state is this far (in stream time) behind the task's
+   * stream time is deleted: its values have all left their windows, and an
+   * idle entity must not hold state for ever. Needs the store
+   * `idleIndexStoreOf(storeName)` (string keys and values) connected too.
+   */
+  readonly idleExpiryMs?: number;
 }
+
+/** The store that indexes a feature view's entities by their as-of time, for idle expiry. */
+export const idleIndexStoreOf = (storeName: string): string => `${storeName}-by-time`;
+
+/** How often, in stream time, idle entities are looked for. */
+const IDLE_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * A processor keyed by entity that keeps one state per entity (a changelogged
@@ -35,22 +49,49 @@ export function featureView<S, V>(
     const definition = definitionPerTask();
     definition.init?.(context);
     const store = context.getStateStore<KeyValueStore<string, S>>(definition.storeName);
-    /** Entities touched in the batch; a dead-lettered record does not lose the others. */
-    const touched = new Map<string, { state: S; last: StreamRecord<string, V> }>();
+    /** Entities touched in the batch, with their as-of time before it; a dead-lettered record does not lose the others. */
+    const touched = new Map<
+      string,
+      { state: S; last: StreamRecord<string, V>; before: number | undefined }
+    >();
+    const idle =
+      definition.idleExpiryMs === undefined
+        ? undefined
+        : new TimeIndex(context.getStateStore(idleIndexStoreOf(definition.storeName)));
+    if (idle !== undefined && definition.idleExpiryMs !== undefined) {
+      const ttl = definition.idleExpiryMs;
+      context.schedule(IDLE_SWEEP_INTERVAL_MS, 'stream-time', async (streamTime) => {
+        const cutoff = streamTime - ttl;
+        for (const [, entity] of await idle.takeBefore(cutoff)) {
+          if (touched.has(entity)) continue;
+          const state = await store.get(entity);
+          // an entity seen again since is indexed under its newer time
+          if (state !== undefined && definition.asOf(state) < cutoff) store.delete(entity);
+        }
+      });
+    }
 
-    const fold = async (record: StreamRecord<string, V>, cached: S | undefined): Promise<void> => {
-      const state = cached ?? structuredClone((await store.get(record.key)) ?? definition.initial());
+    const fold = async (record: StreamRecord<string, V>): Promise<void> => {
+      const entry = touched.get(record.key);
+      let state = entry?.state;
+      let before = entry?.before;
+      if (state === undefined) {
+        const stored = await store.get(record.key);
+        before = stored === undefined ? undefined : definition.asOf(stored);
+        state = structuredClone(stored ?? definition.initial());
+      }
       await definition.add(state, record.value, record.timestamp, record.key);
-      touched.set(record.key, { state, last: record });
+      touched.set(record.key, { state, last: record, before });
     };
 
     return {
-      process: (record) => fold(record, touched.get(record.key)?.state),
+      process: fold,
       onBatchEnd: () => {
-        for (const [entity, { state, last }] of touched) {
+        for (const [entity, { state, last, before }] of touched) {
           const values = definition.values(state);
           store.put(entity, state);
           const eventTime = definition.asOf(state);
+          idle?.move(before, eventTime, entity);
           context.forward({
             ...last,
             value: { view: definition.view, entity, tenantId: tenantOfEntity(entity), values, eventTime },

@@ -1,7 +1,6 @@
 import type { TelemetryEvent } from '../../schemas/index.js';
-import type { KeyValueStore } from '../../topology/index.js';
-import { ExpiryIndex } from '../expiry-index.js';
-import type { FeatureViewDefinition } from './feature-view.js';
+import { type KeyValueStore, TimeIndex } from '../../topology/index.js';
+import { type FeatureViewDefinition, idleIndexStoreOf } from './feature-view.js';
 import { type Bucket, bucketAt, LAST_HOUR, slotOf, sumInWindow } from './rolling-buckets.js';
 
 export const TENANT_USAGE_STORE = 'tenant-usage-features';
@@ -42,16 +41,21 @@ export interface TenantUsageState {
  */
 export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEvent> {
   let lastSeen: KeyValueStore<string, number>;
-  let expiry: ExpiryIndex;
+  let byTime: TimeIndex;
   return {
     view: 'tenant_usage',
     storeName: TENANT_USAGE_STORE,
     init(context) {
       lastSeen = context.getStateStore<KeyValueStore<string, number>>(TENANT_USER_LAST_SEEN_STORE);
-      expiry = new ExpiryIndex(lastSeen);
-      context.schedule(60_000, 'stream-time', (streamTime) =>
-        expiry.forgetBefore(streamTime - LAST_HOUR.bucketMs * LAST_HOUR.size - LAST_SEEN_SLACK_MS),
-      );
+      byTime = new TimeIndex(context.getStateStore(idleIndexStoreOf(TENANT_USER_LAST_SEEN_STORE)));
+      context.schedule(60_000, 'stream-time', async (streamTime) => {
+        const cutoff = streamTime - LAST_HOUR.bucketMs * LAST_HOUR.size - LAST_SEEN_SLACK_MS;
+        for (const [, user] of await byTime.takeBefore(cutoff)) {
+          const time = await lastSeen.get(user);
+          // a user seen again since is indexed under the newer time
+          if (time !== undefined && time < cutoff) lastSeen.delete(user);
+        }
+      });
     },
     initial: () => ({ latest: -1, minutes: [] }),
     async add(state, event, time, tenantId) {
@@ -75,7 +79,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
       }
       bucket.lastSeenUsers += 1;
       lastSeen.put(user, time);
-      await expiry.add(user, time);
+      byTime.move(previous, time, user);
     },
     asOf: (state) => state.latest,
     values: (state) => ({

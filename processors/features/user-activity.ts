@@ -36,6 +36,8 @@ export const userActivity: FeatureViewDefinition<UserActivityState, UserActivity
   view: 'user_activity',
   storeName: USER_ACTIVITY_STORE,
   initial: () => ({ lastSeen: -1, minutes: [], hours: [] }),
+  // past its 24-hour session window (plus an hour for late sessions) a user's values are all zero
+  idleExpiryMs: 25 * 3_600_000,
   add(state, input, time) {
     if (input.kind === 'event') {
       state.lastSeen = Math.max(state.lastSeen, time);

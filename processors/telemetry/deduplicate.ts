@@ -1,10 +1,11 @@
 import type { TelemetryEvent } from '../../schemas/index.js';
-import type {
-  KeyValueStore,
-  ProcessorContext,
-  ProcessorSupplier,
-  RecordProcessor,
-  StreamRecord,
+import {
+  type KeyValueStore,
+  type ProcessorContext,
+  type ProcessorSupplier,
+  type RecordProcessor,
+  type StreamRecord,
+  TimeIndex,
 } from '../../topology/index.js';
 
 /** How often (in stream time) ids older than the window are forgotten. */
@@ -52,7 +53,7 @@ export const byTimeStoreOf = (storeName: string): string => `${storeName}-by-tim
 
 class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
   private readonly seen: KeyValueStore<string, SeenEvent | number>;
-  private readonly byTime: KeyValueStore<string, string>;
+  private readonly byTime: TimeIndex;
 
   constructor(
     private readonly context: ProcessorContext,
@@ -60,7 +61,7 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
     private readonly windowMs: number,
   ) {
     this.seen = context.getStateStore(storeName);
-    this.byTime = context.getStateStore(byTimeStoreOf(storeName));
+    this.byTime = new TimeIndex(context.getStateStore(byTimeStoreOf(storeName)));
     context.schedule(EXPIRY_INTERVAL_MS, 'stream-time', (streamTime) =>
       this.forgetBefore(streamTime - windowMs),
     );
@@ -79,20 +80,16 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
         this.context.forward(record);
         return;
       }
-      this.byTime.delete(timeKey(claimed.t, id));
+      this.byTime.remove(claimed.t, id);
     }
     this.seen.put(id, { t: record.timestamp, at });
-    this.byTime.put(timeKey(record.timestamp, id), id);
+    this.byTime.add(record.timestamp, id);
     this.context.forward(record);
   }
 
   /** Deletes the ids seen before `cutoff`, reading only the index entries before it. */
   private async forgetBefore(cutoff: number): Promise<void> {
-    if (cutoff <= 0) return;
-    const expired: Array<[string, string]> = [];
-    for await (const entry of this.byTime.range(timeKey(0, ''), timeKey(cutoff, ''))) expired.push(entry);
-    for (const [key, id] of expired) {
-      this.byTime.delete(key);
+    for (const [, id] of await this.byTime.takeBefore(cutoff)) {
       const current = await this.seen.get(id);
       // an id claimed again later is indexed under its newer time
       const t = typeof current === 'number' ? current : current?.t;
@@ -105,9 +102,4 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
 function positionOf(record: Events): string {
   const origin = record.origin;
   return origin === undefined ? '' : `${origin.topic}:${origin.partition}:${origin.offset}`;
-}
-
-/** Index key ordered by event time: zero-padded milliseconds, then the id. */
-function timeKey(time: number, id: string): string {
-  return `${String(Math.max(0, Math.trunc(time))).padStart(16, '0')}|${id}`;
 }

@@ -15,10 +15,27 @@ export interface TableWindowing<K, V> {
   readonly valueSerde: Serde<V>;
 }
 
+/** How much suppress may buffer: Kafka Streams' strict buffer config (final results never emit early). */
+export interface SuppressBufferConfig {
+  /**
+   * Windows buffered at most. When a new window would exceed it the task
+   * fails (Kafka Streams' `shutDownWhenFull`, the only choice for final
+   * results: emitting early would break "one final per window"). Default: unbounded.
+   */
+  readonly maxRecords?: number;
+}
+
 /** Emission strategies for suppress(). */
 export const Suppressed = {
   /** One final result per window, when stream time passes the window's end plus grace. */
-  untilWindowCloses: () => ({ kind: 'untilWindowCloses' as const }),
+  untilWindowCloses: (buffer: SuppressBufferConfig = {}) => {
+    const { maxRecords } = buffer;
+    if (maxRecords !== undefined && (!Number.isInteger(maxRecords) || maxRecords <= 0))
+      throw new TopologyError(
+        `Suppressed.untilWindowCloses(): maxRecords must be a positive whole number, got ${maxRecords}`,
+      );
+    return { kind: 'untilWindowCloses' as const, maxRecords };
+  },
 };
 
 /**
@@ -95,6 +112,7 @@ export class KTable<K, V> {
       windowing.graceMs,
       (key) => (keyBytes.serialize(key as K, storeName) ?? Buffer.alloc(0)).toString('latin1'),
       windowing.inclusiveEnd,
+      strategy.maxRecords,
     );
     const stream = this.updates.chain<K, V>(
       'suppress(untilWindowCloses)',

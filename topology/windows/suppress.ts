@@ -1,6 +1,7 @@
 import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { KeyValueStore } from '../state/store.js';
+import { StoreError } from '../state/store-error.js';
 import { MinHeap } from './min-heap.js';
 import type { Windowed } from './windows.js';
 
@@ -22,6 +23,9 @@ interface Pending<K> {
  * buffer and never emitted. A final result keeps the window end as its
  * timestamp.
  *
+ * The buffer may be bounded (`maxRecords`): when full, the task fails
+ * (Kafka Streams' shutDownWhenFull) rather than emit a window early.
+ *
  * Cost per record: O(log open windows). Buffered windows are indexed by id
  * (a map) and by closing time (a heap); a retraction leaves its heap entry
  * behind, skipped when it surfaces.
@@ -32,6 +36,8 @@ export function suppressUntilWindowCloses<K, V>(
   keyId: (key: Windowed<K>) => string,
   /** Session and sliding window ends are inclusive: such a window closes only once stream time is strictly past end + grace. */
   inclusiveEnd: boolean,
+  /** Windows buffered at most; one more fails the task (shut down when full). */
+  maxRecords = Number.POSITIVE_INFINITY,
 ) {
   const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (inclusiveEnd ? 1 : 0);
   return (context: ProcessorContext): RecordProcessor<Windowed<K>, V | null> => {
@@ -79,6 +85,14 @@ export function suppressUntilWindowCloses<K, V>(
         if (record.value === null) {
           if (pending.delete(id)) buffer.delete(record.key);
         } else {
+          if (!pending.has(id) && pending.size >= maxRecords)
+            throw new StoreError(
+              storeName,
+              'buffering a window',
+              new Error(
+                `the suppress buffer is full (${maxRecords} windows open): raise maxRecords, shorten the grace, or add instances`,
+              ),
+            );
           buffer.put(record.key, record.value);
           if (!pending.has(id)) {
             const entry = { closesAt: closingTime(record.key), key: record.key };

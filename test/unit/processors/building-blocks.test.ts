@@ -1,6 +1,5 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { describe, expect, it } from 'vitest';
-import { ExpiryIndex } from '../../../processors/expiry-index.js';
 import {
   decodeSketch,
   emptySketch,
@@ -13,7 +12,8 @@ import { normalizePath, normalizeTelemetryEvent } from '../../../processors/tele
 import { userKeyOf } from '../../../processors/telemetry/user-key.js';
 import { validateTelemetryEvent } from '../../../processors/telemetry/validate.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
-import type { KeyValueStore } from '../../../topology/index.js';
+import { TimeIndex } from '../../../topology/index.js';
+import { MemoryKeyValueStore } from '../../../topology/state/memory-key-value-store.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const base: TelemetryEvent = {
@@ -132,40 +132,21 @@ describe('rolling buckets', () => {
   });
 });
 
-describe('the expiry index', () => {
-  /** A store holding what a restore from the changelog would have put there. */
-  function restoredStore(entries: Array<[string, number]>): KeyValueStore<string, number> {
-    const map = new Map(entries);
-    return {
-      name: 'ids',
-      get: async (key) => map.get(key),
-      put: (key, value) => void map.set(key, value),
-      delete: (key) => void map.delete(key),
-      async *range() {},
-      async *all() {
-        yield* [...map].sort(([a], [b]) => a.localeCompare(b));
-      },
-      approximateEntries: () => map.size,
-      flush: async () => undefined,
-      close: async () => undefined,
-    };
-  }
-
-  it('rebuilds itself from a restored store and forgets only ids last seen before the cutoff', async () => {
-    const store = restoredStore([
-      ['old', T0],
-      ['refreshed', T0 + 60_000],
-      ['recent', T0 + 30 * 60_000],
+describe('the time index (store-backed expiry)', () => {
+  it('takes, oldest first, only the ids indexed before the cutoff, and re-indexes an id that was seen again', async () => {
+    const store = new MemoryKeyValueStore<string, string>('ids-by-time', (k) => Buffer.from(k, 'latin1'));
+    const index = new TimeIndex(store);
+    index.add(T0, 'old');
+    index.add(T0 + 60_000, 'refreshed');
+    index.add(T0 + 30 * 60_000, 'recent');
+    // seen again later: moved to its new time
+    index.move(T0 + 60_000, T0 + 40 * 60_000, 'refreshed');
+    expect(await index.takeBefore(T0 + 20 * 60_000)).toEqual([[T0, 'old']]);
+    expect(await index.takeBefore(T0 + 20 * 60_000)).toEqual([]);
+    expect(await index.takeBefore(T0 + 50 * 60_000)).toEqual([
+      [T0 + 30 * 60_000, 'recent'],
+      [T0 + 40 * 60_000, 'refreshed'],
     ]);
-    const index = new ExpiryIndex(store);
-    // seen again later: indexed under its new minute too
-    store.put('refreshed', T0 + 40 * 60_000);
-    await index.add('refreshed', T0 + 40 * 60_000);
-    await index.forgetBefore(T0 + 20 * 60_000);
-    expect(await store.get('old')).toBeUndefined();
-    expect(await store.get('refreshed')).toBe(T0 + 40 * 60_000);
-    expect(await store.get('recent')).toBe(T0 + 30 * 60_000);
-    await index.forgetBefore(T0 + 50 * 60_000);
     expect(store.approximateEntries()).toBe(0);
   });
 });

@@ -217,3 +217,29 @@ describe('suppress(untilWindowCloses)', () => {
     expect(rows(driver)).toEqual([['u', 0, 20_000, 4]]);
   });
 });
+
+describe('suppress buffer bound', () => {
+  it('fails the task when a window beyond maxRecords would be buffered (shut down when full), naming the store', async () => {
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: text, value: text })
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeAndGrace(10_000, 60_000))
+      .count({ name: 'counts' })
+      .suppress(Suppressed.untilWindowCloses({ maxRecords: 2 }), { name: 'final-counts' })
+      .toStream()
+      .to('out');
+    driver = await TestDriver.create(builder.build());
+    const failed = new Promise<unknown>((resolve) => driver!.app.once('error', resolve));
+    await driver.pipeInput('in', 'a', 'e', 1_000);
+    await driver.pipeInput('in', 'b', 'e', 1_000);
+    await driver.pipeInput('in', 'a', 'e', 2_000);
+    expect(driver.app.state).toBe('running');
+    await driver.pipeInput('in', 'c', 'e', 3_000).catch(() => undefined);
+    expect(String(await failed)).toMatch(/final-counts.*suppress buffer is full \(2 windows open\)/);
+  });
+
+  it('rejects a maxRecords that is not a positive whole number', () => {
+    expect(() => Suppressed.untilWindowCloses({ maxRecords: 0 })).toThrow(/positive whole number/);
+  });
+});
