@@ -16,9 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import type { TelemetryEvent } from '../../schemas/index.js';
-import { KafkaTransport } from '../../topology/index.js';
-import { groupCaughtUp, readToEnd } from '../support/group-lag.js';
-import { eventually, produce } from '../support/kafka-io.js';
+import { produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const worker = join(root, 'test', 'integration', 'fixtures', 'dedupe-count-worker.ts');
@@ -29,16 +27,13 @@ const COPY_EVERY = 10;
 const BASE = Date.now() - 3_600_000;
 
 let brokers: string[];
-let transport: KafkaTransport;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   brokers = await ensureKafka();
-  transport = new KafkaTransport({ brokers, clientId: 'dedupe-crash-test' });
 });
-afterAll(async () => {
+afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
-  await transport.close();
 });
 
 function event(i: number): TelemetryEvent {
@@ -140,20 +135,18 @@ describe('de-duplication crash test', () => {
     await feeding;
     const final = start(env).child;
     try {
-      await eventually(
-        () => groupCaughtUp(transport, applicationId, [inputTopic, `${applicationId}-by-user-repartition`]),
-        'the final instance to process all input',
+      await untilCaughtUp(
+        brokers,
+        applicationId,
+        [inputTopic, `${applicationId}-by-user-repartition`],
         300_000,
       );
     } finally {
       await exit(final, 'SIGTERM');
     }
     const latest = new Map<string, number>();
-    for (const partition of (await readToEnd(transport, output)).values())
-      for (const r of partition) {
-        const key = r.key!.toString('utf8');
-        latest.set(key, Math.max(latest.get(key) ?? 0, Number(r.value!.toString('utf8'))));
-      }
+    for (const r of await readTopic(brokers, output, { toEnd: true }))
+      latest.set(r.key!, Math.max(latest.get(r.key!) ?? 0, Number(r.value!.toString('utf8'))));
     const expected = expectedCounts();
     const short: string[] = [];
     let repeated = 0;

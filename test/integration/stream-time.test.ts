@@ -20,8 +20,7 @@ import {
   type Windowed,
   windowedSerde,
 } from '../../topology/index.js';
-import { groupCaughtUp, readToEnd } from '../support/group-lag.js';
-import { eventually, produce } from '../support/kafka-io.js';
+import { produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 
 let brokers: string[];
 let transport: KafkaTransport;
@@ -61,11 +60,10 @@ async function run(guarantee: ProcessingGuarantee, input: string, output: string
 
 async function finals(output: string): Promise<Array<{ key: string; start: number; count: number }>> {
   const out: Array<{ key: string; start: number; count: number }> = [];
-  for (const records of (await readToEnd(transport, output)).values())
-    for (const r of records) {
-      const key = (await keys.deserialize(r.key, output)) as Windowed<string>;
-      out.push({ key: key.key, start: key.window.start, count: Number(r.value!.toString()) });
-    }
+  for (const r of await readTopic(brokers, output, { toEnd: true })) {
+    const key = (await keys.deserialize(r.rawKey, output)) as Windowed<string>;
+    out.push({ key: key.key, start: key.window.start, count: Number(r.value!.toString()) });
+  }
   return out;
 }
 
@@ -77,7 +75,6 @@ describe('stream time across restarts (real broker)', () => {
       await createTopic(brokers, input, 1);
       await createTopic(brokers, output, 1);
       const applicationId = uniqueName(`st-${guarantee}`);
-      const caughtUp = () => groupCaughtUp(transport, applicationId, [input]);
 
       let app = await run(guarantee, input, output, applicationId);
       await produce(brokers, input, [
@@ -85,18 +82,18 @@ describe('stream time across restarts (real broker)', () => {
         { key: 'a', value: '2', timestamp: T0 + 2_000 },
         { key: 'a', value: '3', timestamp: T0 + 5 * 60_000 },
       ]);
-      await eventually(caughtUp, 'the first instance to process its input', 60_000);
+      await untilCaughtUp(brokers, applicationId, [input], 60_000);
       await app.stop();
       expect(await finals(output)).toEqual([{ key: 'a', start: T0, count: 2 }]);
 
       app = await run(guarantee, input, output, applicationId);
       await produce(brokers, input, [{ key: 'a', value: '4', timestamp: T0 + 3_000 }]);
-      await eventually(caughtUp, 'the restarted instance to process its input', 60_000);
+      await untilCaughtUp(brokers, applicationId, [input], 60_000);
       await app.stop();
       // the window [T0, T0 + 1 min) closed before the restart: no second final
       expect(await finals(output)).toEqual([{ key: 'a', start: T0, count: 2 }]);
-      const late = await readToEnd(transport, `${applicationId}-late`);
-      expect([...late.values()].flat().map((r) => r.value?.toString())).toEqual(['4']);
+      const late = await readTopic(brokers, `${applicationId}-late`, { toEnd: true });
+      expect(late.map((r) => r.value?.toString())).toEqual(['4']);
     }, 180_000);
   }
 });
