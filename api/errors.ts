@@ -1,25 +1,23 @@
-import { VeroaiError } from '../topology/errors.js';
+import { ERROR_CATALOGUE, type ErrorCode, VeroaiError } from '../topology/errors.js';
 
 /**
- * The query API's error catalogue: every error a client can receive, with its
- * stable code, HTTP status and message. Responses are
- * `{ error: message, code, hint? }` (see `errorResponseSchema`).
+ * Every error a query API client can receive, built from the shared error
+ * catalogue (topology/error-catalogue.ts), which gives each code its HTTP
+ * status and default hint. Responses are `{ error: message, code, hint? }`
+ * (see `errorResponseSchema`).
  */
 export const apiErrors = {
   missingApiKey: () =>
     new VeroaiError('VEROAI_ERR_UNAUTHORIZED', 'missing API key', {
-      status: 401,
       hint: "send 'authorization: Bearer <key>' or 'x-api-key: <key>'",
     }),
   unknownApiKey: () =>
     new VeroaiError('VEROAI_ERR_UNAUTHORIZED', 'unknown API key', {
-      status: 401,
       hint: 'check the key, or ask an operator to add it to API_KEYS',
     }),
   /** Also the answer for another tenant's entity: a client cannot tell the two apart. */
   featuresNotFound: (view: string, entity: string) =>
     new VeroaiError('VEROAI_ERR_NOT_FOUND', `no features of view '${view}' for entity '${entity}'`, {
-      status: 404,
       hint: 'the entity has had no event within the retention period, or is not one of your tenant',
     }),
   /** Also the answer for another tenant's user. */
@@ -27,23 +25,28 @@ export const apiErrors = {
     new VeroaiError(
       'VEROAI_ERR_NOT_FOUND',
       `no open or recent session for user '${userId}' of tenant '${tenantId}'`,
-      {
-        status: 404,
-        hint: 'the user has had no event within the retention period, or is not one of your tenant',
-      },
+      { hint: 'the user has had no event within the retention period, or is not one of your tenant' },
     ),
-  badRequest: (message: string) =>
-    new VeroaiError('VEROAI_ERR_BAD_REQUEST', message, {
-      status: 400,
-      hint: 'the request schemas are at /docs',
-    }),
+  badRequest: (message: string, status: 400 | 413 = 400) =>
+    new VeroaiError('VEROAI_ERR_BAD_REQUEST', message, { status }),
+  /** A backing store did not answer (down, hung, not serving): the client may retry. */
   unavailable: () =>
-    new VeroaiError('VEROAI_ERR_UNAVAILABLE', 'a backing store (Redis or the session store) is unavailable', {
-      status: 503,
-      hint: 'retry shortly',
-    }),
-  internal: () => new VeroaiError('VEROAI_ERR_INTERNAL', 'internal error', { status: 500 }),
+    new VeroaiError('VEROAI_ERR_UNAVAILABLE', 'a backing store (Redis or the session store) is unavailable'),
+  internal: () => new VeroaiError('VEROAI_ERR_INTERNAL', 'internal error'),
 } as const;
+
+/**
+ * Any error a route let through, as what the client gets: catalogue errors
+ * that are the client's (4xx) as they are; a backing store that is
+ * unavailable (a retriable 503 in the catalogue, e.g.
+ * `VEROAI_ERR_SINK_UNAVAILABLE`) as `unavailable`; everything else as
+ * `internal` (logged, never shown).
+ */
+export function clientErrorOf(error: VeroaiError): VeroaiError {
+  if (error.status < 500) return error;
+  if (error.status === 503 && error.retriable) return apiErrors.unavailable();
+  return apiErrors.internal();
+}
 
 /** The body of every error response. */
 export const errorResponseSchema = {
@@ -58,10 +61,16 @@ export const errorResponseSchema = {
   required: ['error', 'code'],
 } as const;
 
+/** The catalogue code each status a route can answer stands for. */
+const statusCodes: Readonly<Record<number, ErrorCode>> = {
+  400: 'VEROAI_ERR_BAD_REQUEST',
+  401: 'VEROAI_ERR_UNAUTHORIZED',
+  404: 'VEROAI_ERR_NOT_FOUND',
+  413: 'VEROAI_ERR_BAD_REQUEST',
+  503: 'VEROAI_ERR_UNAVAILABLE',
+};
+
 const statusDescriptions: Readonly<Record<number, string>> = {
-  400: 'malformed request: the message names the parameter or field and what was expected',
-  401: 'missing or unknown API key',
-  404: 'not found, or not of your tenant',
   413: 'body too large',
   503: 'a backing store is unavailable; retry shortly',
 };
@@ -69,9 +78,11 @@ const statusDescriptions: Readonly<Record<number, string>> = {
 /** The error body for each status, for a route's response schema (and its OpenAPI description). */
 export function errorResponses(...statuses: number[]): Record<number, object> {
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: statusDescriptions[status] ?? 'error', allOf: [{ $ref: 'Error#' }] },
-    ]),
+    statuses.map((status) => {
+      const code = statusCodes[status];
+      const description =
+        statusDescriptions[status] ?? (code === undefined ? 'error' : ERROR_CATALOGUE[code].meaning);
+      return [status, { description, allOf: [{ $ref: 'Error#' }] }];
+    }),
   );
 }

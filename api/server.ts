@@ -8,11 +8,11 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { FeatureReader, SessionHistoryReader } from '../sinks/index.js';
+import type { DependencyProbe, FeatureReader, SessionHistoryReader } from '../sinks/index.js';
 import { ConfigError, VeroaiError } from '../topology/errors.js';
 import type { StreamsApplication } from '../topology/index.js';
 import { ADMIN_TENANT, type ApiKeys, apiKeyAuthentication } from './auth.js';
-import { apiErrors, errorResponseSchema } from './errors.js';
+import { apiErrors, clientErrorOf, errorResponseSchema } from './errors.js';
 import { recordRequestLatency } from './request-metrics.js';
 import { featureRoutes } from './routes/features.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -33,6 +33,11 @@ export interface ApiServerOptions {
   readonly openSession?: OpenSessionLookup;
   /** API key → tenant (`*` for admin), e.g. from `parseApiKeys(API_KEYS)`. Required with any `/v1` route. */
   readonly apiKeys?: ApiKeys;
+  /**
+   * Backing stores readiness checks on every `/health/ready`, e.g.
+   * `[redisProbe(apiRedis)]`: one down makes readiness 503, naming it.
+   */
+  readonly dependencies?: readonly DependencyProbe[];
 }
 
 /**
@@ -99,7 +104,11 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   });
   await server.register(swaggerUi, { routePrefix: '/docs' });
 
-  await server.register(operationsRoutes, { registry: options.registry, app: options.app });
+  await server.register(operationsRoutes, {
+    registry: options.registry,
+    app: options.app,
+    dependencies: options.dependencies ?? [],
+  });
   if (servesData) {
     const apiKeys = options.apiKeys!;
     await server.register(async (authenticated) => {
@@ -120,12 +129,9 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   return server;
 }
 
-/** Any error reaching the handler, as a catalogue entry: validation → 400, store failures → 503. */
+/** Any error reaching the handler, as a catalogue entry: validation → 400, store unavailable → 503. */
 function toCatalogueError(error: FastifyError | VeroaiError): VeroaiError {
-  if (error instanceof VeroaiError) {
-    if (error.code === 'VEROAI_ERR_REDIS') return apiErrors.unavailable();
-    return error.status >= 500 && error.status !== 503 ? apiErrors.internal() : error;
-  }
+  if (error instanceof VeroaiError) return clientErrorOf(error);
   if (error.validation !== undefined) {
     const context = error.validationContext ?? 'request';
     const problems = error.validation.map((problem) => {

@@ -4,6 +4,7 @@
  * bad value is reported at once, naming the variable and the expected form.
  */
 import { z } from 'zod';
+import { DEFAULT_SINK_MAX_OUTAGE_MS } from '../processors/write-batch-to-sink.js';
 import { ConfigError } from '../topology/index.js';
 
 const brokerList = z
@@ -19,6 +20,8 @@ const brokerList = z
   });
 
 const port = z.coerce.number().int().min(0).max(65_535);
+
+const OUTAGE_FORM = 'expected a positive whole number of milliseconds, e.g. 30000 for 30 s';
 
 const schema = z
   .object({
@@ -45,6 +48,12 @@ const schema = z
     API_KEYS: z.string().optional(),
     SESSION_GAP_MS: z.coerce.number().int().min(1_000, 'expected at least 1000 (milliseconds)').optional(),
     SESSION_GRACE_MS: z.coerce.number().int().min(0, 'expected 0 or more (milliseconds)').optional(),
+    // how long a sink (Redis) may stay unavailable before the job gives up and exits non-zero
+    SINK_MAX_OUTAGE_MS: z.coerce
+      .number({ error: OUTAGE_FORM })
+      .int(OUTAGE_FORM)
+      .min(1, OUTAGE_FORM)
+      .default(DEFAULT_SINK_MAX_OUTAGE_MS),
     FEATURE_TTL_MS: z.coerce
       .number()
       .int()

@@ -12,7 +12,13 @@ import { buildApiServer } from '../api/server.js';
 import { openSessionOf } from '../processors/sessions/open-session.js';
 import type { SinkFailure } from '../processors/write-batch-to-sink.js';
 import { type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
-import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
+import {
+  API_REDIS_COMMAND_TIMEOUT_MS,
+  connectRedis,
+  RedisFeatureStore,
+  RedisSessionHistory,
+  redisProbe,
+} from '../sinks/index.js';
 import { StreamsApplication } from '../topology/index.js';
 import type { AppConfig } from './config.js';
 import { defaultTopology } from './default-topology.js';
@@ -58,9 +64,17 @@ export async function startMainJob(
   };
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'veroai_process_' });
+  // the sinks' writes and the API's reads each get a connection: the API's commands time out sooner
+  // (it answers 503 within 250 ms while Redis is down or hung), the sinks' retry until SINK_MAX_OUTAGE_MS
   const redis = await connectRedis(config.REDIS_URL, { logger });
+  const apiRedis = await connectRedis(config.REDIS_URL, {
+    logger,
+    commandTimeoutMs: API_REDIS_COMMAND_TIMEOUT_MS,
+  });
   const features = new RedisFeatureStore({ redis, registry, ttlMs: config.FEATURE_TTL_MS });
   const sessionHistory = new RedisSessionHistory({ redis, registry });
+  const featureReader = new RedisFeatureStore({ redis: apiRedis, registry, ttlMs: config.FEATURE_TTL_MS });
+  const sessionReader = new RedisSessionHistory({ redis: apiRedis, registry });
   const serdeOptions: TopicSerdeOptions =
     config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL };
   let reportFailure: (reason: unknown) => void = () => undefined;
@@ -72,10 +86,19 @@ export async function startMainJob(
     sessionGapMs: session.gapMs,
     sessionGraceMs: session.graceMs,
     sinkRetry: {
+      maxOutageMs: config.SINK_MAX_OUTAGE_MS,
       onFailure: (failure: SinkFailure) => {
         logger.warn(
-          { sink: failure.sink, attempt: failure.attempt, retryInMs: failure.retryInMs, err: failure.error },
-          'sink write failed; retrying',
+          {
+            sink: failure.sink,
+            attempt: failure.attempt,
+            outageMs: failure.outageMs,
+            retryInMs: failure.retryInMs,
+            err: failure.error,
+          },
+          failure.exhausted
+            ? 'sink unavailable for longer than SINK_MAX_OUTAGE_MS'
+            : 'sink write failed; retrying',
         );
         if (failure.exhausted) reportFailure(failure.error);
       },
@@ -98,7 +121,10 @@ export async function startMainJob(
     registry,
     app,
     logger,
-    ...(apiKeys === undefined ? {} : { apiKeys, features, sessionHistory, openSession: openSessionOf(app) }),
+    dependencies: [redisProbe(apiRedis)],
+    ...(apiKeys === undefined
+      ? {}
+      : { apiKeys, features: featureReader, sessionHistory: sessionReader, openSession: openSessionOf(app) }),
   });
   if (apiKeys === undefined)
     logger.warn('API_KEYS is not set: the query API serves only /metrics, /health and /docs');
@@ -134,7 +160,9 @@ export async function startMainJob(
         await app.stop();
         await api.close();
         await transport.close();
-        await redis.quit().catch(() => undefined);
+        // without an offline queue QUIT fails while Redis is down: then just close the socket
+        for (const connection of [redis, apiRedis])
+          await connection.quit().catch(() => connection.disconnect());
       })();
       return stopping;
     },

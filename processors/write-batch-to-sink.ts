@@ -1,19 +1,37 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { concatMap, toArray } from 'rxjs';
-import type { ProcessorSupplier } from '../topology/index.js';
+import { concat, concatMap, from, NEVER, type Observable, throwError, toArray } from 'rxjs';
+import {
+  catalogueEntry,
+  type ProcessorSupplier,
+  RecordFailure,
+  type StreamRecord,
+  VeroaiError,
+} from '../topology/index.js';
+
+/** How long a sink may stay unavailable before the job gives up, by default (SINK_MAX_OUTAGE_MS). */
+export const DEFAULT_SINK_MAX_OUTAGE_MS = 30_000;
 
 /** A failed write to an external sink, reported before the next attempt. */
 export interface SinkFailure {
   readonly sink: string;
   /** Failed attempts in a row, 1 for the first. */
   readonly attempt: number;
+  /**
+   * What failed: the attempt's error, or once `exhausted`, a
+   * `VEROAI_ERR_SINK_OUTAGE` error saying how long the sink has been down
+   * (its cause is the attempt's error).
+   */
   readonly error: unknown;
+  /** How long the sink has been failing: since the first failure of this outage. */
+  readonly outageMs: number;
   /** When the next attempt starts. */
   readonly retryInMs: number;
   /**
-   * True from the `alarmAfterAttempts`-th failure in a row: the sink is down,
-   * not blipping. The application should then stop without committing (e.g.
-   * exit non-zero); a restart reprocesses the batch, nothing is lost.
+   * True once the outage has lasted `maxOutageMs`: the sink is down, not
+   * blipping. The application should then stop without committing (e.g. exit
+   * non-zero); a restart reprocesses the batch, nothing is lost. Attempts go
+   * on (a stop still finishes the batch if the sink comes back) until the
+   * write succeeds or `signal` aborts it.
    */
   readonly exhausted: boolean;
 }
@@ -24,11 +42,20 @@ export interface SinkRetryOptions {
   /** Default 10 000 ms. */
   readonly maxBackoffMs?: number;
   /**
-   * Failures in a row before `exhausted` is reported. Default 8: about 13 s of
-   * backoff, inside Kafka's default 30 s session timeout (a partition stuck
-   * longer than that is handed to another instance, which retries the batch).
+   * How long a sink may keep failing, from its first failed write, before the
+   * failure is reported `exhausted` (the CLI's SINK_MAX_OUTAGE_MS). A duration,
+   * not a count of attempts: an attempt may fail at once (connection refused)
+   * or after a command timeout (a hung server). Waits are cut so that an
+   * attempt is made when the budget ends. Default DEFAULT_SINK_MAX_OUTAGE_MS.
    */
-  readonly alarmAfterAttempts?: number;
+  readonly maxOutageMs?: number;
+  /**
+   * Aborts the retries (e.g. a stop deadline): no attempt starts after it,
+   * and a backoff wait ends at once. The batch being written is then left
+   * unfinished, neither committed nor dead-lettered: the application is
+   * stopping, and the next start reprocesses it.
+   */
+  readonly signal?: AbortSignal;
   /** Called on every failed attempt, e.g. to log it and, once exhausted, stop the application. */
   readonly onFailure?: (failure: SinkFailure) => void;
 }
@@ -39,11 +66,21 @@ export interface SinkRetryOptions {
  * batch (and its offsets) completes only after the sink holds its output.
  * Stateless; keeps keys and values.
  *
- * A failed write is retried with exponential backoff, for as long as it takes:
- * a sink outage must never send good records to the dead-letter topic, and
- * nothing is committed while the write is pending (the partition waits;
- * backpressure pauses it). Failures are reported through `onFailure`, which
- * decides when to give up on the process (see `SinkFailure.exhausted`).
+ * What a failure means is the error's catalogue entry (topology/error-catalogue.ts):
+ * - retriable (`VEROAI_ERR_SINK_UNAVAILABLE`: Redis down, hung, loading), and
+ *   any error without a catalogue code: retried with exponential backoff, see
+ *   `retrySinkWrite`. A sink outage never sends good records to the
+ *   dead-letter topic; nothing is committed while the write is pending (the
+ *   partition waits; backpressure pauses it).
+ * - not retriable (`VEROAI_ERR_SINK_DATA`: Redis refused the value, e.g.
+ *   WRONGTYPE; `VEROAI_ERR_FEATURE_INVALID`: a value that cannot be encoded):
+ *   not retried. The refused record goes to the dead-letter topic with that
+ *   code and reason, the records before it are forwarded once written, the
+ *   ones after it are written again (the runtime re-delivers them). The sink
+ *   names the refused value by its position (`SinkDataError.valueIndex`);
+ *   when it does not, the batch is written one value at a time to find it.
+ *
+ * The sink must be idempotent: a batch, or part of it, may be written twice.
  *
  * @example stream.process(writeBatchToSink('session-history', (sessions) => history.append(sessions)), { keyPreserving: true })
  */
@@ -52,37 +89,161 @@ export function writeBatchToSink<K, V>(
   write: (values: V[]) => Promise<void>,
   retry: SinkRetryOptions = {},
 ): ProcessorSupplier<K, V, K, V> {
+  const writeRecords = (records: readonly StreamRecord<K, V>[]) =>
+    retrySinkWrite(sink, () => write(records.map((r) => r.value)), retry);
   return () => (source) =>
     source.pipe(
       toArray(),
-      concatMap(async (records) => {
-        if (records.length > 0) await withRetry(sink, () => write(records.map((r) => r.value)), retry);
-        return records;
+      concatMap((records) => from(writeUntilRefused(records, writeRecords))),
+      concatMap((outcome): Observable<StreamRecord<K, V>> => {
+        if (outcome.aborted) return NEVER;
+        const written = from(outcome.written);
+        const { refused } = outcome;
+        if (refused === undefined) return written;
+        return concat(
+          written,
+          throwError(
+            () => new RecordFailure(refused.record as StreamRecord<unknown, unknown>, refused.error),
+          ),
+        );
       }),
-      concatMap((records) => records),
     );
 }
 
-async function withRetry(
+interface WriteOutcome<R> {
+  /** Records the sink holds, in order: forwarded. */
+  readonly written: readonly R[];
+  /** The first record the sink refused: dead-lettered; the records after it are re-delivered. */
+  readonly refused?: { readonly record: R; readonly error: unknown };
+  /** The retries were aborted: the batch is left unfinished. */
+  readonly aborted?: boolean;
+}
+
+/** Writes records until the sink refuses one: what was written, and the refused record. */
+async function writeUntilRefused<R>(
+  records: readonly R[],
+  write: (records: readonly R[]) => Promise<void>,
+): Promise<WriteOutcome<R>> {
+  if (records.length === 0) return { written: [] };
+  try {
+    await write(records);
+    return { written: records };
+  } catch (error) {
+    if (isAbort(error)) return { written: [], aborted: true };
+    const index = refusedIndex(error, records.length);
+    if (index === undefined) return writeOneByOne(records, write, error);
+    // the records before it may not have been written (a sink checks a batch before sending it): write them
+    const before = await writeUntilRefused(records.slice(0, index), write);
+    if (before.aborted === true || before.refused !== undefined) return before;
+    return { written: before.written, refused: { record: records[index]!, error } };
+  }
+}
+
+/** The sink refused the batch without saying which value: find the first refused one alone. */
+async function writeOneByOne<R>(
+  records: readonly R[],
+  write: (records: readonly R[]) => Promise<void>,
+  batchError: unknown,
+): Promise<WriteOutcome<R>> {
+  if (records.length === 1) return { written: [], refused: { record: records[0]!, error: batchError } };
+  for (let i = 0; i < records.length; i++) {
+    try {
+      await write([records[i]!]);
+    } catch (error) {
+      if (isAbort(error)) return { written: [], aborted: true };
+      return { written: records.slice(0, i), refused: { record: records[i]!, error } };
+    }
+  }
+  // each value went through alone: whatever the sink refused in the batch, it does not refuse now
+  return { written: records };
+}
+
+function refusedIndex(error: unknown, length: number): number | undefined {
+  const index = (error as { valueIndex?: unknown } | null)?.valueIndex;
+  return typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < length
+    ? index
+    : undefined;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof VeroaiError && error.code === 'VEROAI_ERR_SINK_ABORTED';
+}
+
+/**
+ * A catalogue error that says retrying cannot help (the sink refused the
+ * value). Errors without a catalogue code are taken for outages: retried,
+ * never dead-lettered for a failure nobody classified.
+ */
+function refusesTheValue(error: unknown): boolean {
+  return error instanceof VeroaiError && catalogueEntry(error.code) !== undefined && !error.retriable;
+}
+
+/**
+ * Runs one sink write until it succeeds: a failure the catalogue calls
+ * retriable (or an unclassified one) is retried with exponential backoff and
+ * reported through `onFailure`, `exhausted` once the outage has lasted
+ * `maxOutageMs`; a failure that refuses the value is rethrown at once.
+ * Rejects with `VEROAI_ERR_SINK_ABORTED` when `signal` aborts (before an
+ * attempt, or during a backoff wait).
+ * @example await retrySinkWrite('feature-store', () => store.write(batch), { maxOutageMs: 30_000, signal })
+ */
+export async function retrySinkWrite(
   sink: string,
   attempt: () => Promise<void>,
-  options: SinkRetryOptions,
+  options: SinkRetryOptions = {},
 ): Promise<void> {
   const initial = options.initialBackoffMs ?? 100;
   const max = options.maxBackoffMs ?? 10_000;
-  const alarmAfter = options.alarmAfterAttempts ?? 8;
+  const maxOutageMs = options.maxOutageMs ?? DEFAULT_SINK_MAX_OUTAGE_MS;
+  const { signal } = options;
+  let firstFailureAt: number | undefined;
   for (let failures = 1; ; failures++) {
+    if (signal?.aborted) throw abortedWrite(sink, signal);
     try {
       await attempt();
       return;
     } catch (error) {
-      const retryInMs = Math.min(max, initial * 2 ** (failures - 1));
+      if (refusesTheValue(error)) throw error;
+      const now = performance.now();
+      firstFailureAt ??= now;
+      const outageMs = Math.round(now - firstFailureAt);
+      const exhausted = outageMs >= maxOutageMs;
+      const backoff = Math.min(max, initial * 2 ** (failures - 1));
+      const retryInMs = exhausted ? backoff : Math.min(backoff, maxOutageMs - outageMs);
       try {
-        options.onFailure?.({ sink, attempt: failures, error, retryInMs, exhausted: failures >= alarmAfter });
+        options.onFailure?.({
+          sink,
+          attempt: failures,
+          error: exhausted ? outageError(sink, outageMs, maxOutageMs, error) : error,
+          outageMs,
+          retryInMs,
+          exhausted,
+        });
       } catch {
         // a failing reporter must not turn a sink outage into dead letters
       }
-      await sleep(retryInMs);
+      try {
+        await sleep(retryInMs, undefined, signal === undefined ? undefined : { signal });
+      } catch {
+        throw abortedWrite(sink, signal);
+      }
     }
   }
+}
+
+function outageError(sink: string, outageMs: number, maxOutageMs: number, cause: unknown): VeroaiError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new VeroaiError(
+    'VEROAI_ERR_SINK_OUTAGE',
+    `sink '${sink}' has been failing for ${(outageMs / 1000).toFixed(1)} s, longer than SINK_MAX_OUTAGE_MS (${maxOutageMs} ms): ${reason}`,
+    { cause },
+  );
+}
+
+function abortedWrite(sink: string, signal: AbortSignal | undefined): VeroaiError {
+  return new VeroaiError(
+    'VEROAI_ERR_SINK_ABORTED',
+    `sink '${sink}': write abandoned, the application is stopping`,
+    { cause: signal?.reason },
+  );
 }

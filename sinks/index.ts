@@ -3,12 +3,21 @@
  * history implement the processors' sink contracts (FeatureSink,
  * SessionHistorySink) and the readers the query API serves from.
  */
-export type { FeatureLookup, FeatureReader, SessionHistoryReader, StoredFeatures } from './readers.js';
+export type {
+  DependencyProbe,
+  FeatureLookup,
+  FeatureReader,
+  SessionHistoryReader,
+  StoredFeatures,
+} from './readers.js';
 export {
+  API_REDIS_COMMAND_TIMEOUT_MS,
   type ConnectRedisOptions,
   connectRedis,
   deleteKeysWithPrefix,
   type RedisClient,
+  redisProbe,
+  SINK_REDIS_COMMAND_TIMEOUT_MS,
 } from './redis/connection.js';
 export { EVENT_TIME_FIELD, RedisFeatureStore, type RedisFeatureStoreOptions } from './redis/feature-store.js';
 export { RedisSessionHistory, type RedisSessionHistoryOptions } from './redis/session-history.js';

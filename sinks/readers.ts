@@ -30,3 +30,14 @@ export interface SessionHistoryReader {
   /** The last closed sessions of a user, newest first; empty when none are kept. */
   recent(tenantId: string, userId: string): Promise<SessionSummary[]>;
 }
+
+/**
+ * A backing store the query API depends on, for readiness: `probe` resolves
+ * when the store can serve now and rejects (promptly) with the reason when it
+ * cannot, e.g. `redisProbe(redis)`.
+ */
+export interface DependencyProbe {
+  /** What readiness reports as down, e.g. `redis`. */
+  readonly dependency: string;
+  probe(): Promise<void>;
+}

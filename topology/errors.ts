@@ -1,7 +1,13 @@
+import { catalogueEntry, type ErrorCode } from './error-catalogue.js';
+
+export { type CatalogueEntry, catalogueEntry, ERROR_CATALOGUE, type ErrorCode } from './error-catalogue.js';
+
 /**
- * The error catalogue shared by the engine, the CLI and the API. Every error a
- * user can see has a stable code (`VEROAI_ERR_*`), a message that says what was
- * wrong, and where possible a hint that says what to do.
+ * The error every layer throws at a user: the engine, the sinks, the CLI and
+ * the API. Every error a user can see has a stable code (`VEROAI_ERR_*`, see
+ * ERROR_CATALOGUE), a message that says what was wrong, and where possible a
+ * hint that says what to do. The HTTP status and the default hint come from
+ * the catalogue entry of the code.
  */
 export class VeroaiError extends Error {
   readonly code: string;
@@ -10,15 +16,21 @@ export class VeroaiError extends Error {
   readonly status: number;
 
   constructor(
-    code: string,
+    code: ErrorCode | (string & {}),
     message: string,
     options: { hint?: string; status?: number; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const entry = catalogueEntry(code);
     this.name = new.target.name;
     this.code = code;
-    this.hint = options.hint;
-    this.status = options.status ?? 500;
+    this.hint = options.hint ?? entry?.hint;
+    this.status = options.status ?? entry?.status ?? 500;
+  }
+
+  /** Whether the same operation can succeed later unchanged (the catalogue's `retriable`; false for unknown codes). */
+  get retriable(): boolean {
+    return catalogueEntry(this.code)?.retriable ?? false;
   }
 }
 
@@ -43,16 +55,46 @@ export class SerializationError extends VeroaiError {
   }
 }
 
-/** A user function (map, filter, process, ...) threw while processing a record. */
+/**
+ * A user function (map, filter, process, ...) threw while processing a record.
+ * When it threw a catalogue error (e.g. a sink refusing the value,
+ * `VEROAI_ERR_SINK_DATA`), that code and hint are kept, so the dead-letter
+ * headers and metrics say why; anything else is `VEROAI_ERR_PROCESSING`.
+ */
 export class ProcessingError extends VeroaiError {
   readonly node: string;
   constructor(node: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super('VEROAI_ERR_PROCESSING', `processor '${node}' failed: ${reason}`, {
+    const known =
+      cause instanceof VeroaiError && catalogueEntry(cause.code) !== undefined ? cause : undefined;
+    super(known?.code ?? 'VEROAI_ERR_PROCESSING', `processor '${node}' failed: ${reason}`, {
       cause,
-      hint: `check the function given to '${node}' for this record`,
+      hint: known?.hint ?? `check the function given to '${node}' for this record`,
     });
     this.node = node;
+  }
+}
+
+/**
+ * A sink refused values it was given (Redis WRONGTYPE, a script error on the
+ * stored data, a value that cannot be encoded): retrying cannot help, the
+ * record goes to the dead-letter topic. `valueIndex` is the position in the
+ * written batch of the first refused value, when the sink knows it.
+ */
+export class SinkDataError extends VeroaiError {
+  readonly valueIndex: number | undefined;
+  constructor(
+    message: string,
+    options: {
+      code?: 'VEROAI_ERR_SINK_DATA' | 'VEROAI_ERR_FEATURE_INVALID' | 'VEROAI_ERR_SESSION_INVALID';
+      valueIndex?: number;
+      hint?: string;
+      cause?: unknown;
+    } = {},
+  ) {
+    const { code = 'VEROAI_ERR_SINK_DATA', valueIndex, ...rest } = options;
+    super(code, message, rest);
+    this.valueIndex = valueIndex;
   }
 }
 

@@ -1,21 +1,49 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, VeroaiError } from '../../topology/errors.js';
+import type { DependencyProbe } from '../readers.js';
+import { redisFailure } from './redis-failures.js';
 
 export type { Redis as RedisClient } from 'ioredis';
+
+/**
+ * How long a sink's Redis command may take before it counts as failed
+ * (`VEROAI_ERR_SINK_UNAVAILABLE`, retried). Far above a pipelined batch's
+ * usual few ms, so only a hung or unreachable Redis reaches it.
+ */
+export const SINK_REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+/**
+ * How long a query API read may take before the request is answered 503:
+ * under the 250 ms the API promises for "Redis is down", far above a read's
+ * usual millisecond.
+ */
+export const API_REDIS_COMMAND_TIMEOUT_MS = 200;
 
 export interface ConnectRedisOptions {
   /** Connection problems are logged here (warn) instead of being thrown at a caller that is not waiting. */
   readonly logger?: Logger;
   /** How long to wait for the first connection before failing. Default 5 s. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long any command may take before it fails with "Command timed out".
+   * Default SINK_REDIS_COMMAND_TIMEOUT_MS; the query API's connection uses
+   * API_REDIS_COMMAND_TIMEOUT_MS.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 /**
  * Opens a Redis client and waits until it is ready, so a wrong `REDIS_URL`
  * fails at start-up with a message saying what to fix. Later disconnections
- * are retried by the client; commands issued meanwhile fail after a few
- * retries and are counted by the sinks' error metric.
+ * are retried by the client in the background.
+ *
+ * A command never waits for Redis: while the connection is down it fails at
+ * once (no offline queue), and once sent it fails after `commandTimeoutMs`
+ * (a hung server). Callers decide what a failure means: the sinks retry
+ * their writes with backoff until SINK_MAX_OUTAGE_MS, the query API answers
+ * 503. Without this, ioredis queues commands through its reconnects and a
+ * failure takes seconds to minutes to surface.
  * @example const redis = await connectRedis(config.REDIS_URL, { logger }); … await redis.quit();
  */
 export async function connectRedis(url: string, options: ConnectRedisOptions = {}): Promise<Redis> {
@@ -30,10 +58,20 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new ConfigError(`REDIS_URL: expected a redis:// or rediss:// URL, got '${redacted(url)}'`);
   }
+  const commandTimeout = options.commandTimeoutMs ?? SINK_REDIS_COMMAND_TIMEOUT_MS;
+  if (!Number.isInteger(commandTimeout) || commandTimeout <= 0) {
+    throw new ConfigError(
+      `Redis command timeout: expected a positive whole number of ms, got ${commandTimeout}`,
+    );
+  }
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 5_000,
-    maxRetriesPerRequest: 3,
+    commandTimeout,
+    enableOfflineQueue: false,
+    // commands in flight when the connection drops are failed, not resent after a reconnect: their callers retry
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
   });
   let lastProblem = '';
   redis.on('error', (error: Error) => {
@@ -60,6 +98,28 @@ export async function connectRedis(url: string, options: ConnectRedisOptions = {
     );
   }
   return redis;
+}
+
+/**
+ * Readiness of a Redis connection: ready, and a PING answered within the
+ * connection's command timeout. Fails with `VEROAI_ERR_SINK_UNAVAILABLE`
+ * saying why, at once while the connection is down.
+ * @example buildApiServer({ …, dependencies: [redisProbe(apiRedis)] })
+ */
+export function redisProbe(redis: Redis, dependency = 'redis'): DependencyProbe {
+  return {
+    dependency,
+    async probe() {
+      if (redis.status !== 'ready') {
+        throw redisFailure(`${dependency} readiness`, new Error(`connection is ${redis.status}`));
+      }
+      try {
+        await redis.ping();
+      } catch (error) {
+        throw redisFailure(`${dependency} readiness`, error);
+      }
+    },
+  };
 }
 
 /** The URL without its password, for messages and logs. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { FeatureSink, FeatureUpdate, FeatureView } from '../../processors/features/feature-update.js';
-import { ConfigError, VeroaiError } from '../../topology/errors.js';
+import { ConfigError, SinkDataError } from '../../topology/errors.js';
 import type { FeatureLookup, FeatureReader, StoredFeatures } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
 import { failedReplies } from './redis-failures.js';
@@ -86,11 +86,17 @@ export class RedisFeatureStore implements FeatureSink, FeatureReader {
   /**
    * Writes a batch in one round trip; resolves once Redis acknowledged every
    * update (written or refused by the event-time guard). Rejects the whole
-   * batch, before writing anything, if an update has a non-finite number.
+   * batch, before writing anything, if an update cannot be written (a
+   * non-finite number: `VEROAI_ERR_FEATURE_INVALID`); rejects with
+   * `VEROAI_ERR_SINK_DATA` when Redis refuses an update (e.g. WRONGTYPE: the
+   * key is not a hash), the others of the batch being written; both name the
+   * update's position (`valueIndex`). `VEROAI_ERR_SINK_UNAVAILABLE` when
+   * Redis is down or does not answer in time. Idempotent: a batch written
+   * again leaves the same values.
    */
   async write(updates: readonly FeatureUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    for (const update of updates) checkUpdate(update);
+    updates.forEach(checkUpdate);
     const pipeline = this.redis.pipeline() as unknown as GuardedWriteClient;
     for (const update of updates) {
       const args: Array<string | number> = [update.eventTime, this.ttlMs, EVENT_TIME_FIELD];
@@ -99,7 +105,11 @@ export class RedisFeatureStore implements FeatureSink, FeatureReader {
     }
     const replies = await this.metrics.observe('feature_write', async () => {
       const results = await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec();
-      const failure = failedReplies(results, 'feature store write');
+      const failure = failedReplies(
+        results,
+        'feature store write',
+        (i) => `key '${this.keyOf(updates[i]!.view, updates[i]!.entity)}'`,
+      );
       if (failure !== undefined) throw failure;
       return results ?? [];
     });
@@ -154,30 +164,27 @@ function toStoredFeatures(
   return { view, entity, values, eventTime, ageMs: Math.max(0, now - eventTime) };
 }
 
-function checkUpdate(update: FeatureUpdate): void {
+/** Refuses, as a data error naming its position in the batch, an update Redis could not hold faithfully. */
+function checkUpdate(update: FeatureUpdate, valueIndex: number): void {
   const where = `feature update (view '${update.view}', entity '${update.entity}')`;
+  const invalid = (message: string, hint: string) =>
+    new SinkDataError(`${where}: ${message}`, { code: 'VEROAI_ERR_FEATURE_INVALID', valueIndex, hint });
   if (update.entity === '') {
-    throw new VeroaiError('VEROAI_ERR_FEATURE_INVALID', `${where}: empty entity`, {
-      hint: 'the features processor must key every update by its entity',
-    });
+    throw invalid('empty entity', 'the features processor must key every update by its entity');
   }
   if (!Number.isFinite(update.eventTime)) {
-    throw new VeroaiError(
-      'VEROAI_ERR_FEATURE_INVALID',
-      `${where}: event time ${update.eventTime} is not a number`,
-      {
-        hint: 'set eventTime to the epoch ms of the newest event the values include',
-      },
+    throw invalid(
+      `event time ${update.eventTime} is not a number`,
+      'set eventTime to the epoch ms of the newest event the values include',
     );
   }
   for (const [name, value] of Object.entries(update.values)) {
     if (name === EVENT_TIME_FIELD || !Number.isFinite(value)) {
-      throw new VeroaiError(
-        'VEROAI_ERR_FEATURE_INVALID',
+      throw invalid(
         name === EVENT_TIME_FIELD
-          ? `${where}: '${EVENT_TIME_FIELD}' is reserved for the event time`
-          : `${where}: feature '${name}' is ${value}, not a finite number`,
-        { hint: 'rename the feature, or emit 0 / omit it when it is undefined (e.g. a rate over no events)' },
+          ? `'${EVENT_TIME_FIELD}' is reserved for the event time`
+          : `feature '${name}' is ${value}, not a finite number`,
+        'rename the feature, or emit 0 / omit it when it is undefined (e.g. a rate over no events)',
       );
     }
   }

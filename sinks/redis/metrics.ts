@@ -65,7 +65,9 @@ export class RedisSinkMetrics {
 
   /**
    * Runs one Redis call, timing it when it is a write; a failure is counted
-   * and rethrown as a `VEROAI_ERR_REDIS` error naming the operation.
+   * and rethrown as a catalogue error naming the operation:
+   * `VEROAI_ERR_SINK_UNAVAILABLE` (Redis down, hung or not serving) or
+   * `VEROAI_ERR_SINK_DATA` (Redis refused the value), see `redisFailure`.
    * @example await metrics.observe('feature_write', () => pipeline.exec());
    */
   async observe<T>(operation: RedisOperation, call: () => Promise<T>): Promise<T> {

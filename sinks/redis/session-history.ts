@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { SessionHistorySink, SessionSummary } from '../../processors/sessions/session-summary.js';
-import { ConfigError, VeroaiError } from '../../topology/errors.js';
+import { ConfigError, SinkDataError } from '../../topology/errors.js';
 import type { SessionHistoryReader } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
 import { failedReplies } from './redis-failures.js';
@@ -79,31 +79,54 @@ export class RedisSessionHistory implements SessionHistorySink, SessionHistoryRe
     return `${this.keyPrefix}:s:${tenantId}/${userId}`;
   }
 
-  /** Appends closed sessions in one round trip; resolves once Redis acknowledged them all. */
+  /**
+   * Appends closed sessions in one round trip; resolves once Redis
+   * acknowledged them all. A session that cannot be written
+   * (`VEROAI_ERR_SESSION_INVALID`, before anything is sent) or that Redis
+   * refuses (`VEROAI_ERR_SINK_DATA`, e.g. WRONGTYPE) rejects with its
+   * position in the batch (`valueIndex`); `VEROAI_ERR_SINK_UNAVAILABLE` when
+   * Redis is down or does not answer in time. Idempotent.
+   */
   async append(sessions: readonly SessionSummary[]): Promise<void> {
     if (sessions.length === 0) return;
-    for (const session of sessions) {
+    const encoded = sessions.map((session, valueIndex) => {
+      const who = `session summary for '${session.tenantId}/${session.userId}'`;
       if (!Number.isFinite(session.start) || session.tenantId === '' || session.userId === '') {
-        throw new VeroaiError(
-          'VEROAI_ERR_SESSION_INVALID',
-          `session summary for '${session.tenantId}/${session.userId}' needs a tenant, a user and a numeric start (got start ${session.start})`,
-          { hint: 'the sessions processor must fill tenantId, userId and start from the session window' },
+        throw new SinkDataError(
+          `${who} needs a tenant, a user and a numeric start (got start ${session.start})`,
+          {
+            code: 'VEROAI_ERR_SESSION_INVALID',
+            valueIndex,
+            hint: 'the sessions processor must fill tenantId, userId and start from the session window',
+          },
         );
       }
-    }
+      try {
+        return JSON.stringify(session);
+      } catch (cause) {
+        throw new SinkDataError(`${who} cannot be written as JSON: ${(cause as Error).message}`, {
+          code: 'VEROAI_ERR_SESSION_INVALID',
+          valueIndex,
+          cause,
+        });
+      }
+    });
     const pipeline = this.redis.pipeline() as unknown as SessionAppendClient;
-    for (const session of sessions) {
+    sessions.forEach((session, i) => {
       void pipeline.veroaiAppendSession(
         this.keyOf(session.tenantId, session.userId),
         session.start,
-        JSON.stringify(session),
+        encoded[i]!,
         this.keep,
         this.ttlMs,
       );
-    }
+    });
     await this.metrics.observe('session_write', async () => {
       const results = await (pipeline as unknown as ReturnType<Redis['pipeline']>).exec();
-      const failure = failedReplies(results, 'session history write');
+      const failure = failedReplies(results, 'session history write', (i) => {
+        const session = sessions[i]!;
+        return `key '${this.keyOf(session.tenantId, session.userId)}'`;
+      });
       if (failure !== undefined) throw failure;
     });
   }
