@@ -6,6 +6,7 @@
  *   npm run bench -- eos [--records 1000000]
  *   npm run bench -- restore [--records 1000000]
  *   npm run bench -- session [--records 1000000] [--spacing-ms 4]
+ *   npm run bench -- session-count [--guarantee at_least_once|exactly_once] [--out-of-order 0.03] [--heap-mb 256] [--kafka-streams]
  *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
  *   npm run bench -- freshness [--rate 10000] [--seconds 30]
  *   npm run bench -- sliding [--records 100000] [--keys 1000]
@@ -16,6 +17,7 @@ import { benchFeaturesApi } from './features-api.js';
 import { benchFreshness } from './freshness.js';
 import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
+import { benchSessionCount } from './session-count.js';
 import { benchSlidingWindows } from './sliding-windows.js';
 import { benchStateless } from './stateless.js';
 
@@ -29,6 +31,17 @@ const integerFrom =
   };
 const positiveInt = integerFrom(1, 'a positive integer');
 const nonNegativeInt = integerFrom(0, '0 or a positive integer');
+const fraction = (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1)
+    throw new InvalidArgumentError('expected a fraction from 0 up to (not including) 1, e.g. 0.03');
+  return n;
+};
+const guarantee = (value: string): 'at_least_once' | 'exactly_once' => {
+  if (value !== 'at_least_once' && value !== 'exactly_once')
+    throw new InvalidArgumentError('expected at_least_once or exactly_once');
+  return value;
+};
 
 /** A command's action: runs the bench with its options and prints its one JSON line. */
 const printing =
@@ -89,6 +102,34 @@ program
     256,
   )
   .action(printing(benchSession));
+
+program
+  .command('session-count')
+  .description(
+    'a session count (5 min gap, RocksDB, suppress untilWindowCloses) over a seeded 1M-record, 100k-key input in a heap-bounded process: rate to zero lag, first commit, peak RSS, vs the raw client',
+  )
+  .option('--records <n>', 'input records', positiveInt, 1_000_000)
+  .option('--keys <n>', 'distinct keys, drawn uniformly', positiveInt, 100_000)
+  .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
+  .option('--span-minutes <n>', 'event time the input covers, advancing evenly', positiveInt, 60)
+  .option('--out-of-order <fraction>', 'share of records shifted back by 1 s to twice the gap', fraction, 0)
+  .option('--grace-ms <n>', 'session windows grace', nonNegativeInt, 0)
+  .option('--guarantee <guarantee>', 'at_least_once or exactly_once', guarantee, 'at_least_once')
+  .option(
+    '--heap-mb <n>',
+    "the measured process's --max-old-space-size (Kafka Streams: -Xmx); 0: the runtime's default",
+    nonNegativeInt,
+    256,
+  )
+  .option('--seed <n>', 'seed of the workload generator', nonNegativeInt, 42)
+  .option('--timeout-s <n>', 'a run not at zero lag by then has failed', positiveInt, 900)
+  .option('--cpu-prof <dir>', "write a V8 CPU profile of the engine's process into <dir>")
+  .option(
+    '--input <topic>',
+    'replay an input topic an earlier run wrote with the same workload options (no fill)',
+  )
+  .option('--kafka-streams', 'run the topology on Kafka Streams 3.9.1 (bench/kafka-streams) instead', false)
+  .action(printing(benchSessionCount));
 
 program
   .command('features-api')
