@@ -307,17 +307,17 @@ describe('windows on a real Kafka broker', () => {
   it('session: merges retract the merged sessions with tombstones; late records cannot open or extend a closed session', async () => {
     await runScript(
       'session',
-      // grace long enough that both sessions are still open when a record bridges them
-      SessionWindows.ofInactivityGapAndGrace(10_000, 15_000),
+      // a session closes once stream time is past its end + gap + grace (Kafka Streams): 15 s after its end
+      SessionWindows.ofInactivityGapAndGrace(10_000, 5_000),
       [
         ['u', 0],
         ['u', 5_000], // extends [0, 0]
-        ['u', 20_000], // 15 s after 5 000: a new session
+        ['u', 20_000], // 15 s after 5 000: a new session; [0, 5 000] is open until stream time passes 20 000
         ['u', 12_000], // within the gap of both: merges them
         ['v', 3_000], // a session [3 000, 3 000] would close at 18 000 < stream time 20 000: late
         ['u', 36_001],
         // would extend [0, 20 000] to [0, 21 000], closed at 36 000 < 36 001: late
-        // ([0, 20 000] is still stored: retention gap + grace keeps it until stream time passes 45 000)
+        // ([0, 20 000] is still stored: retention gap + grace keeps it until stream time passes 35 000 + a sweep)
         ['u', 21_000],
         ['z', 90_000],
       ],
