@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { concat, concatMap, from, NEVER, type Observable, throwError, toArray } from 'rxjs';
+import { concat, concatMap, from, type Observable, throwError, toArray } from 'rxjs';
 import {
   catalogueEntry,
   type ProcessorSupplier,
@@ -96,7 +96,8 @@ export function writeBatchToSink<K, V>(
       toArray(),
       concatMap((records) => from(writeUntilRefused(records, writeRecords))),
       concatMap((outcome): Observable<StreamRecord<K, V>> => {
-        if (outcome.aborted) return NEVER;
+        // not the records' fault: the batch fails uncommitted (its catalogue entry fails the task)
+        if (outcome.aborted !== undefined) return throwError(() => outcome.aborted);
         const written = from(outcome.written);
         const { refused } = outcome;
         if (refused === undefined) return written;
@@ -115,8 +116,8 @@ interface WriteOutcome<R> {
   readonly written: readonly R[];
   /** The first record the sink refused: dead-lettered; the records after it are re-delivered. */
   readonly refused?: { readonly record: R; readonly error: unknown };
-  /** The retries were aborted: the batch is left unfinished. */
-  readonly aborted?: boolean;
+  /** The retries were aborted (the error saying so): the batch fails, uncommitted. */
+  readonly aborted?: unknown;
 }
 
 /** Writes records until the sink refuses one: what was written, and the refused record. */
@@ -129,12 +130,12 @@ async function writeUntilRefused<R>(
     await write(records);
     return { written: records };
   } catch (error) {
-    if (isAbort(error)) return { written: [], aborted: true };
+    if (isAbort(error)) return { written: [], aborted: error };
     const index = refusedIndex(error, records.length);
     if (index === undefined) return writeOneByOne(records, write, error);
     // the records before it may not have been written (a sink checks a batch before sending it): write them
     const before = await writeUntilRefused(records.slice(0, index), write);
-    if (before.aborted === true || before.refused !== undefined) return before;
+    if (before.aborted !== undefined || before.refused !== undefined) return before;
     return { written: before.written, refused: { record: records[index]!, error } };
   }
 }
@@ -150,7 +151,7 @@ async function writeOneByOne<R>(
     try {
       await write([records[i]!]);
     } catch (error) {
-      if (isAbort(error)) return { written: [], aborted: true };
+      if (isAbort(error)) return { written: [], aborted: error };
       return { written: records.slice(0, i), refused: { record: records[i]!, error } };
     }
   }

@@ -18,6 +18,12 @@ export interface CatalogueEntry {
   readonly retriable: boolean;
   /** What to do about it, unless the error carries a more specific hint. */
   readonly hint?: string;
+  /**
+   * Raised while processing, it is not the record's fault: the task fails
+   * and its batch is not committed (a restart restores the state and
+   * reprocesses it), instead of the record going to the dead-letter topic.
+   */
+  readonly failsTask?: boolean;
 }
 
 export const ERROR_CATALOGUE = {
@@ -120,6 +126,7 @@ export const ERROR_CATALOGUE = {
     meaning: 'a local state store failed (disk, corrupt entry, checkpoint)',
     status: 500,
     retriable: false,
+    failsTask: true,
     hint: 'check STATE_DIR (disk space, permissions); the task restores from its changelog on restart',
   },
 
@@ -135,12 +142,14 @@ export const ERROR_CATALOGUE = {
     meaning: 'a sink stayed unavailable for longer than SINK_MAX_OUTAGE_MS: the job stops without committing',
     status: 503,
     retriable: false,
+    failsTask: true,
     hint: 'bring Redis back (or raise SINK_MAX_OUTAGE_MS) and start the job again: it resumes from its last commit, nothing is lost',
   },
   VEROAI_ERR_SINK_ABORTED: {
     meaning: 'a sink write was abandoned because the application is stopping; its batch is not committed',
     status: 503,
     retriable: false,
+    failsTask: true,
     hint: 'nothing to do: the batch is reprocessed on the next start',
   },
   VEROAI_ERR_SINK_DATA: {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { OperatorFunction } from 'rxjs';
+import { catalogueEntry } from '../error-catalogue.js';
 import { DeserializationError, LateRecordError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { changelogTopic, topicName } from '../plan/topology.js';
@@ -11,7 +12,6 @@ import type { Serde } from '../serdes/serde.js';
 import { CheckpointFile } from '../state/checkpoint-file.js';
 import { RocksDbDatabase } from '../state/rocksdb-database.js';
 import type { StateStore, StoreType } from '../state/store.js';
-import { StoreError } from '../state/store-error.js';
 import { createTaskStore, type TaskStore } from '../state/task-stores.js';
 import { deleteWindowsEndedBefore } from '../state/window-retention.js';
 import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
@@ -596,7 +596,8 @@ export class StreamTask {
         this.taskFailure ??= error;
         this.onTaskFailure?.();
       },
-      isInfrastructureError: (error) => error instanceof StoreError,
+      isInfrastructureError: (error) =>
+        error instanceof VeroaiError && catalogueEntry(error.code)?.failsTask === true,
     };
     const built = new Map<string, Downstream & NodeCounts>();
     const sources = new Map<string, Downstream>();

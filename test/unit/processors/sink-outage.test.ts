@@ -69,3 +69,32 @@ describe('a sink outage', () => {
     expect(driver.readOutput('feature_updates')).toHaveLength(2);
   });
 });
+
+describe('a sink write aborted by a stop', () => {
+  it('fails the batch uncommitted (not the records: nothing is dead-lettered) instead of hanging the stop', async () => {
+    const features = new MemoryFeatureSink();
+    const stopping = new AbortController();
+    const { topology } = firstPipelineTopology({
+      serdes: {
+        telemetry: telemetryEventSerde(),
+        session: userSessionSerde(),
+        feature: featureUpdateSerde(),
+      },
+      sinks: { features, sessionHistory: new MemorySessionHistorySink() },
+      sinkRetry: {
+        initialBackoffMs: 60_000,
+        maxOutageMs: 600_000,
+        signal: stopping.signal,
+        // the first failure starts a minute's backoff: the stop aborts it
+        onFailure: () => stopping.abort(),
+      },
+    });
+    driver = await TestDriver.create(topology, { startTime: T0 });
+    features.failNextWrites = 1_000;
+    const failed = new Promise<unknown>((resolve) => driver!.app.once('error', resolve));
+    await driver.pipeInput('raw_events', 'acme/alice', click('e1', T0), T0).catch(() => undefined);
+    expect(String(await failed)).toMatch(/abandoned|abort/i);
+    expect(driver.app.state).toBe('failed');
+    expect(driver.readDeadLetters()).toEqual([]);
+  });
+});
