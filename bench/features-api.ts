@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildApiServer } from '../api/server.js';
-import type { FeatureUpdate } from '../processors/features/feature-update.js';
+import type { FeatureUpdate } from '../schemas/index.js';
 import {
   connectRedis,
   deleteKeysWithPrefix,

@@ -1,6 +1,6 @@
-import type { FeatureSink } from '../processors/features/feature-update.js';
+import type { FeatureSink } from '../processors/features/feature-sink.js';
 import { type FirstPipelineOptions, firstPipelineTopology } from '../processors/first-pipeline.js';
-import type { SessionHistorySink } from '../processors/sessions/session-summary.js';
+import type { SessionHistorySink } from '../processors/sessions/session-history-sink.js';
 import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
 import { type TopicSpec, type Topology, TopologyError } from '../topology/index.js';
 import type { AppConfig } from './config.js';

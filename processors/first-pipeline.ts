@@ -1,8 +1,8 @@
-import type { TelemetryEvent } from '../schemas/index.js';
+import type { FeatureUpdate, SessionSummary, TelemetryEvent } from '../schemas/index.js';
 import { type Serde, type TopicSpec, type Topology, TopologyBuilder } from '../topology/index.js';
-import type { FeatureSink, FeatureUpdate } from './features/feature-update.js';
+import type { FeatureSink } from './features/feature-sink.js';
 import { FEATURE_UPDATES_TOPIC, featureUpdates } from './features/feature-updates.js';
-import type { SessionHistorySink, SessionSummary } from './sessions/session-summary.js';
+import type { SessionHistorySink } from './sessions/session-history-sink.js';
 import { USER_SESSIONS_TOPIC, userSessions } from './sessions/user-sessions.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from './telemetry/clean-telemetry.js';
 import type { ValidationLimits } from './telemetry/validate.js';

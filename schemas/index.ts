@@ -1,14 +1,16 @@
 /** Avro schemas of the platform's topics, their codec and the schema registry client. */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { FeatureUpdate } from '../processors/features/feature-update.js';
-import type { SessionSummary } from '../processors/sessions/session-summary.js';
 import type { Serde } from '../topology/index.js';
 import { avroSerde, type SchemaRegistryClient } from './avro-serde.js';
+import type { FeatureUpdate } from './feature-update.js';
 import type { TelemetryEvent } from './telemetry-event.js';
+import type { SessionSummary } from './user-session.js';
 
 export { type AvroSerdeOptions, avroSerde, type SchemaRegistryClient } from './avro-serde.js';
 export { type CatalogEntry, defaultCatalog, SchemaCatalog } from './catalog.js';
+export * from './feature-update.js';
 export * from './telemetry-event.js';
+export * from './user-session.js';
 
 const registries = new Map<string, SchemaRegistryClient>();
 

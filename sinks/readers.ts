@@ -1,5 +1,4 @@
-import type { FeatureView } from '../processors/features/feature-update.js';
-import type { SessionSummary } from '../processors/sessions/session-summary.js';
+import type { FeatureView, SessionSummary } from '../schemas/index.js';
 
 /** One feature view of one entity as the store holds it. */
 export interface StoredFeatures {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { FEATURE_VIEWS, type FeatureView, tenantOfEntity } from '../../processors/features/feature-update.js';
+import { FEATURE_VIEWS, type FeatureView, tenantOfEntity } from '../../schemas/index.js';
 import type { FeatureLookup, FeatureReader, StoredFeatures } from '../../sinks/index.js';
 import { canRead, apiKeySecurity as security } from '../auth.js';
 import { apiErrors, errorResponses } from '../errors.js';

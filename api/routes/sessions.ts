@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { SessionSummary } from '../../processors/sessions/session-summary.js';
+import type { SessionSummary } from '../../schemas/index.js';
 import type { SessionHistoryReader } from '../../sinks/index.js';
 import { apiKeySecurity, canRead } from '../auth.js';
 import { apiErrors, errorResponses } from '../errors.js';

@@ -1,6 +1,5 @@
-import type { TelemetryEvent } from '../../schemas/index.js';
+import type { FeatureUpdate, SessionSummary, TelemetryEvent } from '../../schemas/index.js';
 import { type KStream, type Serde, Serdes, type TopologyBuilder } from '../../topology/index.js';
-import type { SessionSummary } from '../sessions/session-summary.js';
 import { type SinkRetryOptions, writeBatchToSink } from '../write-batch-to-sink.js';
 import {
   type ApiCall,
@@ -10,7 +9,7 @@ import {
   endpointHealth,
   isApiEvent,
 } from './endpoint-health.js';
-import type { FeatureSink, FeatureUpdate } from './feature-update.js';
+import type { FeatureSink } from './feature-sink.js';
 import { featureView, idleIndexStoreOf } from './feature-view.js';
 import {
   TENANT_USAGE_STORE,

@@ -1,3 +1,4 @@
+import { type FeatureUpdate, type FeatureView, tenantOfEntity } from '../../schemas/index.js';
 import {
   type KeyValueStore,
   type ProcessorContext,
@@ -6,7 +7,6 @@ import {
   type StreamRecord,
   TimeIndex,
 } from '../../topology/index.js';
-import { type FeatureUpdate, type FeatureView, tenantOfEntity } from './feature-update.js';
 
 /** How one feature view folds its inputs into per-entity state and reads values from it. */
 export interface FeatureViewDefinition<S, V> {

@@ -1,6 +1,6 @@
+import type { SessionSummary } from '../../schemas/index.js';
 import type { SessionStore, StreamsApplication } from '../../topology/index.js';
 import { type SessionAggregate, sessionSummaryOf } from './session-aggregate.js';
-import type { SessionSummary } from './session-summary.js';
 import { USER_SESSIONS_STORE } from './user-sessions.js';
 
 /**

@@ -1,6 +1,5 @@
-import type { TelemetryEvent } from '../../schemas/index.js';
+import type { SessionSummary, TelemetryEvent } from '../../schemas/index.js';
 import type { Window } from '../../topology/index.js';
-import type { SessionSummary } from './session-summary.js';
 
 /**
  * What the session store keeps per open session (store `user-sessions`):

@@ -1,5 +1,5 @@
 import { filter, map } from 'rxjs';
-import type { TelemetryEvent } from '../../schemas/index.js';
+import type { SessionSummary, TelemetryEvent } from '../../schemas/index.js';
 import {
   type KStream,
   type ProcessorSupplier,
@@ -19,7 +19,7 @@ import {
   type SessionAggregate,
   sessionSummaryOf,
 } from './session-aggregate.js';
-import type { SessionHistorySink, SessionSummary } from './session-summary.js';
+import type { SessionHistorySink } from './session-history-sink.js';
 
 export const USER_SESSIONS_TOPIC = 'user_sessions';
 /** The session store: open sessions per `tenantId/userId`, for interactive queries. */

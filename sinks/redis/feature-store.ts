@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { FeatureSink, FeatureUpdate, FeatureView } from '../../processors/features/feature-update.js';
+import type { FeatureSink } from '../../processors/features/feature-sink.js';
+import type { FeatureUpdate, FeatureView } from '../../schemas/index.js';
 import { ConfigError, SinkDataError } from '../../topology/errors.js';
 import type { FeatureLookup, FeatureReader, StoredFeatures } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';

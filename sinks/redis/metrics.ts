@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { FEATURE_VIEWS } from '../../processors/features/feature-update.js';
+import { FEATURE_VIEWS } from '../../schemas/index.js';
 import { redisFailure } from './redis-failures.js';
 
 /** What a Redis sink call was doing, for the `operation` label. */

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { SessionHistorySink, SessionSummary } from '../../processors/sessions/session-summary.js';
+import type { SessionHistorySink } from '../../processors/sessions/session-history-sink.js';
+import type { SessionSummary } from '../../schemas/index.js';
 import { ConfigError, SinkDataError } from '../../topology/errors.js';
 import type { SessionHistoryReader } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';

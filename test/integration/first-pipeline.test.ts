@@ -12,7 +12,7 @@ import { buildApiServer } from '../../api/server.js';
 import { ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { firstPipelineTopology } from '../../processors/first-pipeline.js';
 import { openSessionOf } from '../../processors/sessions/open-session.js';
-import type { SessionSummary } from '../../processors/sessions/session-summary.js';
+import type { SessionSummary } from '../../schemas/index.js';
 import {
   EMPTY_PAYLOAD,
   featureUpdateSerde,

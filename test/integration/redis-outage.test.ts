@@ -22,13 +22,13 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cli/config.js';
 import { type MainJob, startMainJob } from '../../cli/main-job.js';
-import type { FeatureUpdate } from '../../processors/features/feature-update.js';
 import {
   retrySinkWrite,
   type SinkFailure,
   type SinkRetryOptions,
   writeBatchToSink,
 } from '../../processors/write-batch-to-sink.js';
+import type { FeatureUpdate } from '../../schemas/index.js';
 import { connectRedis, type RedisClient, RedisFeatureStore } from '../../sinks/index.js';
 import {
   DLQ_HEADERS,

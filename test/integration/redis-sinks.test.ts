@@ -1,7 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { FeatureUpdate } from '../../processors/features/feature-update.js';
-import type { SessionSummary } from '../../processors/sessions/session-summary.js';
+import type { FeatureUpdate, SessionSummary } from '../../schemas/index.js';
 import {
   connectRedis,
   EVENT_TIME_FIELD,

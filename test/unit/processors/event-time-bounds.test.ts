@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
 import type { SessionAggregate } from '../../../processors/sessions/session-aggregate.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
 import {
   EMPTY_PAYLOAD,
   featureUpdateSerde,
@@ -11,6 +10,7 @@ import {
   telemetryEventSerde,
   userSessionSerde,
 } from '../../../schemas/index.js';
+import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { DLQ_HEADERS, type SessionStore, TestDriver } from '../../../topology/index.js';
 
 /**

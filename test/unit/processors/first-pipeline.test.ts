@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FeatureUpdate } from '../../../processors/features/feature-update.js';
 import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
 import type { SessionAggregate } from '../../../processors/sessions/session-aggregate.js';
-import type { SessionSummary } from '../../../processors/sessions/session-summary.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
+import type { FeatureUpdate, SessionSummary } from '../../../schemas/index.js';
 import {
   EMPTY_PAYLOAD,
   featureUpdateSerde,
@@ -13,6 +11,7 @@ import {
   telemetryEventSerde,
   userSessionSerde,
 } from '../../../schemas/index.js';
+import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { DLQ_HEADERS, type SessionStore, TestDriver } from '../../../topology/index.js';
 
 /** 10:00:00 UTC: minute- and hour-aligned, so bucket boundaries are easy to reason about. */

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SampleTraffic } from '../../../cli/sample-traffic.js';
-import type { FeatureUpdate } from '../../../processors/features/feature-update.js';
 import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
-import type { SessionSummary } from '../../../processors/sessions/session-summary.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
+import type { FeatureUpdate, SessionSummary } from '../../../schemas/index.js';
 import {
   featureUpdateSerde,
   type TelemetryEvent,
   telemetryEventSerde,
   userSessionSerde,
 } from '../../../schemas/index.js';
+import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { partitionForKey, TestDriver } from '../../../topology/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);

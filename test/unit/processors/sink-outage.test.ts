@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../processors/testing/memory-sinks.js';
 import type { SinkFailure } from '../../../processors/write-batch-to-sink.js';
 import {
   EMPTY_PAYLOAD,
@@ -9,6 +8,7 @@ import {
   telemetryEventSerde,
   userSessionSerde,
 } from '../../../schemas/index.js';
+import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { TestDriver } from '../../../topology/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);

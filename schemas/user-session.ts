@@ -1,5 +1,5 @@
 /**
- * A user session as the platform sees it: the value of `user_sessions` (keyed
+ * A user session as the platform sees it (schemas/user_session.avsc): the value of `user_sessions` (keyed
  * `tenantId/userId`), what the API serves for closed sessions, and (for an
  * open session) what it derives from the session store's aggregate.
  */
@@ -17,9 +17,4 @@ export interface SessionSummary {
   readonly errorCount: number;
   readonly distinctPages: number;
   readonly lastPath: string | null;
-}
-
-/** Where closed sessions are kept for the API (Redis in production). Writing a session twice is harmless. */
-export interface SessionHistorySink {
-  append(sessions: readonly SessionSummary[]): Promise<void>;
 }

@@ -1,5 +1,6 @@
-import type { FeatureSink, FeatureUpdate } from '../features/feature-update.js';
-import type { SessionHistorySink, SessionSummary } from '../sessions/session-summary.js';
+import type { FeatureSink } from '../../processors/features/feature-sink.js';
+import type { SessionHistorySink } from '../../processors/sessions/session-history-sink.js';
+import type { FeatureUpdate, SessionSummary } from '../../schemas/index.js';
 
 /**
  * The feature sink in memory, for tests and the no-Redis demo: every write in

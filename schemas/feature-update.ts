@@ -1,8 +1,8 @@
 /**
- * What the features processors produce and the feature store keeps: the values
- * of one feature view for one entity, as of an event time. This is the
- * contract between processors/features (which computes) and sinks/ (which
- * writes to Redis) and api/ (which serves); processors know nothing of Redis.
+ * The value of `feature_updates` (schemas/feature_update.avsc): the values of
+ * one feature view for one entity, as of an event time. The contract between
+ * processors/features (which computes), sinks/ (which writes to Redis) and
+ * api/ (which serves).
  */
 export const FEATURE_VIEWS = ['user_activity', 'endpoint_health', 'tenant_usage'] as const;
 export type FeatureView = (typeof FEATURE_VIEWS)[number];
@@ -21,11 +21,6 @@ export interface FeatureUpdate {
   readonly values: Readonly<Record<string, number>>;
   /** The event time (epoch ms) the values are as of; a store never moves an entity back in time. */
   readonly eventTime: number;
-}
-
-/** Where feature updates are written (Redis in production). Resolves once they are durable. */
-export interface FeatureSink {
-  write(updates: readonly FeatureUpdate[]): Promise<void>;
 }
 
 /** The tenant an entity belongs to: its first `/`-separated segment. */
