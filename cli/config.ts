@@ -43,6 +43,13 @@ const schema = z
     API_HOST: z.string().min(1).default('127.0.0.1'),
     API_PORT: port.default(8080),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // how long a stop (SIGINT/SIGTERM, --duration) may wait for the batches in progress; past it they are
+    // abandoned uncommitted and the process exits 3
+    STOP_TIMEOUT_MS: z.coerce
+      .number({ error: 'expected a whole number of milliseconds, e.g. 30000 for 30 s' })
+      .int('expected a whole number of milliseconds, e.g. 30000 for 30 s')
+      .min(100, 'expected at least 100 (milliseconds), e.g. 30000 for 30 s')
+      .default(30_000),
     SAMPLE_EVENTS_PER_SECOND: z.coerce.number().int().min(0).default(200),
     // a secret: parsed (and its errors reported without echoing it) by api/auth.ts parseApiKeys
     API_KEYS: z.string().optional(),

@@ -23,6 +23,13 @@ import { StreamsApplication } from '../topology/index.js';
 import type { AppConfig } from './config.js';
 import { defaultTopology } from './default-topology.js';
 import { SampleFeed } from './sample-feed.js';
+import {
+  checkStateDir,
+  kafkaStartError,
+  listenError,
+  StartUp,
+  StopRequestedDuringStartUp,
+} from './start-up.js';
 import { transportFor } from './transport.js';
 
 export interface MainJobOptions {
@@ -32,6 +39,12 @@ export interface MainJobOptions {
   readonly sessionDefaults?: { readonly gapMs: number; readonly graceMs: number };
   /** API keys when API_KEYS is not set (the demo makes some); without any, only /metrics and /health are served. */
   readonly fallbackApiKeys?: ReadonlyMap<string, string>;
+  /**
+   * Aborted when the operator asks the process to stop (the first
+   * SIGINT/SIGTERM): a start-up in progress ends at the step it is at and
+   * closes what it opened; the application never runs.
+   */
+  readonly stopRequested?: AbortSignal;
 }
 
 export interface MainJob {
@@ -45,18 +58,47 @@ export interface MainJob {
   readonly feed: SampleFeed | undefined;
   /** Resolves when the job has failed for good (e.g. a sink down past its retries). */
   readonly failed: Promise<unknown>;
-  /** Stops the feed, finishes the batch in progress, commits, leaves the group, closes everything. */
+  /**
+   * Stops the feed, finishes the batch in progress, commits, leaves the group,
+   * closes everything. Past STOP_TIMEOUT_MS the batches still in flight are
+   * abandoned uncommitted and it rejects with `VEROAI_ERR_STOP_TIMEOUT`, once
+   * everything is closed.
+   */
   stop(): Promise<void>;
 }
 
 const DEFAULT_SESSION = { gapMs: 30 * 60_000, graceMs: 5 * 60_000 };
 
-/** Starts the main job from the configuration; throws a VeroaiError naming what to fix when it cannot. */
+/**
+ * Starts the main job from the configuration; throws a VeroaiError naming
+ * what to fix when it cannot. Resolves to undefined when a stop was requested
+ * during start-up. Either way, what start-up opened is closed again.
+ */
 export async function startMainJob(
   config: AppConfig,
   logger: Logger,
   options: MainJobOptions,
+): Promise<MainJob | undefined> {
+  const startUp = new StartUp(options.stopRequested, logger);
+  try {
+    return await assembleMainJob(config, logger, options, startUp);
+  } catch (error) {
+    await startUp.closeAll();
+    if (error instanceof StopRequestedDuringStartUp) return undefined;
+    // a stop requested while a step failed (e.g. Kafka unreachable as the operator gave up): a stop
+    if (options.stopRequested?.aborted) return undefined;
+    throw error;
+  }
+}
+
+async function assembleMainJob(
+  config: AppConfig,
+  logger: Logger,
+  options: MainJobOptions,
+  startUp: StartUp,
 ): Promise<MainJob> {
+  // before anything connects: found now, not at the first task's creation after the group join
+  if (config.STATE_STORE === 'rocksdb') await checkStateDir(config.STATE_DIR);
   const apiKeys = config.API_KEYS === undefined ? options.fallbackApiKeys : parseApiKeys(config.API_KEYS);
   const session = {
     gapMs: config.SESSION_GAP_MS ?? options.sessionDefaults?.gapMs ?? DEFAULT_SESSION.gapMs,
@@ -66,11 +108,12 @@ export async function startMainJob(
   collectDefaultMetrics({ register: registry, prefix: 'veroai_process_' });
   // the sinks' writes and the API's reads each get a connection: the API's commands time out sooner
   // (it answers 503 within 250 ms while Redis is down or hung), the sinks' retry until SINK_MAX_OUTAGE_MS
-  const redis = await connectRedis(config.REDIS_URL, { logger });
-  const apiRedis = await connectRedis(config.REDIS_URL, {
-    logger,
-    commandTimeoutMs: API_REDIS_COMMAND_TIMEOUT_MS,
-  });
+  const redis = await startUp.open('Redis', connectRedis(config.REDIS_URL, { logger }), closeRedis);
+  const apiRedis = await startUp.open(
+    'Redis (API)',
+    connectRedis(config.REDIS_URL, { logger, commandTimeoutMs: API_REDIS_COMMAND_TIMEOUT_MS }),
+    closeRedis,
+  );
   const features = new RedisFeatureStore({ redis, registry, ttlMs: config.FEATURE_TTL_MS });
   const sessionHistory = new RedisSessionHistory({ redis, registry });
   const featureReader = new RedisFeatureStore({ redis: apiRedis, registry, ttlMs: config.FEATURE_TTL_MS });
@@ -81,12 +124,18 @@ export async function startMainJob(
   const failed = new Promise<unknown>((resolve) => {
     reportFailure = resolve;
   });
+  // aborts the sinks' retries: at once after a fatal error (nothing more is committed); after a stop, once the
+  // application has stopped (a batch whose sink comes back before the stop deadline still finishes; one still
+  // retrying then was abandoned by the application and stops retrying now)
+  const sinksGiveUp = new AbortController();
+  void failed.then(() => sinksGiveUp.abort(new Error('the job failed')));
   const { topology, topics, inputTopic } = defaultTopology(config, {
     sinks: { features, sessionHistory },
     sessionGapMs: session.gapMs,
     sessionGraceMs: session.graceMs,
     sinkRetry: {
       maxOutageMs: config.SINK_MAX_OUTAGE_MS,
+      signal: sinksGiveUp.signal,
       onFailure: (failure: SinkFailure) => {
         logger.warn(
           {
@@ -105,6 +154,7 @@ export async function startMainJob(
     },
   });
   const transport = transportFor(config, logger);
+  startUp.remember('the transport', () => transport.close());
   if (transport.kind === 'memory') await transport.ensureTopics(topics);
   const app = new StreamsApplication(topology, {
     applicationId: config.APPLICATION_ID,
@@ -113,10 +163,14 @@ export async function startMainJob(
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     stateDir: config.STATE_DIR,
     defaultStoreType: config.STATE_STORE,
+    stopTimeoutMs: config.STOP_TIMEOUT_MS,
     logger,
     metricsRegistry: registry,
   });
   app.on('error', (error) => reportFailure(error));
+  // a failure the application cannot see (a sink down past SINK_MAX_OUTAGE_MS) fails it all the same:
+  // nothing more is committed, the group is left at once
+  void failed.then((error) => app.fail(error));
   const api = await buildApiServer({
     registry,
     app,
@@ -140,9 +194,28 @@ export async function startMainJob(
       })
     : undefined;
 
-  await app.start();
-  const address = await api.listen({ host: config.API_HOST, port: config.API_PORT });
-  await feed?.start();
+  startUp.remember('the API', () => api.close());
+
+  // the port first: a port in use ends the start-up before the group is joined
+  const address = await startUp.step(
+    api.listen({ host: config.API_HOST, port: config.API_PORT }).catch((error: unknown) => {
+      throw listenError(error, config.API_HOST, config.API_PORT);
+    }),
+  );
+  // a stop requested while the application starts: stop() ends its start-up, it never runs
+  startUp.remember('the application', () => app.stop());
+  await startUp.step(
+    app.start().catch((error: unknown) => {
+      throw kafkaStartError(error, config.KAFKA_BROKERS);
+    }),
+  );
+  // a fatal error while starting (e.g. a task could not be created): reported through `failed`
+  if (app.state === 'failed') throw await failed;
+  if (feed !== undefined) {
+    startUp.remember('the sample feed', () => feed.stop());
+    await startUp.step(feed.start());
+  }
+  startUp.check();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -157,14 +230,25 @@ export async function startMainJob(
     stop() {
       stopping ??= (async () => {
         await feed?.stop();
-        await app.stop();
+        // past the deadline the application abandons what is in flight and rejects: close the rest all the same
+        const stopped = await app.stop().then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        );
+        sinksGiveUp.abort(new Error('the application has stopped'));
         await api.close();
         await transport.close();
         // without an offline queue QUIT fails while Redis is down: then just close the socket
         for (const connection of [redis, apiRedis])
           await connection.quit().catch(() => connection.disconnect());
+        if (stopped !== undefined) throw stopped.error;
       })();
       return stopping;
     },
   };
+}
+
+/** A start-up that did not finish closes its Redis connections at once: no QUIT to wait for. */
+function closeRedis(redis: { disconnect(): void }): void {
+  redis.disconnect();
 }

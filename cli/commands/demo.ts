@@ -4,6 +4,7 @@ import logUpdate from 'log-update';
 import { OPEN_SESSIONS_STORE } from '../../processors/sessions/user-sessions.js';
 import type { KeyValueStore } from '../../topology/index.js';
 import { loadConfig } from '../config.js';
+import { cleanStopSignal } from '../lifecycle.js';
 import { createLogger } from '../logger.js';
 import { type MainJob, startMainJob } from '../main-job.js';
 import { parseDuration, untilStopped } from './run.js';
@@ -25,6 +26,8 @@ export function registerDemo(program: Command): void {
     .option('--kafka', 'run against KAFKA_BROKERS instead of the embedded memory transport')
     .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)
     .action(async (options: DemoOptions) => {
+      // before anything starts: a signal during start-up is a clean stop too
+      const stopRequested = cleanStopSignal();
       // the screen is the demo's output; its intentional dead letters would flood a warn-level log
       const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'error', ...process.env };
       if (options.kafka) env.TRANSPORT = 'kafka';
@@ -39,11 +42,22 @@ export function registerDemo(program: Command): void {
         sample: true,
         sessionDefaults: DEMO_SESSION,
         fallbackApiKeys,
+        stopRequested,
       });
+      if (job === undefined) {
+        logger.info({ reason: String(stopRequested.reason) }, 'stopped during start-up');
+        return;
+      }
       const screen = new DemoScreen(job, config.APPLICATION_ID);
       screen.start();
       try {
-        await untilStopped(job, logger, options.duration);
+        await untilStopped(job, logger, {
+          durationSeconds: options.duration,
+          stopRequested,
+          stopTimeoutMs: config.STOP_TIMEOUT_MS,
+          // the screen stops redrawing, so what the stop prints is not drawn over
+          onStopping: () => screen.stop(),
+        });
       } finally {
         screen.stop();
       }
@@ -81,7 +95,9 @@ class DemoScreen {
   }
 
   stop(): void {
+    if (this.timer === undefined) return;
     clearInterval(this.timer);
+    this.timer = undefined;
     if (this.live) logUpdate.done();
   }
 
@@ -106,6 +122,8 @@ class DemoScreen {
 
   private async draw(): Promise<void> {
     const f = await figures(this.job);
+    // stopped while the figures were read: the screen is done
+    if (this.timer === undefined) return;
     const now = Date.now();
     const rate =
       this.previous === undefined

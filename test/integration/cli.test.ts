@@ -40,7 +40,8 @@ describe('the veroai command', () => {
 
   it('a bad configuration stops with the variable, the expected form and the value', () => {
     const out = veroai(['run'], { TRANSPORT: 'kafka', KAFKA_BROKERS: 'nope', API_PORT: 'eighty' });
-    expect(out.status).toBe(1);
+    // exit code 2: a configuration error (cli/lifecycle.ts)
+    expect(out.status).toBe(2);
     expect(out.stderr).toMatch(/KAFKA_BROKERS: expected a comma-separated list of host:port.*got 'nope'/);
     expect(out.stderr).toMatch(/API_PORT: .*got 'eighty'/);
   });

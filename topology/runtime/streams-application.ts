@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
-import { TopologyError } from '../errors.js';
+import { TopologyError, VeroaiError } from '../errors.js';
 import type { SourceNode } from '../plan/graph.js';
 import {
   changelogTopic,
@@ -68,7 +68,18 @@ export interface StreamsConfig {
    * Default `memory`; the CLI takes it from STATE_STORE (default `rocksdb`).
    */
   readonly defaultStoreType?: StoreType;
+  /**
+   * How long stop() waits for the batches in progress to finish and their
+   * output to be acknowledged. Past it, what is still in flight is abandoned
+   * uncommitted (reprocessed on restart), the group is left all the same, and
+   * stop() rejects with `VEROAI_ERR_STOP_TIMEOUT`. Default 30 s; the CLI takes
+   * it from STOP_TIMEOUT_MS.
+   */
+  readonly stopTimeoutMs?: number;
 }
+
+/** After the stop deadline, how long each closing step (commit, leaving the group, closing a task) may still take. */
+const CLOSE_GRACE_MS = 5_000;
 
 /** Kafka Streams' threshold: a checkpoint is written after this many changelog records (at_least_once). */
 const CHECKPOINT_AFTER_CHANGELOG_RECORDS = 10_000;
@@ -115,6 +126,10 @@ export class StreamsApplication extends EventEmitter {
   private roundRobin = 0;
   private currentState: ApplicationState = 'created';
   private processing = 0;
+  /** The stop in progress or done: every stop() call returns it. */
+  private stopping: Promise<void> | undefined;
+  /** Settles when start() is over, run or not: a stop during start-up waits for what start() opens. */
+  private startup: Promise<void> = Promise.resolve();
 
   constructor(
     readonly topology: Topology,
@@ -160,9 +175,15 @@ export class StreamsApplication extends EventEmitter {
         'create a new StreamsApplication',
       );
     this.setState('starting');
+    let started: () => void = () => undefined;
+    this.startup = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     try {
       await this.prepareTopics();
       await this.prepareSerdes();
+      // stop() or a fatal error during start-up: the application never runs (stop() closes what is open)
+      if (this.state !== 'starting') return;
       this.metrics.declareStores(
         [...this.topology.stores.values()].filter((s) => s.changelog).map((s) => s.name),
       );
@@ -184,6 +205,7 @@ export class StreamsApplication extends EventEmitter {
         },
       );
       const topics = [...this.topicToSubTopology.keys()];
+      if (this.state !== 'starting') return;
       this.consumer = this.transport.consumer({
         groupId: this.applicationId,
         topics,
@@ -200,7 +222,9 @@ export class StreamsApplication extends EventEmitter {
         onAssigned: (tps) => this.onAssigned(tps),
         onRevoked: (tps) => this.onRevoked(tps),
         onBatch: (batch) => this.onBatch(batch),
+        onError: (error) => this.fail(error),
       });
+      if (this.state !== 'starting') return;
       this.commitTimer = setInterval(
         () => void this.commit().catch((e) => this.logger.warn({ err: e }, 'commit failed; will retry')),
         this.commitIntervalMs,
@@ -212,34 +236,117 @@ export class StreamsApplication extends EventEmitter {
       this.unwatchStores = this.metrics.watchStoreEntries(() => this.storeEntries());
       this.setState('running');
     } catch (error) {
-      this.setState('failed');
+      if (this.state === 'starting') this.setState('failed');
       throw error;
+    } finally {
+      started();
     }
   }
 
-  /** Finishes the batch in progress, waits for its output, commits and leaves the group. */
-  async stop(): Promise<void> {
-    if (this.currentState === 'stopped' || this.currentState === 'stopping') return;
-    const failed = this.currentState === 'failed';
-    this.setState('stopping');
-    clearInterval(this.commitTimer);
-    clearInterval(this.punctuationTimer);
-    this.lag.stop();
-    this.unwatchStores?.();
-    const allInputs = [...this.tasks.values()].flatMap((t) => t.inputPartitions());
-    this.consumer?.pause(allInputs);
-    while (this.processing > 0) await new Promise((r) => setTimeout(r, 5));
-    await this.outbox?.flush();
-    if (!failed) await this.commit();
-    await this.consumer?.stop();
-    for (const task of this.tasks.values()) {
-      await task.close({ clean: !failed });
-      await this.closeTaskProducer(task.id);
+  /**
+   * Stops: pauses the input, lets the batches in progress finish and their
+   * output be acknowledged, commits, leaves the group and closes the tasks.
+   *
+   * Bounded by `stopTimeoutMs`: past it, the batches still in flight are
+   * abandoned uncommitted (reprocessed on restart), what was acknowledged is
+   * committed, the group is left all the same, and stop() rejects with
+   * `VEROAI_ERR_STOP_TIMEOUT` once everything is closed. After a fatal error
+   * nothing is committed and nothing in flight is waited for; the state stays
+   * `failed`. During start(), it ends the start-up: the application never
+   * runs. Every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
+    const timeoutMs = this.config.stopTimeoutMs ?? 30_000;
+    if (this.currentState !== 'failed') this.setState('stopping');
+    let expired = false;
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'expired'>((resolve) => {
+      deadline = setTimeout(() => {
+        expired = true;
+        resolve('expired');
+      }, timeoutMs);
+    });
+    /** Waits for `work` until the deadline; false if the deadline came first. A failure is logged, not thrown. */
+    const inTime = async (what: string, work: Promise<unknown> | undefined): Promise<boolean> => {
+      if (work === undefined) return true;
+      const done = work.then(
+        () => 'done' as const,
+        (error: unknown) => {
+          this.logger.warn({ err: error }, `stopping: ${what} failed`);
+          return 'done' as const;
+        },
+      );
+      return (await Promise.race([done, timedOut])) === 'done';
+    };
+    /** Closing steps come after the deadline too: each gets a few seconds more, then is given up. */
+    const closing = async (what: string, work: Promise<unknown> | undefined): Promise<void> => {
+      if (work === undefined) return;
+      let grace: NodeJS.Timeout | undefined;
+      const given = new Promise<'late'>((resolve) => {
+        grace = setTimeout(() => resolve('late'), CLOSE_GRACE_MS);
+      });
+      const done = work.then(
+        () => 'done' as const,
+        (error: unknown) => {
+          this.logger.warn({ err: error }, `stopping: ${what} failed`);
+          return 'done' as const;
+        },
+      );
+      if ((await Promise.race([done, given])) === 'late')
+        this.logger.warn(
+          { graceMs: CLOSE_GRACE_MS },
+          `stopping: ${what} did not finish; going on without it`,
+        );
+      clearTimeout(grace);
+    };
+    try {
+      clearInterval(this.commitTimer);
+      clearInterval(this.punctuationTimer);
+      this.lag.stop();
+      this.unwatchStores?.();
+      /** What the deadline cut short, if it did. */
+      let heldUpBy: string | undefined;
+      // a consumer exists once start() got that far: let it finish joining, then leave (start() creates
+      // none after this point: it sees the state change)
+      if (this.consumer !== undefined && !(await inTime('joining the group', this.startup)))
+        heldUpBy = 'still joining the group';
+      this.consumer?.pause([...this.tasks.values()].flatMap((t) => t.inputPartitions()));
+      if (heldUpBy === undefined && this.currentState !== 'failed') {
+        const drained = (async () => {
+          while (this.processing > 0 && !expired) await new Promise((r) => setTimeout(r, 5));
+        })();
+        if (!(await inTime('finishing the batches in progress', drained)) || this.processing > 0)
+          heldUpBy = `${this.processing} batch(es) still in flight abandoned uncommitted`;
+        else if (!(await inTime('sending their output', this.outbox?.flush())))
+          heldUpBy = 'output not acknowledged by the log, abandoned uncommitted';
+      }
+      // what the log acknowledged is committed, abandoned batches are not (their offsets are not committable)
+      if (this.currentState !== 'failed') await closing('committing', this.commit());
+      await closing('leaving the group', this.consumer?.stop());
+      const clean = heldUpBy === undefined && this.currentState !== 'failed';
+      for (const task of this.tasks.values()) {
+        await closing(`closing task ${task.id}`, task.close({ clean }));
+        await closing(`closing the producer of task ${task.id}`, this.closeTaskProducer(task.id));
+      }
+      this.tasks.clear();
+      this.tpToTask.clear();
+      this.metrics.tasks.set({ application: this.applicationId }, 0);
+      if (this.currentState !== 'failed') this.setState('stopped');
+      if (heldUpBy !== undefined) {
+        throw new VeroaiError(
+          'VEROAI_ERR_STOP_TIMEOUT',
+          `the stop did not finish within ${timeoutMs} ms (${heldUpBy}); the group was left, uncommitted input is reprocessed on restart`,
+          { hint: 'find what held it up (a sink or the brokers down?), or raise stopTimeoutMs' },
+        );
+      }
+    } finally {
+      clearTimeout(deadline);
     }
-    this.tasks.clear();
-    this.tpToTask.clear();
-    this.metrics.tasks.set({ application: this.applicationId }, 0);
-    this.setState('stopped');
   }
 
   /** Entries per store name, summed over this instance's tasks (for `veroai_state_store_entries`). */
@@ -360,10 +467,23 @@ export class StreamsApplication extends EventEmitter {
     this.emit('state', next, previous);
   }
 
-  private fail(error: unknown): void {
+  /**
+   * A fatal error, as Kafka Streams' ERROR state: nothing more is committed,
+   * the consumer leaves the group at once (its partitions move to another
+   * instance), the tasks close dirty. Reported once, through `error`. The
+   * runtime calls it on its own fatal errors; a caller calls it for one the
+   * runtime cannot see, e.g. a sink it writes to down past its retries.
+   */
+  fail(error: unknown): void {
     if (this.currentState === 'failed') return;
+    if (this.currentState === 'stopped') {
+      // e.g. a batch abandoned at the stop deadline failing later: the application is gone already
+      this.logger.warn({ err: error }, 'error after the application stopped; ignored');
+      return;
+    }
     this.logger.error({ err: error }, 'fatal error: stopping without committing what was not written');
     this.setState('failed');
+    void this.stop().catch(() => undefined);
     this.emit('error', error);
   }
 

@@ -112,6 +112,12 @@ export interface ConsumerListener {
   onRevoked(partitions: readonly TopicPartition[]): Promise<void>;
   /** A batch of one partition, in offset order. The next batch of that partition waits for this promise. */
   onBatch(batch: ConsumedBatch): Promise<void>;
+  /**
+   * The consumer failed for good after it started (kafka: the client crashed,
+   * e.g. the brokers unreachable past its retries). It has left its group and
+   * does not come back by itself: for the application, a fatal error.
+   */
+  onError?(error: unknown): void;
 }
 
 export interface CommitOffset extends TopicPartition {
@@ -126,6 +132,10 @@ export interface TransportConsumer {
   pause(partitions: readonly TopicPartition[]): void;
   resume(partitions: readonly TopicPartition[]): void;
   commit(offsets: readonly CommitOffset[]): Promise<void>;
-  /** Leaves the group after the batch in progress. */
+  /**
+   * Leaves the group. The runtime calls it once its batches are done (or
+   * abandoned at its stop deadline); the kafka consumer does not wait for a
+   * batch still with the listener, whose offset stays unresolved.
+   */
   stop(): Promise<void>;
 }

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, type IHeaders, Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import {
+  type Admin,
+  type Batch,
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type KafkaMessage,
+  type Producer,
+} from 'kafkajs';
 import type { Logger } from 'pino';
-import { TopologyError } from '../../errors.js';
+import { TopologyError, VeroaiError } from '../../errors.js';
 import type { Headers, OutgoingRecord, SourceRecord, TopicPartition } from '../../record.js';
 import { tpKey } from '../../record.js';
 import type {
@@ -393,6 +401,13 @@ export class KafkaTransport implements Transport {
  * A group member. Batches are handed over in offset order per partition;
  * offsets are resolved only after the listener has processed the batch and are
  * committed only when the runtime says so (never by kafkajs itself).
+ *
+ * A crash is final: kafkajs would restart a crashed consumer by itself
+ * (`retry.restartOnFailure`), and an instance whose application has failed
+ * would rejoin the group and hold partitions it never processes. Here the
+ * consumer leaves the group (kafkajs disconnects on a crash) and the crash
+ * reaches the listener's `onError`, or rejects `start()` if it happened while
+ * joining.
  */
 class KafkaConsumer implements TransportConsumer {
   private readonly consumer: Consumer;
@@ -400,7 +415,14 @@ class KafkaConsumer implements TransportConsumer {
   /** Assignment changes not yet handled by the listener; every batch waits for them. */
   private rebalancing: Promise<void> = Promise.resolve();
   private listener: ConsumerListener | undefined;
-  private stopped = false;
+  /** The stop in progress or done; every call of stop() returns it. */
+  private stopping: Promise<void> | undefined;
+  /** Resolves when stop() begins: a batch still with the listener is abandoned then. */
+  private readonly abandoned: Promise<false>;
+  private abandon: () => void = () => undefined;
+  /** True while start() runs: a crash then is start()'s failure, not the listener's news. */
+  private starting = false;
+  private crashDuringStart: unknown;
 
   constructor(
     kafka: Kafka,
@@ -408,6 +430,9 @@ class KafkaConsumer implements TransportConsumer {
     transportOptions: KafkaTransportOptions,
     private readonly onStop: () => void,
   ) {
+    this.abandoned = new Promise<false>((resolve) => {
+      this.abandon = () => resolve(false);
+    });
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: !options.readCommitted,
@@ -418,6 +443,8 @@ class KafkaConsumer implements TransportConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
+      // kafkajs' consumer default of 5 retries, and no restart after a crash (see the class comment)
+      retry: { retries: 5, restartOnFailure: async () => false },
     });
   }
 
@@ -434,31 +461,31 @@ class KafkaConsumer implements TransportConsumer {
       }
       this.changeAssignment(next, owned);
     });
-    await this.consumer.connect();
-    // auto.offset.reset=earliest, as Kafka Streams sets it: a new application reads its input from the start
-    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.concurrency ?? 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        // kafkajs heartbeats only between batches: a long restore or batch must keep the membership alive
-        await keepingAlive(heartbeat, async () => {
-          await this.rebalancing;
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
-          const key = tpKey(batch.topic, batch.partition);
-          if (!this.assignment.has(key)) {
-            // the GROUP_JOIN event has not reached us yet: adopt the partition now
-            this.assignment.add(key);
-            await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
-          }
-          const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
-          await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
-          resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-        });
-        await heartbeat();
-      },
-    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => this.crashed(event.payload.error));
+    this.starting = true;
+    try {
+      await this.consumer.connect();
+      // auto.offset.reset=earliest, as Kafka Streams sets it: a new application reads its input from the start
+      await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+      // resolves even when joining the group failed: kafkajs reports that as a crash
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.concurrency ?? 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          // kafkajs heartbeats only between batches: a long restore or batch must keep the membership alive
+          const delivered = keepingAlive(
+            heartbeat,
+            () => this.deliver(batch, resolveOffset, () => isRunning() && !isStale()),
+            () => this.stopping !== undefined,
+          );
+          if (await this.unlessAbandoned(delivered)) await heartbeat();
+        },
+      });
+    } finally {
+      this.starting = false;
+    }
+    if (this.crashDuringStart !== undefined) throw consumerCrash(this.options.groupId, this.crashDuringStart);
   }
 
   pause(partitions: readonly TopicPartition[]): void {
@@ -481,13 +508,51 @@ class KafkaConsumer implements TransportConsumer {
     );
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    // disconnect waits for the batch in progress, then leaves the group
-    await this.consumer.disconnect();
+  /**
+   * Leaves the group. A batch still with the listener (the runtime abandoned
+   * it at its stop deadline, e.g. a sink retrying through an outage) is not
+   * waited for: its offset stays unresolved, and leaving takes a moment, not
+   * as long as the batch. Every call returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.abandon();
+      // waits for the batches kafkajs is handing over (an abandoned one returns at once), then leaves
+      await this.consumer.disconnect();
+      await this.rebalancing;
+      this.onStop();
+    })();
+    return this.stopping;
+  }
+
+  /** One batch to the listener, once the assignment changes before it are handled. */
+  private async deliver(batch: Batch, resolveOffset: (offset: string) => void, current: () => boolean) {
     await this.rebalancing;
-    this.onStop();
+    if (!current() || batch.messages.length === 0 || this.stopping !== undefined) return;
+    const key = tpKey(batch.topic, batch.partition);
+    if (!this.assignment.has(key)) {
+      // the GROUP_JOIN event has not reached us yet: adopt the partition now
+      this.assignment.add(key);
+      await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
+    }
+    const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
+    await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
+    // abandoned meanwhile: the group is left, the batch will be read again from the last commit
+    if (this.stopping === undefined) resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+  }
+
+  /** True once `work` is done; false when stop() abandons it first (its later failure is nobody's news). */
+  private async unlessAbandoned(work: Promise<void>): Promise<boolean> {
+    const done = await Promise.race([work.then(() => true as const), this.abandoned]);
+    if (!done) work.catch(() => undefined);
+    return done;
+  }
+
+  private crashed(error: unknown): void {
+    // kafkajs has already disconnected: the member has left its group
+    if (this.stopping !== undefined) return;
+    if (this.starting) this.crashDuringStart ??= error;
+    else this.listener?.onError?.(consumerCrash(this.options.groupId, error));
   }
 
   private changeAssignment(next: Set<string>, owned: TopicPartition[]): void {
@@ -501,13 +566,55 @@ class KafkaConsumer implements TransportConsumer {
   }
 }
 
+/** kafkajs' error names that mean the brokers could not be reached (anywhere in an error's causes). */
+const UNREACHABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+]);
+
+/** The consumer's crash, as the application reports it: what happened and what to do. */
+function consumerCrash(groupId: string, error: unknown): VeroaiError {
+  let root: unknown = error;
+  let unreachable = false;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    root = e;
+    if (UNREACHABLE.has(e.name)) unreachable = true;
+  }
+  const reason = root instanceof Error ? root.message : String(root);
+  return unreachable
+    ? new VeroaiError(
+        'VEROAI_ERR_KAFKA_UNREACHABLE',
+        `lost the Kafka brokers: the consumer of group '${groupId}' gave up (${reason}) and left its group`,
+        {
+          hint: 'check that Kafka is up and reachable at KAFKA_BROKERS, then start again: uncommitted input is reprocessed',
+          cause: error,
+        },
+      )
+    : new VeroaiError(
+        'VEROAI_ERR_CONSUMER_CRASHED',
+        `the Kafka consumer of group '${groupId}' crashed (${reason}) and left its group`,
+        { hint: 'start again once the cause is fixed: uncommitted input is reprocessed', cause: error },
+      );
+}
+
 /**
  * Runs `work`, sending group heartbeats every second meanwhile (kafkajs sends
  * one only if its interval has elapsed). A heartbeat that reports a rebalance
- * is left for the one after the batch, which lets kafkajs rejoin.
+ * is left for the one after the batch, which lets kafkajs rejoin. Once
+ * `stopped()`, no more heartbeats: an abandoned batch must not keep beating
+ * for a group its consumer has left.
  */
-async function keepingAlive<T>(heartbeat: () => Promise<void>, work: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+async function keepingAlive<T>(
+  heartbeat: () => Promise<void>,
+  work: () => Promise<T>,
+  stopped: () => boolean,
+): Promise<T> {
+  const timer = setInterval(() => {
+    if (stopped()) clearInterval(timer);
+    else void heartbeat().catch(() => undefined);
+  }, 1_000);
   try {
     return await work();
   } finally {
