@@ -1,21 +1,33 @@
 #!/usr/bin/env node
 // Runs the compiled CLI when it exists (npm run build), else the TypeScript source through tsx.
-// The process's SIGINT/SIGTERM handler (cli/lifecycle) goes in first, before the rest of the command
-// loads: from the first moment, a signal is handled the one documented way.
+// Signals are handled the one documented way (cli/lifecycle) from the first moment: until that module
+// has loaded, a SIGINT/SIGTERM is only noted here, then handed to it. `run` and `demo` stop cleanly on
+// the first signal from then on, also while the rest of their code is still loading.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+const early = [];
+const note = (signal) => early.push(signal);
+process.on('SIGINT', note);
+process.on('SIGTERM', note);
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiled = join(root, 'dist', 'cli');
 if (existsSync(join(compiled, 'main.js'))) {
-  const { installSignalHandlers } = await import(pathToFileURL(join(compiled, 'lifecycle.js')).href);
-  installSignalHandlers();
+  prepare(await import(pathToFileURL(join(compiled, 'lifecycle.js')).href));
   await import(pathToFileURL(join(compiled, 'main.js')).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  const { installSignalHandlers } = await import(pathToFileURL(join(root, 'cli', 'lifecycle.ts')).href);
-  installSignalHandlers();
+  prepare(await import(pathToFileURL(join(root, 'cli', 'lifecycle.ts')).href));
   await import(pathToFileURL(join(root, 'cli', 'main.ts')).href);
+}
+
+function prepare(lifecycle) {
+  lifecycle.installSignalHandlers();
+  process.off('SIGINT', note);
+  process.off('SIGTERM', note);
+  if (['run', 'demo'].includes(process.argv[2] ?? '')) lifecycle.cleanStopSignal();
+  for (const signal of early.splice(0)) lifecycle.handleSignal(signal);
 }

@@ -51,8 +51,8 @@ const stopRequest = new AbortController();
 export function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => handleSignal('SIGINT'));
+  process.on('SIGTERM', () => handleSignal('SIGTERM'));
 }
 
 /**
@@ -66,7 +66,8 @@ export function cleanStopSignal(): AbortSignal {
   return stopRequest.signal;
 }
 
-function onSignal(signal: StopSignal): void {
+/** What a SIGINT/SIGTERM does; bin/veroai.js hands over those that came before this module loaded. */
+export function handleSignal(signal: StopSignal): void {
   if (firstSignal === undefined && cleanStopPossible) {
     firstSignal = signal;
     const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
