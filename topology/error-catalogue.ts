@@ -122,6 +122,13 @@ export const ERROR_CATALOGUE = {
   },
 
   // the engine's own infrastructure
+  VEROAI_ERR_TASK_MIGRATED: {
+    meaning:
+      "a task's producer was fenced by another instance's: the task migrated there; this instance closes it and rejoins its group",
+    status: 500,
+    retriable: true,
+    hint: 'nothing to do: it happens when a rebalance reaches an instance late (e.g. after a long pause)',
+  },
   VEROAI_ERR_STATE_STORE: {
     meaning: 'a local state store failed (disk, corrupt entry, checkpoint)',
     status: 500,

@@ -105,6 +105,20 @@ export class TopologyError extends VeroaiError {
   }
 }
 
+/**
+ * A task's transaction was refused because another instance's producer with
+ * the same transactional id fenced it: the task migrated there (a rebalance
+ * this instance learnt of late). The runtime closes the task dirty and
+ * rejoins the group; the rest of the instance keeps running.
+ */
+export class TaskMigratedError extends VeroaiError {
+  constructor(task: string, cause: unknown) {
+    super('VEROAI_ERR_TASK_MIGRATED', `task ${task} migrated to another instance (its producer was fenced)`, {
+      cause,
+    });
+  }
+}
+
 /** A configuration value is missing or malformed. The message names the variable and the expected form. */
 export class ConfigError extends VeroaiError {
   constructor(message: string) {

@@ -86,6 +86,7 @@ export class StreamTask {
   private currentSource: SourceRecord | undefined;
   private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
+  private closed = false;
   /** Per input partition, the first offset this task has not yet reflected (see startAt). */
   private readonly startOffsets = new Map<string, number>();
 
@@ -209,6 +210,8 @@ export class StreamTask {
   }
 
   private async processNow(fetched: ConsumedBatch): Promise<ProcessedBatch> {
+    // closed (migrated, revoked) while this batch waited for the one before it: nothing to do
+    if (this.closed) return { records: [], offsets: [], acknowledge: () => undefined };
     const start = this.startOffsets.get(tpKey(fetched.topic, fetched.partition));
     const batch =
       start === undefined || (fetched.records[0]?.offset ?? start) >= start
@@ -331,6 +334,7 @@ export class StreamTask {
    * (after a failure) leaves no new checkpoint.
    */
   async close(options: { clean: boolean } = { clean: true }): Promise<void> {
+    this.closed = true;
     if (options.clean && this.offsets.backlog === 0) {
       await this.state
         .writeCheckpoint()

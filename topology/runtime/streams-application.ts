@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
-import { TopologyError, VeroaiError } from '../errors.js';
+import { TaskMigratedError, TopologyError, VeroaiError } from '../errors.js';
 import type { SourceNode } from '../plan/graph.js';
 import {
   changelogTopic,
@@ -80,6 +80,9 @@ export interface StreamsConfig {
 
 /** After the stop deadline, how long each closing step (commit, leaving the group, closing a task) may still take. */
 const CLOSE_GRACE_MS = 5_000;
+
+/** How long a rebalance waits for the batches in progress before committing what is done. */
+const REBALANCE_FLUSH_TIMEOUT_MS = 10_000;
 
 /** Kafka Streams' threshold: a checkpoint is written after this many changelog records (at_least_once). */
 const CHECKPOINT_AFTER_CHANGELOG_RECORDS = 10_000;
@@ -222,6 +225,7 @@ export class StreamsApplication extends EventEmitter {
         onAssigned: (tps) => this.onAssigned(tps),
         onRevoked: (tps) => this.onRevoked(tps),
         onBatch: (batch) => this.onBatch(batch),
+        onRebalancing: (memberLost) => this.beforeRebalance(memberLost),
         onError: (error) => this.fail(error),
       });
       if (this.state !== 'starting') return;
@@ -676,6 +680,50 @@ export class StreamsApplication extends EventEmitter {
     this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
   }
 
+  /**
+   * Before this member rejoins its group (a rebalance): the batches in
+   * progress finish, their output is acknowledged and the offsets committed
+   * while the partitions are still ours, as Kafka Streams commits in
+   * onPartitionsRevoked. The member that gets a partition next then starts
+   * exactly where this one stopped, and no commit of ours lands after it
+   * took over. The tasks stay open: those still assigned after the rejoin go
+   * on, the others are closed then (revoke).
+   */
+  private async beforeRebalance(memberLost: boolean): Promise<void> {
+    if (this.currentState !== 'running') return;
+    const deadline = Date.now() + REBALANCE_FLUSH_TIMEOUT_MS;
+    while (this.processing > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await Promise.all(this.transactions.values());
+    await this.outbox?.flush();
+    if (memberLost) return;
+    await this.commit().catch((e) =>
+      this.logger.warn({ err: e }, 'commit before the rebalance failed; the next owner will reprocess'),
+    );
+  }
+
+  /**
+   * A task whose producer was fenced migrated to another instance: it is
+   * closed dirty (its state may be ahead of what was committed) and the
+   * consumer gives up its partitions and rejoins the group; the other tasks
+   * keep running. If the group gives the partitions back, the task is
+   * created again and restored from its changelogs.
+   */
+  private async taskMigrated(task: StreamTask, error: unknown): Promise<void> {
+    if (this.tasks.get(task.id) !== task) return;
+    this.logger.warn({ task: task.id, err: error }, 'task migrated: closing it and rejoining the group');
+    this.tasks.delete(task.id);
+    for (const tp of task.inputPartitions()) this.tpToTask.delete(tpKey(tp.topic, tp.partition));
+    this.lag.revoked(task.inputPartitions());
+    if (this.pausedTasks.delete(task.id))
+      this.metrics.pausedPartitions.dec({ application: this.applicationId }, task.inputPartitions().length);
+    this.consumer?.rejoin?.(task.inputPartitions());
+    await task
+      .close({ clean: false })
+      .catch((e) => this.logger.warn({ err: e, task: task.id }, 'closing failed'));
+    await this.closeTaskProducer(task.id);
+    this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
+  }
+
   private async revoke(tps: readonly TopicPartition[]): Promise<void> {
     const affected = new Set<StreamTask>();
     for (const tp of tps) {
@@ -725,6 +773,8 @@ export class StreamsApplication extends EventEmitter {
         this.fail(error);
         throw error;
       }
+      // migrated while this batch waited: nothing of it is committed, the new owner processes it
+      if (this.tasks.get(task.id) !== task) throw new TaskMigratedError(task.id, undefined);
       this.lag.advanced(processed.offsets);
       if (this.exactlyOnce) {
         await this.commitTransaction(task, processed);
@@ -774,6 +824,11 @@ export class StreamsApplication extends EventEmitter {
     try {
       await run;
     } catch (error) {
+      if (error instanceof TaskMigratedError) {
+        // the consumer rejoins on this failure; the batch is read again by whoever owns it then
+        await this.taskMigrated(task, error);
+        throw error;
+      }
       this.fail(error);
       throw error;
     }

@@ -110,6 +110,14 @@ export interface ConsumerListener {
   onAssigned(partitions: readonly TopicPartition[]): Promise<void>;
   /** Partitions no longer owned; no batch of theirs follows. */
   onRevoked(partitions: readonly TopicPartition[]): Promise<void>;
+  /**
+   * The member is about to rejoin its group (a rebalance): called before it
+   * rejoins, while it still owns its partitions, so it can finish and commit
+   * what it processed (Kafka's onPartitionsRevoked before JoinGroup). No batch
+   * is delivered until the rejoin completes. `memberLost`: the group no longer
+   * knows this member (its commits would be refused).
+   */
+  onRebalancing?(memberLost: boolean): Promise<void>;
   /** A batch of one partition, in offset order. The next batch of that partition waits for this promise. */
   onBatch(batch: ConsumedBatch): Promise<void>;
   /**
@@ -132,6 +140,12 @@ export interface TransportConsumer {
   pause(partitions: readonly TopicPartition[]): void;
   resume(partitions: readonly TopicPartition[]): void;
   commit(offsets: readonly CommitOffset[]): Promise<void>;
+  /**
+   * Gives up these partitions (their task migrated: another member owns it
+   * now) and rejoins the group before delivering anything else, so the
+   * assignment is settled by the group, not by a batch in flight.
+   */
+  rejoin?(lost: readonly TopicPartition[]): void;
   /**
    * Leaves the group. The runtime calls it once its batches are done (or
    * abandoned at its stop deadline); the kafka consumer does not wait for a

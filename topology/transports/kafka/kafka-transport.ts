@@ -5,11 +5,12 @@ import {
   type Consumer,
   type IHeaders,
   Kafka,
+  KafkaJSError,
   type KafkaMessage,
   type Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
-import { TopologyError, VeroaiError } from '../../errors.js';
+import { TaskMigratedError, TopologyError, VeroaiError } from '../../errors.js';
 import type { Headers, OutgoingRecord, SourceRecord, TopicPartition } from '../../record.js';
 import { tpKey } from '../../record.js';
 import type {
@@ -184,10 +185,12 @@ export class KafkaTransport implements Transport {
           }
           await transaction.commit();
         } catch (error) {
+          // fenced: another instance owns the task now; a new producer with this id would fence it back
+          if (isFenced(error)) throw new TaskMigratedError(transactionalId, error);
           try {
             await transaction.abort();
           } catch {
-            // a producer stuck in ABORTING (or fenced) cannot be reused: replace it
+            // a producer stuck in ABORTING cannot be reused: replace it
             this.producers.delete(producer);
             await producer.disconnect().catch(() => undefined);
             producer = await create();
@@ -423,6 +426,8 @@ class KafkaConsumer implements TransportConsumer {
   /** True while start() runs: a crash then is start()'s failure, not the listener's news. */
   private starting = false;
   private crashDuringStart: unknown;
+  /** Set by rejoin(): no batch is delivered until the group has been rejoined. */
+  private rejoinRequested = false;
 
   constructor(
     kafka: Kafka,
@@ -445,12 +450,17 @@ class KafkaConsumer implements TransportConsumer {
       rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
       // kafkajs' consumer default of 5 retries, and no restart after a crash (see the class comment)
       retry: { retries: 5, restartOnFailure: async () => false },
+      // patched in (patches/kafkajs+2.2.4.patch): awaited before a rejoin, while the partitions are still ours
+      onJoinPrepare: async ({ memberLost }) => {
+        if (this.stopping === undefined) await this.listener?.onRebalancing?.(memberLost);
+      },
     });
   }
 
   async start(listener: ConsumerListener): Promise<void> {
     this.listener = listener;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.rejoinRequested = false;
       const next = new Set<string>();
       const owned: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
@@ -525,9 +535,17 @@ class KafkaConsumer implements TransportConsumer {
     return this.stopping;
   }
 
+  rejoin(lost: readonly TopicPartition[]): void {
+    // forgotten, so that the next assignment hands them over again if the group gives them back
+    for (const tp of lost) this.assignment.delete(tpKey(tp.topic, tp.partition));
+    this.rejoinRequested = true;
+  }
+
   /** One batch to the listener, once the assignment changes before it are handled. */
   private async deliver(batch: Batch, resolveOffset: (offset: string) => void, current: () => boolean) {
     await this.rebalancing;
+    // kafkajs rejoins on a rebalance error from a batch; positions are then read again from the commits
+    if (this.rejoinRequested) throw rejoinError();
     if (!current() || batch.messages.length === 0 || this.stopping !== undefined) return;
     const key = tpKey(batch.topic, batch.partition);
     if (!this.assignment.has(key)) {
@@ -536,7 +554,13 @@ class KafkaConsumer implements TransportConsumer {
       await this.listener!.onAssigned([{ topic: batch.topic, partition: batch.partition }]);
     }
     const records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
-    await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
+    try {
+      await this.listener!.onBatch({ topic: batch.topic, partition: batch.partition, records });
+    } catch (error) {
+      // the batch's task migrated (see rejoin): rejoin now, without resolving the batch
+      if (this.rejoinRequested) throw rejoinError();
+      throw error;
+    }
     // abandoned meanwhile: the group is left, the batch will be read again from the last commit
     if (this.stopping === undefined) resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
   }
@@ -564,6 +588,26 @@ class KafkaConsumer implements TransportConsumer {
       if (added.length > 0) await this.listener!.onAssigned(added);
     });
   }
+}
+
+/**
+ * True for a transaction refused because a newer producer with the same
+ * transactional id exists: the task migrated to another instance.
+ */
+function isFenced(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const type = (e as { type?: string }).type;
+    if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED') return true;
+    if (/fenced/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** An error kafkajs takes for a rebalance in progress: it rejoins the group (onJoinPrepare first). */
+function rejoinError(): Error {
+  return Object.assign(new KafkaJSError('a task migrated: rejoining the group', { retriable: true }), {
+    type: 'REBALANCE_IN_PROGRESS',
+  });
 }
 
 /** kafkajs' error names that mean the brokers could not be reached (anywhere in an error's causes). */
