@@ -1,6 +1,7 @@
 import type { FeatureSink } from '../processors/features/feature-sink.js';
 import { type FirstPipelineOptions, firstPipelineTopology } from '../processors/first-pipeline.js';
 import type { SessionHistorySink } from '../processors/sessions/session-history-sink.js';
+import { DEFAULT_VALIDATION_LIMITS } from '../processors/telemetry/validate.js';
 import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
 import { type TopicSpec, type Topology, TopologyError } from '../topology/index.js';
 import type { AppConfig } from './config.js';
@@ -29,7 +30,7 @@ const unconnected: { features: FeatureSink; sessionHistory: SessionHistorySink }
 };
 
 export function defaultTopology(
-  config: Pick<AppConfig, 'SCHEMA_REGISTRY_URL'>,
+  config: Pick<AppConfig, 'SCHEMA_REGISTRY_URL' | 'MAX_EVENT_TIME_AHEAD_MS'>,
   options: DefaultTopologyOptions = {},
 ): DefaultTopology {
   const serdeOptions =
@@ -42,6 +43,7 @@ export function defaultTopology(
       feature: featureUpdateSerde(serdeOptions),
     },
     sinks: options.sinks ?? unconnected,
+    validation: { ...DEFAULT_VALIDATION_LIMITS, maxAheadMs: config.MAX_EVENT_TIME_AHEAD_MS },
   });
   return { topology, topics: externalTopics, inputTopic: 'raw_events' };
 }

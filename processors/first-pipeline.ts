@@ -18,7 +18,7 @@ export interface FirstPipelineOptions {
     readonly features: FeatureSink;
     readonly sessionHistory: SessionHistorySink;
   };
-  /** Event-time validity limits (default: 1 day ahead, 30 days old). */
+  /** Event-time validity limits against each record's log timestamp (default: 5 minutes ahead, 30 days behind). */
   readonly validation?: ValidationLimits;
   /** Inactivity gap that ends a session. Default 30 minutes. */
   readonly sessionGapMs?: number;
@@ -26,8 +26,6 @@ export interface FirstPipelineOptions {
   readonly sessionGraceMs?: number;
   /** Copies of an event within this much event time are dropped. Default 1 hour. */
   readonly dedupWindowMs?: number;
-  /** Wall clock for validation. Default Date.now. */
-  readonly now?: () => number;
   /** How sink writes are retried, and where their failures are reported. */
   readonly sinkRetry?: SinkRetryOptions;
 }
@@ -54,7 +52,6 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
   const builder = new TopologyBuilder();
   const events = cleanTelemetry(builder, {
     telemetrySerde: options.serdes.telemetry,
-    now: options.now,
     limits: options.validation,
     dedupWindowMs: options.dedupWindowMs,
   });

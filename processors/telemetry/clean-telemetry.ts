@@ -18,11 +18,6 @@ export const EVENT_IDS_STORE = 'telemetry-event-ids';
 
 export interface CleanTelemetryOptions {
   readonly telemetrySerde: Serde<TelemetryEvent>;
-  /**
-   * @deprecated Ignored: event times are bounded by each record's log timestamp
-   * (see `limits`), not the wall clock, so a replay validates as the live run did.
-   */
-  readonly now?: () => number;
   /** How far event time may be ahead of / behind the record's log timestamp. Default 5 minutes / 30 days. */
   readonly limits?: ValidationLimits;
   /** Copies of an event this close in event time are dropped. Default 1 hour. */

@@ -74,7 +74,6 @@ async function pipeline(wallClock: number): Promise<Pipeline> {
   const { topology } = firstPipelineTopology({
     serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
     sinks: { features, sessionHistory: history },
-    now: () => driver?.now() ?? wallClock,
   });
   driver = await TestDriver.create(topology, { startTime: wallClock });
   drivers.push(driver);

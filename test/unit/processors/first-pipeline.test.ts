@@ -63,7 +63,6 @@ beforeEach(async () => {
   const { topology } = firstPipelineTopology({
     serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
     sinks: { features, sessionHistory: history },
-    now: () => T0 + 60 * MINUTE,
   });
   driver = await TestDriver.create(topology, { startTime: T0 });
 });

@@ -27,7 +27,6 @@ describe('the first pipeline on 3 partitions with the demo traffic', () => {
     const { topology, externalTopics } = firstPipelineTopology({
       serdes: { telemetry, session: userSessionSerde(), feature: featureUpdateSerde() },
       sinks: { features, sessionHistory: history },
-      now: () => T0,
     });
     expect(externalTopics).toEqual([
       { name: 'raw_events', partitions: 3 },

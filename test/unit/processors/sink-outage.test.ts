@@ -40,7 +40,6 @@ describe('a sink outage', () => {
         feature: featureUpdateSerde(),
       },
       sinks: { features, sessionHistory: history },
-      now: () => T0,
       sinkRetry: {
         initialBackoffMs: 1,
         maxBackoffMs: 4,
