@@ -2,27 +2,28 @@
  * The engine's public surface. Everything not exported here is internal and
  * may change without notice.
  */
-export { BranchedKStream } from './dsl/branched-kstream.js';
-export { type AggregateOptions, KGroupedStream } from './dsl/kgrouped-stream.js';
-export {
+export type { BranchedKStream } from './dsl/branched-kstream.js';
+export type { AggregateOptions, KGroupedStream } from './dsl/kgrouped-stream.js';
+export type {
+  KeyValue,
   KStream,
-  type Named,
-  type RepartitionOptions,
-  type StreamSerdes,
-  type ToOptions,
+  Named,
+  RepartitionOptions,
+  StreamSerdes,
+  ToOptions,
+  ValueCallback,
 } from './dsl/kstream.js';
-export { KTable, Suppressed } from './dsl/ktable.js';
-export type { KeyValue, ValueCallback } from './dsl/operators.js';
+export { type KTable, Suppressed } from './dsl/ktable.js';
 export {
   type KeyValueStoreOptions,
   type StreamOptions,
   type TableOptions,
   TopologyBuilder,
 } from './dsl/topology-builder.js';
-export {
+export type {
   SessionWindowedKStream,
   TimeWindowedKStream,
-  type WindowedStoreOptions,
+  WindowedStoreOptions,
 } from './dsl/windowed-kstream.js';
 export * from './errors.js';
 export { describeTopology, describeTopologyMermaid, internalTopics } from './plan/describe.js';

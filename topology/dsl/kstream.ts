@@ -1,24 +1,17 @@
-import { TopologyError } from '../errors.js';
-import type { LogicalGraph, TopicRef } from '../plan/graph.js';
 import type { ProcessorSupplier } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
-import { BranchedKStream } from './branched-kstream.js';
-import { KGroupedStream } from './kgrouped-stream.js';
+import type { BranchedKStream } from './branched-kstream.js';
+import type { KGroupedStream } from './kgrouped-stream.js';
 import type { KTable } from './ktable.js';
-import {
-  filterSupplier,
-  flatMapSupplier,
-  flatMapValuesSupplier,
-  type KeyValue,
-  mapSupplier,
-  mapValuesSupplier,
-  passThroughSupplier,
-  peekSupplier,
-  selectKeySupplier,
-  type ValueCallback,
-} from './operators.js';
-import { streamTableJoinSupplier } from './table-operators.js';
+
+/** A DSL callback: the value first, the whole record (key, timestamp, headers) second. */
+export type ValueCallback<K, V, R> = (value: V, record: StreamRecord<K, V>) => R;
+
+export interface KeyValue<K, V> {
+  key: K;
+  value: V;
+}
 
 /** Serdes a stream carries, and which survive each operation. */
 export interface StreamSerdes<K, V> {
@@ -45,70 +38,26 @@ export interface RepartitionOptions<K, V> extends Named {
 }
 
 /**
- * Everything a KStream needs to know about where it sits in the graph.
- * @internal
- */
-export interface StreamPosition<K, V> {
-  readonly graph: LogicalGraph;
-  readonly node: string;
-  readonly serdes: StreamSerdes<K, V>;
-  /** A key-changing operation happened since the last repartition: a stateful step must repartition first. */
-  readonly repartitionRequired: boolean;
-  /** The operations from the source, e.g. `raw_events.filter.selectKey`: stable default names for stores and topics. */
-  readonly path: string;
-}
-
-/**
  * An unbounded stream of key-value records, like Kafka Streams' KStream. Every
  * operation returns a new KStream and adds a node to the topology; nothing runs
  * until the topology is started. Callbacks receive the value first and the whole
- * record (key, timestamp, headers) second.
+ * record (key, timestamp, headers) second. Get one from `TopologyBuilder.stream()`.
  */
-export class KStream<K, V> {
-  /** @internal */
-  constructor(readonly position: StreamPosition<K, V>) {}
-
+export interface KStream<K, V> {
   /**
    * Keeps the records for which `predicate` is true. Stateless; keeps key and serdes.
    * @example stream.filter((event) => event.eventType !== 'click')
    */
-  filter(predicate: ValueCallback<K, V, boolean>, options: Named = {}): KStream<K, V> {
-    return this.chain(
-      'filter',
-      'KSTREAM-FILTER',
-      filterSupplier(predicate),
-      options,
-      this.position.serdes,
-      false,
-    );
-  }
+  filter(predicate: ValueCallback<K, V, boolean>, options?: Named): KStream<K, V>;
 
   /** Drops the records for which `predicate` is true. Stateless. */
-  filterNot(predicate: ValueCallback<K, V, boolean>, options: Named = {}): KStream<K, V> {
-    return this.chain(
-      'filterNot',
-      'KSTREAM-FILTER',
-      filterSupplier<K, V>((v, r) => !predicate(v, r)),
-      options,
-      this.position.serdes,
-      false,
-    );
-  }
+  filterNot(predicate: ValueCallback<K, V, boolean>, options?: Named): KStream<K, V>;
 
   /**
    * Replaces each value. Stateless; keeps the key (and its serde), so never repartitions.
    * @example stream.mapValues((event) => event.payload)
    */
-  mapValues<V2>(fn: ValueCallback<K, V, V2>, options: Named & { value?: Serde<V2> } = {}): KStream<K, V2> {
-    return this.chain(
-      'mapValues',
-      'KSTREAM-MAPVALUES',
-      mapValuesSupplier(fn),
-      options,
-      { key: this.position.serdes.key, value: options.value },
-      false,
-    );
-  }
+  mapValues<V2>(fn: ValueCallback<K, V, V2>, options?: Named & { value?: Serde<V2> }): KStream<K, V2>;
 
   /**
    * Replaces key and value. Stateless, but key-changing: a later stateful step repartitions.
@@ -116,67 +65,29 @@ export class KStream<K, V> {
    */
   map<K2, V2>(
     fn: ValueCallback<K, V, KeyValue<K2, V2>>,
-    options: Named & StreamSerdes<K2, V2> = {},
-  ): KStream<K2, V2> {
-    return this.chain(
-      'map',
-      'KSTREAM-MAP',
-      mapSupplier(fn),
-      options,
-      { key: options.key, value: options.value },
-      true,
-    );
-  }
+    options?: Named & StreamSerdes<K2, V2>,
+  ): KStream<K2, V2>;
 
   /**
    * Sets a new key computed from the record. Stateless, key-changing; keeps the value serde.
    * @example stream.selectKey((event) => event.tenantId)
    */
-  selectKey<K2>(fn: ValueCallback<K, V, K2>, options: Named & { key?: Serde<K2> } = {}): KStream<K2, V> {
-    return this.chain(
-      'selectKey',
-      'KSTREAM-KEY-SELECT',
-      selectKeySupplier(fn),
-      options,
-      { key: options.key, value: this.position.serdes.value },
-      true,
-    );
-  }
+  selectKey<K2>(fn: ValueCallback<K, V, K2>, options?: Named & { key?: Serde<K2> }): KStream<K2, V>;
 
   /** Turns each record into zero or more records. Stateless, key-changing. */
   flatMap<K2, V2>(
     fn: ValueCallback<K, V, Iterable<KeyValue<K2, V2>>>,
-    options: Named & StreamSerdes<K2, V2> = {},
-  ): KStream<K2, V2> {
-    return this.chain(
-      'flatMap',
-      'KSTREAM-FLATMAP',
-      flatMapSupplier(fn),
-      options,
-      { key: options.key, value: options.value },
-      true,
-    );
-  }
+    options?: Named & StreamSerdes<K2, V2>,
+  ): KStream<K2, V2>;
 
   /** Turns each value into zero or more values under the same key. Stateless; keeps the key. */
   flatMapValues<V2>(
     fn: ValueCallback<K, V, Iterable<V2>>,
-    options: Named & { value?: Serde<V2> } = {},
-  ): KStream<K, V2> {
-    return this.chain(
-      'flatMapValues',
-      'KSTREAM-FLATMAPVALUES',
-      flatMapValuesSupplier(fn),
-      options,
-      { key: this.position.serdes.key, value: options.value },
-      false,
-    );
-  }
+    options?: Named & { value?: Serde<V2> },
+  ): KStream<K, V2>;
 
   /** Calls `fn` for each record and passes it on unchanged (logging, counting). Stateless. */
-  peek(fn: ValueCallback<K, V, void>, options: Named = {}): KStream<K, V> {
-    return this.chain('peek', 'KSTREAM-PEEK', peekSupplier(fn), options, this.position.serdes, false);
-  }
+  peek(fn: ValueCallback<K, V, void>, options?: Named): KStream<K, V>;
 
   /**
    * Routes each record to the first branch whose predicate holds.
@@ -185,36 +96,10 @@ export class KStream<K, V> {
    *   .branch((e) => e.eventType === 'error', 'errors')
    *   .defaultBranch('rest');
    */
-  split(options: Named = {}): BranchedKStream<K, V> {
-    return new BranchedKStream(this, options.name ?? this.position.graph.newName('KSTREAM-BRANCH'));
-  }
+  split(options?: Named): BranchedKStream<K, V>;
 
-  /** Interleaves this stream with another of the same types. Stateless. */
-  merge(other: KStream<K, V>, options: Named = {}): KStream<K, V> {
-    if (other.position.graph !== this.position.graph) {
-      throw new TopologyError('merge(): both streams must come from the same TopologyBuilder');
-    }
-    const { graph } = this.position;
-    const name = options.name ?? graph.newName('KSTREAM-MERGE');
-    graph.add({
-      kind: 'processor',
-      name,
-      operation: 'merge',
-      parents: [this.position.node, other.position.node],
-      supplier: passThroughSupplier,
-      stores: [],
-    });
-    return new KStream<K, V>({
-      graph,
-      node: name,
-      serdes: {
-        key: this.position.serdes.key ?? other.position.serdes.key,
-        value: this.position.serdes.value ?? other.position.serdes.value,
-      },
-      repartitionRequired: this.position.repartitionRequired || other.position.repartitionRequired,
-      path: `${this.position.path}.merge`,
-    });
-  }
+  /** Interleaves this stream with another of the same types, from the same builder. Stateless. */
+  merge(other: KStream<K, V>, options?: Named): KStream<K, V>;
 
   /**
    * Runs a custom processor: an RxJS operator built per task from its context,
@@ -225,114 +110,31 @@ export class KStream<K, V> {
    */
   process<K2, V2>(
     supplier: ProcessorSupplier<K, V, K2, V2>,
-    options: Named & StreamSerdes<K2, V2> & { stores?: string[]; keyPreserving?: boolean } = {},
-  ): KStream<K2, V2> {
-    for (const store of options.stores ?? []) {
-      if (!this.position.graph.stores.has(store)) {
-        throw new TopologyError(
-          `process(): state store '${store}' is not in this topology`,
-          'add it first with builder.addStateStore()',
-        );
-      }
-    }
-    const keyPreserving = options.keyPreserving === true;
-    return this.chain(
-      'process',
-      'KSTREAM-PROCESSOR',
-      supplier as ProcessorSupplier<unknown, unknown, unknown, unknown>,
-      options,
-      {
-        key: options.key ?? (keyPreserving ? (this.position.serdes.key as unknown as Serde<K2>) : undefined),
-        value: options.value,
-      },
-      !keyPreserving,
-      options.stores ?? [],
-    );
-  }
+    options?: Named & StreamSerdes<K2, V2> & { stores?: string[]; keyPreserving?: boolean },
+  ): KStream<K2, V2>;
 
   /**
    * Writes every record to `topic`. Needs key and value serdes, carried or given.
    * Records are partitioned by murmur2 of the key bytes, like Kafka's producer.
    */
-  to(topic: string, options: ToOptions<K, V> = {}): void {
-    this.sinkTo({ kind: 'external', name: topic }, options);
-  }
+  to(topic: string, options?: ToOptions<K, V>): void;
 
   /**
    * Writes the stream through an internal topic `<applicationId>-<name>-repartition`
    * and reads it back, so that records are partitioned by their current key.
    * Always starts a new sub-topology.
    */
-  repartition(options: RepartitionOptions<K, V> = {}): KStream<K, V> {
-    const name = options.name ?? `${this.position.path}-repartition`.replace(/\./g, '-');
-    const keySerde = options.key ?? this.position.serdes.key;
-    const valueSerde = options.value ?? this.position.serdes.value;
-    const { graph } = this.position;
-    graph.addRepartitionTopic({ name: `${name}-repartition`, partitions: options.partitions });
-    const topic: TopicRef = { kind: 'internal', name: `${name}-repartition` };
-    this.sinkTo(topic, { key: keySerde, value: valueSerde, name: `${name}-repartition-sink` });
-    const source = graph.add({
-      kind: 'source',
-      name: `${name}-repartition-source`,
-      topics: [topic],
-      keySerde: keySerde as Serde<unknown>,
-      valueSerde: valueSerde as Serde<unknown>,
-      timestampExtractor: undefined,
-    });
-    return new KStream<K, V>({
-      graph,
-      node: source.name,
-      serdes: { key: keySerde, value: valueSerde },
-      repartitionRequired: false,
-      path: name,
-    });
-  }
+  repartition(options?: RepartitionOptions<K, V>): KStream<K, V>;
 
   /**
    * Groups records by their current key, for count/reduce/aggregate. Repartitions
    * first if the key was changed upstream.
    * @example stream.selectKey((e) => e.tenantId).groupByKey().count({ name: 'events-per-tenant' })
    */
-  groupByKey(options: RepartitionOptions<K, V> = {}): KGroupedStream<K, V> {
-    const stream = this.position.repartitionRequired ? this.repartition(options) : this;
-    return new KGroupedStream(
-      stream,
-      options.key ?? stream.position.serdes.key,
-      options.value ?? stream.position.serdes.value,
-    );
-  }
+  groupByKey(options?: RepartitionOptions<K, V>): KGroupedStream<K, V>;
 
   /** Groups by a new key computed from each record. Always repartitions. */
-  groupBy<K2>(fn: ValueCallback<K, V, K2>, options: RepartitionOptions<K2, V> = {}): KGroupedStream<K2, V> {
-    return this.selectKey(fn, { key: options.key }).groupByKey(options);
-  }
-
-  private sinkTo(topic: TopicRef, options: ToOptions<K, V>): void {
-    const keySerde = options.key ?? this.position.serdes.key;
-    const valueSerde = options.value ?? this.position.serdes.value;
-    const where = topic.kind === 'internal' ? `repartition topic '${topic.name}'` : `to('${topic.name}')`;
-    if (keySerde === undefined) {
-      throw new TopologyError(
-        `${where}: the key type changed upstream and no key serde is known`,
-        'pass { key: Serdes.string } (or another serde) to this operation or the one that changed the key',
-      );
-    }
-    if (valueSerde === undefined) {
-      throw new TopologyError(
-        `${where}: the value type changed upstream and no value serde is known`,
-        'pass { value: Serdes.json() } (or another serde) to this operation or the one that changed the value',
-      );
-    }
-    const { graph } = this.position;
-    graph.add({
-      kind: 'sink',
-      name: options.name ?? graph.newName('KSTREAM-SINK'),
-      parents: [this.position.node],
-      topic,
-      keySerde: keySerde as Serde<unknown>,
-      valueSerde: valueSerde as Serde<unknown>,
-    });
-  }
+  groupBy<K2>(fn: ValueCallback<K, V, K2>, options?: RepartitionOptions<K2, V>): KGroupedStream<K2, V>;
 
   /**
    * Enriches each record with the table's current value for its key; records
@@ -343,69 +145,15 @@ export class KStream<K, V> {
   join<VT, VR>(
     table: KTable<K, VT>,
     joiner: (value: V, tableValue: VT, key: K) => VR,
-    options: Named & { value?: Serde<VR> } = {},
-  ): KStream<K, VR> {
-    return this.joinTable(table, joiner as (value: V, tableValue: VT | null, key: K) => VR, false, options);
-  }
+    options?: Named & { value?: Serde<VR> },
+  ): KStream<K, VR>;
 
   /** Like join, but a record without a row is joined with `null` instead of dropped. */
   leftJoin<VT, VR>(
     table: KTable<K, VT>,
     joiner: (value: V, tableValue: VT | null, key: K) => VR,
-    options: Named & { value?: Serde<VR> } = {},
-  ): KStream<K, VR> {
-    return this.joinTable(table, joiner, true, options);
-  }
-
-  private joinTable<VT, VR>(
-    table: KTable<K, VT>,
-    joiner: (value: V, tableValue: VT | null, key: K) => VR,
-    left: boolean,
-    options: Named & { value?: Serde<VR> },
-  ): KStream<K, VR> {
-    const store = table.storeName;
-    if (store === undefined)
-      throw new TopologyError(
-        'join(): the table is not materialised',
-        'join against a table from builder.table() or an aggregation',
-      );
-    if (this.position.repartitionRequired)
-      throw new TopologyError(
-        'join(): the stream was re-keyed; it must be repartitioned first',
-        'call .repartition() before the join',
-      );
-    return this.chain<K, VR>(
-      left ? 'leftJoin' : 'join',
-      'KSTREAM-JOIN',
-      streamTableJoinSupplier(store, joiner, left),
-      options,
-      { key: this.position.serdes.key, value: options.value },
-      false,
-      [store],
-    );
-  }
-
-  /** @internal adds a processor node after this one. */
-  chain<K2, V2>(
-    operation: string,
-    prefix: string,
-    supplier: ProcessorSupplier<unknown, unknown, unknown, unknown>,
-    options: Named,
-    serdes: StreamSerdes<K2, V2>,
-    keyChanging: boolean,
-    stores: string[] = [],
-  ): KStream<K2, V2> {
-    const { graph } = this.position;
-    const name = options.name ?? graph.newName(prefix);
-    graph.add({ kind: 'processor', name, operation, parents: [this.position.node], supplier, stores });
-    return new KStream<K2, V2>({
-      graph,
-      node: name,
-      serdes,
-      repartitionRequired: this.position.repartitionRequired || keyChanging,
-      path: `${this.position.path}.${options.name ?? operation}`,
-    });
-  }
+    options?: Named & { value?: Serde<VR> },
+  ): KStream<K, VR>;
 }
 
-export type { KeyValue, StreamRecord, ValueCallback };
+export type { StreamRecord };

@@ -5,9 +5,12 @@ import type { StreamRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import type { StoreType } from '../state/store.js';
 import { checkStoreType } from '../state/store-type.js';
-import { KStream } from './kstream.js';
-import { KTable } from './ktable.js';
-import { tableSourceSupplier } from './table-operators.js';
+import { KStreamImpl } from './internal/kstream-impl.js';
+import { KTableImpl } from './internal/ktable-impl.js';
+import { StreamNode } from './internal/stream-node.js';
+import { tableSourceSupplier } from './internal/table-operators.js';
+import type { KStream } from './kstream.js';
+import type { KTable } from './ktable.js';
 
 export interface StreamOptions<K, V> {
   key: Serde<K>;
@@ -50,8 +53,8 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  * const topology = builder.build();
  */
 export class TopologyBuilder {
-  private readonly graph = new LogicalGraph();
-  private readonly sourceTopics = new Set<string>();
+  readonly #graph = new LogicalGraph();
+  readonly #sourceTopics = new Set<string>();
 
   /**
    * Reads a topic as a table: the latest value per key, materialised in the
@@ -63,8 +66,8 @@ export class TopologyBuilder {
   table<K, V>(topic: string, options: TableOptions<K, V>): KTable<K, V> {
     const storeName = options.name ?? `${topic}-table`;
     const { store: storeType, ...streamOptions } = options;
-    const stream = this.stream(topic, { ...streamOptions, name: `${storeName}-source` });
-    this.graph.addStore({
+    const source = this.#source(topic, { ...streamOptions, name: `${storeName}-source` });
+    this.#graph.addStore({
       name: storeName,
       type: 'key-value',
       keySerde: options.key as Serde<unknown>,
@@ -72,7 +75,7 @@ export class TopologyBuilder {
       changelog: true,
       storeType: checkStoreType(storeType, `store '${storeName}'`),
     });
-    const updates = stream.chain<K, V>(
+    const updates = source.chain<K, V>(
       'table',
       'KTABLE-SOURCE',
       tableSourceSupplier(storeName),
@@ -81,11 +84,16 @@ export class TopologyBuilder {
       false,
       [storeName],
     );
-    return new KTable(updates, storeName);
+    return new KTableImpl(updates, storeName);
   }
 
   /** Reads one or more topics as a stream. Each topic may be read by one source only. */
   stream<K, V>(topics: string | string[], options: StreamOptions<K, V>): KStream<K, V> {
+    return new KStreamImpl(this.#source(topics, options));
+  }
+
+  /** Adds a source node reading `topics`, after checking them and the serdes. */
+  #source<K, V>(topics: string | string[], options: StreamOptions<K, V>): StreamNode<K, V> {
     const list = Array.isArray(topics) ? topics : [topics];
     if (list.length === 0) throw new TopologyError('stream(): give at least one topic');
     for (const topic of list) {
@@ -95,13 +103,13 @@ export class TopologyBuilder {
           'use letters, digits, ".", "_" and "-" (at most 249)',
         );
       }
-      if (this.sourceTopics.has(topic)) {
+      if (this.#sourceTopics.has(topic)) {
         throw new TopologyError(
           `stream(): topic '${topic}' is already a source of this topology`,
           'read it once and reuse the KStream',
         );
       }
-      this.sourceTopics.add(topic);
+      this.#sourceTopics.add(topic);
     }
     if (options?.key === undefined || options.value === undefined) {
       throw new TopologyError(
@@ -109,21 +117,20 @@ export class TopologyBuilder {
         'pass { key: Serdes.string, value: Serdes.json() }',
       );
     }
-    const node = this.graph.add({
+    const node = this.#graph.add({
       kind: 'source',
-      name: options.name ?? this.graph.newName('KSTREAM-SOURCE'),
+      name: options.name ?? this.#graph.newName('KSTREAM-SOURCE'),
       topics: list.map((name) => ({ kind: 'external' as const, name })),
       keySerde: options.key as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
       timestampExtractor: options.timestamp as TimestampExtractor | undefined,
     });
-    return new KStream<K, V>({
-      graph: this.graph,
-      node: node.name,
-      serdes: { key: options.key, value: options.value },
-      repartitionRequired: false,
-      path: list.join('+'),
-    });
+    return StreamNode.source<K, V>(
+      this.#graph,
+      node.name,
+      { key: options.key, value: options.value },
+      list.join('+'),
+    );
   }
 
   /** Declares a key-value store for custom processors (`process(..., { stores: [name] })`). */
@@ -134,7 +141,7 @@ export class TopologyBuilder {
         'it becomes part of a topic name: use letters, digits, ".", "_" and "-"',
       );
     }
-    this.graph.addStore({
+    this.#graph.addStore({
       name,
       type: 'key-value',
       keySerde: options.key as Serde<unknown>,
@@ -147,6 +154,6 @@ export class TopologyBuilder {
 
   /** Freezes the graph into sub-topologies. */
   build(): Topology {
-    return compileTopology(this.graph);
+    return compileTopology(this.#graph);
   }
 }

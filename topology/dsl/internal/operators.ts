@@ -4,14 +4,9 @@
  * runtime's node wrapper, never here.
  */
 import { filter, identity, map, mergeMap, tap } from 'rxjs';
-import type { ProcessorSupplier } from '../processor.js';
-import type { StreamRecord } from '../record.js';
-
-export type ValueCallback<K, V, R> = (value: V, record: StreamRecord<K, V>) => R;
-export interface KeyValue<K, V> {
-  key: K;
-  value: V;
-}
+import type { ProcessorSupplier } from '../../processor.js';
+import type { StreamRecord } from '../../record.js';
+import type { KeyValue, ValueCallback } from '../kstream.js';
 
 type Supplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
 

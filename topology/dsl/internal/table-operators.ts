@@ -3,9 +3,9 @@
  * with a null value deletes its key (a tombstone) and is forwarded as one.
  */
 import { map } from 'rxjs';
-import { TopologyError } from '../errors.js';
-import type { ProcessorSupplier } from '../processor.js';
-import type { KeyValueStore } from '../state/store.js';
+import { TopologyError } from '../../errors.js';
+import type { ProcessorSupplier } from '../../processor.js';
+import type { KeyValueStore } from '../../state/store.js';
 
 type Supplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
 
