@@ -19,7 +19,8 @@ import {
   RedisFeatureStore,
   RedisSessionHistory,
 } from '../sinks/index.js';
-import { KafkaTransport, StreamsApplication } from '../topology/index.js';
+import { StreamsApplication } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { runFreshnessLoad, wallClockMs } from './freshness-load.js';
 import { percentile } from './percentile.js';
 import { RssSampler } from './rss-sampler.js';

@@ -15,13 +15,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
-import {
-  KafkaTransport,
-  Serdes,
-  StreamsApplication,
-  type StreamsConfig,
-  TopologyBuilder,
-} from '../topology/index.js';
+import { Serdes, StreamsApplication, type StreamsConfig, TopologyBuilder } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
 

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import {
-  KafkaTransport,
   type ProcessingGuarantee,
   Serdes,
   SessionWindows,
@@ -21,6 +20,7 @@ import {
   Suppressed,
   TopologyBuilder,
 } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { report, serveJob } from './child-process.js';
 import { sum } from './restore.js';
 

@@ -26,8 +26,9 @@
 import { readFile } from 'node:fs/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
-import { KafkaTransport, type ProcessingGuarantee } from '../topology/index.js';
+import type { ProcessingGuarantee } from '../topology/index.js';
 import { partitionForKey } from '../topology/runtime/partitioner.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { MinHeap } from '../topology/windows/min-heap.js';
 import { runInChild } from './child-process.js';
 import type { SessionCountJob, SessionCountProgress, SessionCountResult } from './session-count-child.js';

@@ -8,13 +8,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
-import {
-  KafkaTransport,
-  type ProcessingGuarantee,
-  Serdes,
-  StreamsApplication,
-  TopologyBuilder,
-} from '../topology/index.js';
+import { type ProcessingGuarantee, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { RssSampler } from './rss-sampler.js';
 
 export interface BenchEvent {

@@ -11,13 +11,13 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { uniqueName } from '../deploy/kafka/local-broker.js';
 import {
-  KafkaTransport,
   Serdes,
   type SessionStore,
   SessionWindows,
   StreamsApplication,
   TopologyBuilder,
 } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { runInChild, serveJob } from './child-process.js';
 import { sum, until } from './restore.js';
 import { RssSampler } from './rss-sampler.js';

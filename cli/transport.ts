@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { ConfigError, KafkaTransport, MemoryTransport, type Transport } from '../topology/index.js';
+import { ConfigError, MemoryTransport, type Transport } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import type { AppConfig } from './config.js';
 
 /** The transport the configuration asks for: the embedded memory log, or a Kafka cluster. */

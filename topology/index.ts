@@ -1,6 +1,10 @@
 /**
- * The engine's public surface. Everything not exported here is internal and
- * may change without notice.
+ * The engine's public surface: the DSL, processor contracts, windows, serdes,
+ * stores, errors and the StreamsApplication. Everything not exported here is
+ * internal and may change without notice. Two more entry points, so that
+ * loading a processor never loads a Kafka client or test tooling:
+ * `topology/transports/kafka/index.js` (KafkaTransport) and
+ * `topology/testing/index.js` (TestDriver).
  */
 export type { BranchedKStream } from './dsl/branched-kstream.js';
 export type { AggregateOptions, KGroupedStream } from './dsl/kgrouped-stream.js';
@@ -52,8 +56,6 @@ export type { SessionStore } from './state/session-store.js';
 export type { KeyValueStore, StateStore, StoreType } from './state/store.js';
 export { StoreError } from './state/store-error.js';
 export { TimeIndex } from './state/time-index.js';
-export { TestDriver, type TestDriverOptions, type TestOutputRecord } from './testing/test-driver.js';
-export { KafkaTransport, type KafkaTransportOptions } from './transports/kafka/kafka-transport.js';
 export { MemoryLog } from './transports/memory/memory-log.js';
 export { MemoryTransport } from './transports/memory/memory-transport.js';
 export type { TopicSpec, Transport } from './transports/transport.js';

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { telemetryEventSerde } from '../../schemas/index.js';
-import { ConfigError, KafkaTransport, partitionForKey } from '../../topology/index.js';
+import { ConfigError, partitionForKey } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { SampleTraffic } from '../sample-traffic.js';

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { ConfigError, KafkaTransport } from '../../topology/index.js';
+import { ConfigError } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { loadConfig } from '../config.js';
 import { defaultTopology } from '../default-topology.js';
 import { createLogger } from '../logger.js';

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { KafkaTransport } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'kafka.sh');
 let started: Promise<string[]> | undefined;

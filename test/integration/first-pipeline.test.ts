@@ -23,7 +23,8 @@ import {
   userSessionSerde,
 } from '../../schemas/index.js';
 import { type RedisClient, RedisFeatureStore, RedisSessionHistory } from '../../sinks/index.js';
-import { KafkaTransport, StreamsApplication } from '../../topology/index.js';
+import { StreamsApplication } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce, readTopic } from '../support/kafka-io.js';
 import { connectTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from '../support/redis.js';
 

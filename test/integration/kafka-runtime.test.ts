@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
   DLQ_HEADERS,
-  KafkaTransport,
   partitionForKey,
   Serdes,
   StreamsApplication,
   type Topology,
   TopologyBuilder,
 } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { eventually, produce, readTopic } from '../support/kafka-io.js';
 
 interface Order {

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
-import { KafkaTransport } from '../../topology/index.js';
 import type { SourceRecord } from '../../topology/record.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce } from '../support/kafka-io.js';
 
 let brokers: string[];

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
-import { KafkaTransport } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import type { ConsumerListener } from '../../topology/transports/transport.js';
 import { startPrivateRedis } from '../support/redis.js';
 

@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
-import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
+import { Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 
 interface Item {

@@ -12,13 +12,13 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
-  KafkaTransport,
   type ProcessingGuarantee,
   Serdes,
   StreamsApplication,
   type TopicPartition,
   TopologyBuilder,
 } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { eventually, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 
 let brokers: string[];

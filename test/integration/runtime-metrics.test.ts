@@ -7,9 +7,10 @@ import { pino } from 'pino';
 import { type MetricValueWithName, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
-import { KafkaTransport, Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
+import { Serdes, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
 import { ConsumerLagMonitor } from '../../topology/runtime/consumer-lag.js';
 import { RuntimeMetrics } from '../../topology/runtime/metrics.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { eventually, produce, readTopic } from '../support/kafka-io.js';
 
 let brokers: string[];

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
   changelogTopic,
-  KafkaTransport,
   type ProcessingGuarantee,
   Serdes,
   type SessionStore,
@@ -21,6 +20,7 @@ import {
   StreamsApplication,
   TopologyBuilder,
 } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { eventually, produce } from '../support/kafka-io.js';
 
 const USERS = 40;

@@ -10,7 +10,6 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
-  KafkaTransport,
   type ProcessingGuarantee,
   Serdes,
   StreamsApplication,
@@ -20,6 +19,7 @@ import {
   type Windowed,
   windowedSerde,
 } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 
 let brokers: string[];

@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
   DLQ_HEADERS,
-  KafkaTransport,
   lateRecordsTopic,
   Serdes,
   SessionWindows,
@@ -24,6 +23,7 @@ import {
   TopologyBuilder,
   windowedSerde,
 } from '../../topology/index.js';
+import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce, type ReadRecord, readTopic } from '../support/kafka-io.js';
 
 /** Event times are this plus the script's offsets: recent (kept by retention), a whole minute (windows align to the epoch). */

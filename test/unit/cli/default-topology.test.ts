@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultTopology } from '../../../cli/default-topology.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
-import { TestDriver } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 let driver: TestDriver | undefined;

@@ -11,7 +11,8 @@ import {
   userSessionSerde,
 } from '../../../schemas/index.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
-import { DLQ_HEADERS, type SessionStore, TestDriver } from '../../../topology/index.js';
+import { DLQ_HEADERS, type SessionStore } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 /**
  * Event time is checked against the record's log timestamp (the Kafka

@@ -6,13 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { featureView, idleIndexStoreOf } from '../../../processors/features/feature-view.js';
 import { USER_ACTIVITY_STORE, userActivity } from '../../../processors/features/user-activity.js';
-import {
-  type KeyValueStore,
-  type Serde,
-  Serdes,
-  TestDriver,
-  TopologyBuilder,
-} from '../../../topology/index.js';
+import { type KeyValueStore, type Serde, Serdes, TopologyBuilder } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 let driver: TestDriver | undefined;
 afterEach(async () => {

@@ -12,7 +12,8 @@ import {
   userSessionSerde,
 } from '../../../schemas/index.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
-import { DLQ_HEADERS, type SessionStore, TestDriver } from '../../../topology/index.js';
+import { DLQ_HEADERS, type SessionStore } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 /** 10:00:00 UTC: minute- and hour-aligned, so bucket boundaries are easy to reason about. */
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);

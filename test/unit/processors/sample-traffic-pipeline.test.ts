@@ -9,7 +9,8 @@ import {
   userSessionSerde,
 } from '../../../schemas/index.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
-import { partitionForKey, TestDriver } from '../../../topology/index.js';
+import { partitionForKey } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const MINUTE = 60_000;

@@ -5,9 +5,9 @@ import {
   internalTopics,
   partitionForKey,
   Serdes,
-  TestDriver,
   TopologyBuilder,
 } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 interface Click {
   tenant: string;

@@ -10,9 +10,9 @@ import {
   type RecordProcessor,
   Serdes,
   type StreamRecord,
-  TestDriver,
   TopologyBuilder,
 } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 let driver: TestDriver | undefined;
 afterEach(async () => {

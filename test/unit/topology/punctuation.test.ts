@@ -3,9 +3,9 @@ import {
   type KeyValueStore,
   type ProcessorSupplier,
   Serdes,
-  TestDriver,
   TopologyBuilder,
 } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 let driver: TestDriver | undefined;
 afterEach(async () => {

@@ -1,10 +1,11 @@
 import { pino } from 'pino';
 import { type MetricValueWithName, Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryTransport, Serdes, TestDriver, TopologyBuilder } from '../../../topology/index.js';
+import { MemoryTransport, Serdes, TopologyBuilder } from '../../../topology/index.js';
 import { NodeCounts, NodeTimer, TIMED_BATCH_SHARE } from '../../../topology/runtime/batch-graph.js';
 import { ConsumerLagMonitor } from '../../../topology/runtime/consumer-lag.js';
 import { RuntimeMetrics } from '../../../topology/runtime/metrics.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 interface Click {
   user: string;

@@ -15,12 +15,12 @@ import {
   Serdes,
   SlidingWindows,
   Suppressed,
-  TestDriver,
   type Topology,
   TopologyBuilder,
   type Windowed,
   type WindowedStoreOptions,
 } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 import { WindowStartIndex } from '../../../topology/windows/window-start-index.js';
 
 type StoreType = NonNullable<WindowedStoreOptions['store']>;

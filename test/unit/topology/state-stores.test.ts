@@ -16,7 +16,6 @@ import {
   Serdes,
   SessionWindows,
   StreamsApplication,
-  TestDriver,
   TimeWindows,
   TopologyBuilder,
   type Windowed,
@@ -30,6 +29,7 @@ import { RocksDbSessionStore } from '../../../topology/state/rocksdb-session-sto
 import { MemorySessionStore, type SessionStore } from '../../../topology/state/session-store.js';
 import type { KeyValueStore, StoreType } from '../../../topology/state/store.js';
 import { createTaskStore } from '../../../topology/state/task-stores.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 const TOPIC = 'contract-store-changelog';
 const serdes = { key: Serdes.string as never, value: Serdes.json<{ n: number }>(), topic: TOPIC };

@@ -1,6 +1,7 @@
 import { filter as rxFilter, map as rxMap } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DLQ_HEADERS, Serdes, TestDriver, TopologyBuilder, TopologyError } from '../../../topology/index.js';
+import { DLQ_HEADERS, Serdes, TopologyBuilder, TopologyError } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 interface Event {
   tenant: string;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Serdes, TestDriver, TopologyBuilder } from '../../../topology/index.js';
+import { Serdes, TopologyBuilder } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 interface Tenant {
   plan: string;

@@ -4,11 +4,11 @@ import {
   Serdes,
   SessionWindows,
   Suppressed,
-  TestDriver,
   TimeWindows,
   TopologyBuilder,
   type Windowed,
 } from '../../../topology/index.js';
+import { TestDriver } from '../../../topology/testing/index.js';
 
 let driver: TestDriver | undefined;
 afterEach(async () => {
