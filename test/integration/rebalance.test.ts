@@ -396,8 +396,19 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
   /** What happened, in order, with the input produced so far at that moment. */
   const events: string[] = [];
   let produced = 0;
+  /** Per partition, the input index of each of its offsets: committed offsets as places in the input. */
+  const indices: number[][] = Array.from({ length: PARTITIONS }, () => []);
+  for (const [i, r] of records.entries()) indices[r.partition]!.push(i);
   const note = (what: string) => {
     events.push(`${what} (input produced: ${produced})`);
+  };
+  /** Notes a moment with the group's committed position on each partition, as an input index. */
+  const noteCommitted = async (what: string) => {
+    const committed = await committedByPartition(applicationId, input);
+    const at = committed.map((o, p) =>
+      o <= 0 ? '-' : String(indices[p]![o - 1] ?? `end+${o - indices[p]!.length}`),
+    );
+    note(`${what}; committed up to input ${at.map((i, p) => `p${p}:${i}`).join(' ')}`);
   };
 
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => startInstance(n, env, guarantee)));
@@ -440,21 +451,21 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
       // a fourth instance joins
       joining.open();
       const d = await startInstance('d', env, guarantee);
-      note('d started');
+      await noteCommitted('d started');
       await within(d.running, START_MS, 'instance d to run');
       const four = await untilMembers(applicationId, input, ['a', 'b', 'c', 'd']);
-      note(`4 members: ${describeMembership(four)}`);
+      await noteCommitted(`4 members: ${describeMembership(four)}`);
       const progressB = await untilOwnerCommits(applicationId, input, 'b', four);
       note(`b committed ${progressB.from} -> ${progressB.to} on partition ${progressB.partition}`);
 
       // b stops cleanly
       leaving.open();
-      note('SIGTERM b');
+      await noteCommitted('SIGTERM b');
       const stoppedB = await exit(b!, 'SIGTERM');
       note(`b exited (${stoppedB.code ?? stoppedB.signal})`);
       expect(stoppedB, `b's clean stop; log: ${b!.log}`).toEqual({ code: 0, signal: null });
       const threeAgain = await untilMembers(applicationId, input, ['a', 'c', 'd']);
-      note(`3 members: ${describeMembership(threeAgain)}`);
+      await noteCommitted(`3 members: ${describeMembership(threeAgain)}`);
       const progressC = await untilOwnerCommits(applicationId, input, 'c', threeAgain);
       note(`c committed ${progressC.from} -> ${progressC.to} on partition ${progressC.partition}`);
 
@@ -462,10 +473,10 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
       killing.open();
       const beforeKill = await describeGroup(applicationId, input);
       const killedPartitions = beforeKill.members.get('c') ?? [];
-      note(`SIGKILL c (owning ${killedPartitions.join(',')}, consumed ${c!.consumed})`);
+      await noteCommitted(`SIGKILL c (owning ${killedPartitions.join(',')}, consumed ${c!.consumed})`);
       await exit(c!, 'SIGKILL');
       const two = await untilMembers(applicationId, input, ['a', 'd']);
-      note(`2 members: ${describeMembership(two)}`);
+      await noteCommitted(`2 members: ${describeMembership(two)}`);
 
       await within(feeding, CATCH_UP_MS, 'the input to be produced');
       const last = records[records.length - 1]!.timestamp;
@@ -581,6 +592,40 @@ function compare(expected: ReadonlyMap<string, { count: number }>, finals: reado
   return { seen, missing, extra, repeated, miscounted };
 }
 
+/**
+ * Where finals differ from the oracle, per partition: how many sessions, how
+ * many events counted more than once, and around which input records (by
+ * index, in buckets of 5,000; sessions spanning fewer than 3,000 records
+ * only, whose place is clear): which hand-over or replay they come from.
+ */
+function byPartition(expected: ReadonlyMap<string, { count: number }>, finals: readonly Final[]) {
+  const out: Record<number, { sessions: number; surplus: number; around: Record<number, number> }> = {};
+  for (const f of finals) {
+    const want = expected.get(f.id)?.count;
+    if (want === f.count) continue;
+    const [, span] = f.id.split('@') as [string, string];
+    const [start, end] = span.split('..').map((t) => (Number(t) - BASE) / STEP_MS) as [number, number];
+    const p = out[f.partition] ?? { sessions: 0, surplus: 0, around: {} };
+    out[f.partition] = p;
+    p.sessions += 1;
+    p.surplus += f.count - (want ?? 0);
+    if (end - start < 3_000) {
+      const bucket = Math.floor(end / 5_000) * 5_000;
+      p.around[bucket] = (p.around[bucket] ?? 0) + 1;
+    }
+  }
+  return out;
+}
+
+function parseSessionId(id: string): { key: string; start: number; end: number } {
+  const at = id.lastIndexOf('@');
+  const [start, end] = id
+    .slice(at + 1)
+    .split('..')
+    .map(Number) as [number, number];
+  return { key: id.slice(0, at), start, end };
+}
+
 describe('rebalance test: a 4th instance joins, one stops, one is killed, mid-stream', () => {
   it('exactly_once: every session final exactly once with its exact count, nothing else', async () => {
     const run = await rebalanceRun('exactly_once');
@@ -609,7 +654,7 @@ describe('rebalance test: a 4th instance joins, one stops, one is killed, mid-st
     expect(run.finals).toHaveLength(run.expected.size);
   }, 900_000);
 
-  it('at_least_once: every session final present with its exact count; repeats only', async () => {
+  it('at_least_once: nothing lost; counts exact wherever no instance crashed', async () => {
     const run = await rebalanceRun('at_least_once');
     report('at_least_once', run);
     expect(inOrder(stableSizes(run.membership), [3, 4, 3, 2]), stableSizes(run.membership).join(' -> ')).toBe(
@@ -619,15 +664,44 @@ describe('rebalance test: a 4th instance joins, one stops, one is killed, mid-st
     expect(run.progress.c.to).toBeGreaterThan(run.progress.c.from);
     expect(run.late).toBe(0);
     expect(run.deadLetters).toBe(0);
-    const { missing, extra, repeated, miscounted } = compare(run.expected, run.finals);
+    const { seen, missing, extra, repeated, miscounted } = compare(run.expected, run.finals);
     console.info(
-      `at_least_once: ${repeated.length} sessions repeated, ${miscounted.length} miscounted, ${extra.length} extra; c owned ${run.killedPartitions.join(',')} when killed`,
+      `at_least_once: ${repeated.length} sessions repeated, ${miscounted.length} miscounted, ${extra.length} extra; c owned ${run.killedPartitions.join(',')} when killed\n` +
+        `differences by partition: ${JSON.stringify(byPartition(run.expected, run.finals))}`,
     );
+    // nothing is lost: every session has a final, none counts fewer events than the input has
     expect(missing, 'sessions with no final').toEqual([]);
+    const short = [...seen]
+      .filter(([id, counts]) => run.expected.has(id) && counts.some((n) => n < run.expected.get(id)!.count))
+      .map(([id, counts]) => `${id}: ${counts.join(',')} (expected ${run.expected.get(id)!.count})`);
+    expect(short.slice(0, 20), `${short.length} finals counting fewer events than the input`).toEqual([]);
+    // nothing is invented: a final of a session the oracle does not have is a replay's part of a real one
+    const sessionsOfKey = new Map<string, Array<{ start: number; end: number }>>();
+    for (const id of run.expected.keys()) {
+      const { key, start, end } = parseSessionId(id);
+      sessionsOfKey.set(key, [...(sessionsOfKey.get(key) ?? []), { start, end }]);
+    }
+    const invented = run.finals.filter((f) => {
+      if (run.expected.has(f.id)) return false;
+      const { key, start, end } = parseSessionId(f.id);
+      return !(sessionsOfKey.get(key) ?? []).some((s) => s.start <= start && end <= s.end);
+    });
+    expect(invented.slice(0, 20), `${invented.length} finals of sessions not in the input`).toEqual([]);
+    // Kafka Streams' at-least-once: only a crash replays input into state restored ahead of the commit
+    // (the killed instance's changelog writes outlive its uncommitted offsets), so only the partitions the
+    // killed instance owned may count an event twice (or emit a replay's part of a session). Elsewhere the
+    // hand-overs were clean (a member joining, one stopping, the survivors' moves): the old owner commits
+    // what it processed before the new owner starts from the commit, and every final is the oracle's.
+    const crashed = new Set(run.killedPartitions);
+    const notCrashed = run.finals
+      .filter((f) => !crashed.has(f.partition) && run.expected.get(f.id)?.count !== f.count)
+      .map(
+        (f) =>
+          `p${f.partition} ${f.id}: ${f.count} (expected ${run.expected.get(f.id)?.count ?? 'no such session'})`,
+      );
     expect(
-      miscounted.slice(0, 20),
-      `${miscounted.length} sessions with a count other than the oracle's`,
+      notCrashed.slice(0, 20),
+      `${notCrashed.length} finals differ from the oracle on partitions no crash touched (a clean hand-over replayed input)`,
     ).toEqual([]);
-    expect(extra.slice(0, 20), `${extra.length} finals of sessions not in the input`).toEqual([]);
   }, 900_000);
 });
