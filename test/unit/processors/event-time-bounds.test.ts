@@ -66,17 +66,16 @@ interface Pipeline {
 /**
  * The first pipeline on one partition (one task per stage, so every user shares
  * one stream time, which is what a fast clock would corrupt), with the
- * driver's wall clock as the pipeline's `now`.
+ * driver's wall clock at `wallClock` (validation does not read it).
  */
 async function pipeline(wallClock: number): Promise<Pipeline> {
   const features = new MemoryFeatureSink();
   const history = new MemorySessionHistorySink();
-  let driver: TestDriver | undefined;
   const { topology } = firstPipelineTopology({
     serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
     sinks: { features, sessionHistory: history },
   });
-  driver = await TestDriver.create(topology, { startTime: wallClock });
+  const driver = await TestDriver.create(topology, { startTime: wallClock });
   drivers.push(driver);
   const d = driver;
   return {
