@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import {
+import kafkajs, {
   type Admin,
   type Batch,
   type Consumer,
   type IHeaders,
   Kafka,
-  KafkaJSError,
   type KafkaMessage,
   type Producer,
 } from 'kafkajs';
@@ -602,6 +601,14 @@ function isFenced(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * kafkajs is CommonJS and spreads its error classes into its exports, which
+ * Node's ESM loader cannot see as named exports (`import { KafkaJSError }`
+ * fails to link outside vitest, e.g. `veroai` under tsx): they are read from
+ * the default export.
+ */
+const { KafkaJSError } = kafkajs;
 
 /** An error kafkajs takes for a rebalance in progress: it rejoins the group (onJoinPrepare first). */
 function rejoinError(): Error {
