@@ -506,10 +506,19 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
         toEnd: true,
         timeoutMs: 60_000,
       });
+      // the survivors stop one after the other, as in a rolling shutdown: the second while the group hands
+      // it the first one's partitions. Each must be a clean stop (checked after the output, so that a
+      // failed stop does not hide what the output shows)
+      const finalStops: Array<{
+        name: string;
+        code: number | null;
+        signal: NodeJS.Signals | null;
+        log: string;
+      }> = [];
       for (const i of [a!, d]) {
         const { code, signal } = await exit(i, 'SIGTERM');
         note(`${i.name} exited (${code ?? signal})`);
-        expect({ code, signal }, `${i.name}'s clean stop; log: ${i.log}`).toEqual({ code: 0, signal: null });
+        finalStops.push({ name: i.name, code, signal, log: i.log });
       }
       const keys = windowedSerde(Serdes.string);
       const finals: Final[] = [];
@@ -531,6 +540,7 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
         deadLetters: deadLetters.length,
         events,
         killedPartitions,
+        finalStops,
         progress: { b: progressB, c: progressC },
         membership: watch.seen,
         logs: instances.map((i) => `${i.name}: ${i.log}`),
@@ -617,6 +627,17 @@ function byPartition(expected: ReadonlyMap<string, { count: number }>, finals: r
   return out;
 }
 
+/** The survivors' final SIGTERMs were clean stops (exit 0). */
+function expectCleanStops(
+  stops: ReadonlyArray<{ name: string; code: number | null; signal: string | null; log: string }>,
+) {
+  for (const s of stops)
+    expect({ code: s.code, signal: s.signal }, `${s.name}'s clean stop; log: ${s.log}`).toEqual({
+      code: 0,
+      signal: null,
+    });
+}
+
 function parseSessionId(id: string): { key: string; start: number; end: number } {
   const at = id.lastIndexOf('@');
   const [start, end] = id
@@ -652,6 +673,7 @@ describe('rebalance test: a 4th instance joins, one stops, one is killed, mid-st
         .join('; ')} | miscounted ${miscounted.slice(0, 5).join('; ')}`,
     ).toEqual({ missing: 0, extra: 0, repeated: 0, miscounted: 0 });
     expect(run.finals).toHaveLength(run.expected.size);
+    expectCleanStops(run.finalStops);
   }, 900_000);
 
   it('at_least_once: nothing lost; counts exact wherever no instance crashed', async () => {
@@ -703,5 +725,6 @@ describe('rebalance test: a 4th instance joins, one stops, one is killed, mid-st
       notCrashed.slice(0, 20),
       `${notCrashed.length} finals differ from the oracle on partitions no crash touched (a clean hand-over replayed input)`,
     ).toEqual([]);
+    expectCleanStops(run.finalStops);
   }, 900_000);
 });
