@@ -9,8 +9,11 @@
  * once with its exact count and nothing else; under at_least_once nothing is
  * lost (see the at_least_once case for what a replay may add).
  *
- * Every wait is on a condition (a "running" line, the group's membership as
- * describeGroups reports it, committed offsets, a process exit), bounded.
+ * The input is released in sixths, each when the next step begins (a change
+ * of the group, or a wait for an instance's own commit), so input arrives
+ * during every change on any machine. Every wait is on a condition (a
+ * "running" line, the group's membership as describeGroups reports it,
+ * committed offsets, a process exit), bounded.
  * Worker logs: <tmp>/veroai-rebalance-<guarantee>-<instance>-<pid>.log.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -50,7 +53,7 @@ const GRACE_MS = 10_000;
 const BASE = Math.floor((Date.now() - 24 * 3_600_000) / 60_000) * 60_000;
 /** Input is produced in chunks, one per PACE_MS, as a live stream. */
 const CHUNK = 2_000;
-const PACE_MS = 400;
+const PACE_MS = 500;
 const SEED = 20_240_611;
 
 /** Bounds of the waits (a 2-core machine shared with benchmarks: generous). */
@@ -312,15 +315,18 @@ async function committedByPartition(groupId: string, topic: string): Promise<num
 /**
  * Waits until the group commits progress, in the current generation, on a
  * partition `owner` owns: the owner's own commit (no one else owns it now).
+ * `started` runs once the starting point is read (it releases more input).
  */
 async function untilOwnerCommits(
   groupId: string,
   input: string,
   owner: string,
   membership: Membership,
+  started: () => void,
 ): Promise<{ partition: number; from: number; to: number }> {
   const owned = membership.members.get(owner) ?? [];
   const before = await committedByPartition(groupId, input);
+  started();
   return until(
     async () => {
       const now = await committedByPartition(groupId, input);
@@ -418,16 +424,12 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
     const three = await untilMembers(applicationId, input, ['a', 'b', 'c']);
     note(`3 members: ${describeMembership(three)}`);
 
-    // the live stream: a quarter of the input, then each further quarter only once the next change has
-    // begun, so input keeps arriving while the group changes, however fast or slow the machine
-    const joining = gate();
-    const leaving = gate();
-    const killing = gate();
-    const gates = [
-      { from: RECORDS / 4, gate: joining },
-      { from: RECORDS / 2, gate: leaving },
-      { from: (RECORDS * 3) / 4, gate: killing },
-    ];
+    // the live stream, in sixths: the first at once, each further one only when the next step begins (a
+    // change of the group, or a wait for an instance's progress), so input keeps arriving while the group
+    // changes and an instance always has input to make progress on, however fast or slow the machine
+    const gates = Array.from({ length: 5 }, (_, k) => ({ from: ((k + 1) * RECORDS) / 6, gate: gate() }));
+    let released = 0;
+    const releaseMore = () => gates[released++]?.gate.open();
     let aborted = false;
     const feeding = (async () => {
       for (let i = 0; i < records.length && !aborted; i += CHUNK) {
@@ -449,28 +451,28 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
       note('every partition committed');
 
       // a fourth instance joins
-      joining.open();
+      releaseMore();
       const d = await startInstance('d', env, guarantee);
       await noteCommitted('d started');
       await within(d.running, START_MS, 'instance d to run');
       const four = await untilMembers(applicationId, input, ['a', 'b', 'c', 'd']);
       await noteCommitted(`4 members: ${describeMembership(four)}`);
-      const progressB = await untilOwnerCommits(applicationId, input, 'b', four);
+      const progressB = await untilOwnerCommits(applicationId, input, 'b', four, releaseMore);
       note(`b committed ${progressB.from} -> ${progressB.to} on partition ${progressB.partition}`);
 
       // b stops cleanly
-      leaving.open();
+      releaseMore();
       await noteCommitted('SIGTERM b');
       const stoppedB = await exit(b!, 'SIGTERM');
       note(`b exited (${stoppedB.code ?? stoppedB.signal})`);
       expect(stoppedB, `b's clean stop; log: ${b!.log}`).toEqual({ code: 0, signal: null });
       const threeAgain = await untilMembers(applicationId, input, ['a', 'c', 'd']);
       await noteCommitted(`3 members: ${describeMembership(threeAgain)}`);
-      const progressC = await untilOwnerCommits(applicationId, input, 'c', threeAgain);
+      const progressC = await untilOwnerCommits(applicationId, input, 'c', threeAgain, releaseMore);
       note(`c committed ${progressC.from} -> ${progressC.to} on partition ${progressC.partition}`);
 
       // c is killed
-      killing.open();
+      releaseMore();
       const beforeKill = await describeGroup(applicationId, input);
       const killedPartitions = beforeKill.members.get('c') ?? [];
       await noteCommitted(`SIGKILL c (owning ${killedPartitions.join(',')}, consumed ${c!.consumed})`);
