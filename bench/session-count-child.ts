@@ -36,7 +36,8 @@ export interface SessionCountJob {
 
 export interface SessionCountResult {
   readonly consumed: number;
-  readonly produced: number;
+  /** Records the log acknowledged, by topic (the output, the stores' changelogs). */
+  readonly produced: Record<string, number>;
   readonly late: number;
   readonly deadLettered: number;
 }
@@ -82,7 +83,12 @@ serveJob<SessionCountJob, SessionCountResult>(async (job) => {
   await Promise.race([stopRequested, failed]);
   const result: SessionCountResult = {
     consumed: await sum(registry, 'veroai_records_consumed_total'),
-    produced: await sum(registry, 'veroai_records_produced_total'),
+    produced: Object.fromEntries(
+      ((await registry.getSingleMetric('veroai_records_produced_total')?.get())?.values ?? []).map((v) => [
+        String(v.labels.topic).replace(`${job.applicationId}-`, ''),
+        v.value,
+      ]),
+    ),
     late: await sum(registry, 'veroai_late_records_total'),
     deadLettered: await sum(registry, 'veroai_dlq_records_total'),
   };

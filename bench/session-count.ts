@@ -48,6 +48,8 @@ export interface SessionCountOptions {
   readonly heapMb: number;
   readonly seed: number;
   readonly timeoutS: number;
+  /** More flags for the engine's node process, space-separated (e.g. `--max-semi-space-size=32 --trace-gc`). */
+  readonly nodeOptions?: string;
   /** Writes a V8 CPU profile of the engine's process into this folder. */
   readonly cpuProf?: string;
   readonly kafkaStreams?: boolean;
@@ -280,6 +282,21 @@ async function peakRssMb(pid: number): Promise<number | undefined> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far; undefined once it has exited. */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: Linux reports process times in 1/100 s on every architecture it runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** An engine process under measurement. */
 interface Engine {
   /** Resolves with the pid and the wall-clock moment the application is started. */
@@ -294,6 +311,8 @@ function engineInChild(job: SessionCountJob, options: SessionCountOptions): Engi
   const nodeOptions: string[] = [];
   if (options.heapMb > 0) nodeOptions.push(`--max-old-space-size=${options.heapMb}`);
   if (options.cpuProf !== undefined) nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProf}`);
+  if (options.nodeOptions !== undefined)
+    nodeOptions.push(...options.nodeOptions.split(/\s+/).filter(Boolean));
   let onStarted!: (s: { pid: number; at: number }) => void;
   const started = new Promise<{ pid: number; at: number }>((resolve) => {
     onStarted = resolve;
@@ -373,6 +392,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
   let firstCommitS: number | undefined;
   let zeroLagS: number | undefined;
   let rssMb = 0;
+  let cpuS: number | undefined;
   let lastLog = 0;
   let failure: string | undefined;
   const deadline = at + options.timeoutS * 1000;
@@ -383,6 +403,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     const [committed] = await admin.fetchOffsets({ groupId: applicationId, topics: [input] });
     const now = Date.now();
     rssMb = Math.max(rssMb, (await peakRssMb(pid)) ?? 0);
+    cpuS = (await cpuSeconds(pid)) ?? cpuS;
     const offsets = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     const done = ends.reduce((s, e) => s + Math.max(0, offsets.get(e.partition) ?? 0), 0);
     if (firstCommitS === undefined && done > 0) firstCommitS = (now - at) / 1000;
@@ -445,6 +466,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     out_of_order: options.outOfOrder,
     grace_ms: options.graceMs,
     heap_limit_mb: options.heapMb > 0 ? options.heapMb : null,
+    ...(options.nodeOptions === undefined ? {} : { node_options: options.nodeOptions }),
     input_bytes: stats.bytes,
     key_spread: stats.keySpread,
     partition_records: stats.partitionRecords,
@@ -453,6 +475,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     zero_lag_s: zeroLagS === undefined ? null : Number(zeroLagS.toFixed(2)),
     first_commit_s: firstCommitS === undefined ? null : Number(firstCommitS.toFixed(2)),
     rss_mb: rssMb,
+    cpu_s: cpuS === undefined ? null : Number(cpuS.toFixed(1)),
     raw_rps: rawRps,
     ratio: rps === undefined ? null : Number((rps / rawRps).toFixed(3)),
     expected_windows: stats.expectedWindows,
@@ -460,6 +483,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     output_records: outputRecords ?? null,
     expected_late: stats.expectedLate,
     late: result?.late ?? null,
+    produced: result?.produced ?? null,
     input: input,
   };
 }

@@ -5,17 +5,50 @@ import type { TransportProducer } from '../transports/transport.js';
 interface Pending {
   readonly records: readonly OutgoingRecord[];
   readonly onAck: () => void;
+  /** What the records weigh on the wire (see outputBytes). */
+  readonly bytes: number;
 }
+
+/**
+ * Output bytes queued and in flight before `enqueue` asks its caller to wait:
+ * half the Java producer's buffer.memory, as small records weigh 2–3 times
+ * their wire bytes in the heap.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** Bytes coalesced into one request, at most (whole batches: a larger batch is a request of its own). */
+export const DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** A record's size in a produce request: key, value, headers and ~70 bytes of framing. */
+export function outputBytes(records: readonly OutgoingRecord[]): number {
+  let bytes = 0;
+  for (const r of records) {
+    bytes += 70 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    if (r.headers !== undefined) for (const k in r.headers) bytes += k.length + r.headers[k]!.length + 8;
+  }
+  return bytes;
+}
+
+const ROOM = Promise.resolve();
 
 /**
  * The single way out of the engine, and one ordered send chain: one request
  * is in flight at a time, and output queued meanwhile is coalesced into the
- * next request, so processing runs ahead of the log while a partition's
- * records reach it in the order they were processed, under every guarantee,
- * retries and producer replacement included. (Several requests in flight
- * reordered output: a producer assigns a partition's sequence numbers when it
- * builds each request, and a replaced producer starts a new sequence.) A batch
- * counts as written only when every batch before it is.
+ * next request (whole batches, up to `maxRequestBytes`), so processing runs
+ * ahead of the log while a partition's records reach it in the order they were
+ * processed, under every guarantee, retries and producer replacement included.
+ * (Several requests in flight reordered output: a producer assigns a
+ * partition's sequence numbers when it builds each request, and a replaced
+ * producer starts a new sequence.) A batch counts as written only when every
+ * batch before it is.
+ *
+ * What is queued and in flight is bounded by bytes: past `maxQueuedBytes`,
+ * the promise `enqueue` returns waits until acknowledgements make room, and a
+ * caller that awaits it stops taking input meanwhile (a batch is queued
+ * whole, so the bound is exceeded by one batch per caller at most). Without
+ * the bound a large backlog was processed far ahead of the log: ~300k records
+ * (~180 MB of heap) queued behind one request of ~150k records, a heap-bounded
+ * process spending 40 % of its time collecting garbage, and the first offsets
+ * committed only once that request was acknowledged.
  *
  * A failed send is retried with a new producer when a `replaceProducer` is
  * given (at-least-once: an idempotent producer whose request timed out can
@@ -32,20 +65,50 @@ export class Outbox {
   private sending = false;
   private failure: unknown;
   private idleWaiters: Array<() => void> = [];
+  /** Callers waiting for the queued bytes to drop to the bound. */
+  private roomWaiters: Array<() => void> = [];
   private failuresInARow = 0;
+  /** Bytes queued and in flight. */
+  private bytes = 0;
+  private readonly maxQueuedBytes: number;
+  private readonly maxRequestBytes: number;
 
   constructor(
     private producer: TransportProducer,
     private readonly onSent: (records: readonly OutgoingRecord[]) => void,
     private readonly onFailure: (error: unknown) => void,
     private readonly recovery: OutboxRecovery = {},
-  ) {}
+    limits: OutboxLimits = {},
+  ) {
+    this.maxQueuedBytes = limits.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.maxRequestBytes = limits.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  }
 
-  /** Queues a batch's output; `onAck` runs once it, and everything queued before it, is in the log. */
-  enqueue(records: readonly OutgoingRecord[], onAck: () => void): void {
-    if (this.failure !== undefined) return;
-    this.queue.push({ records, onAck });
+  /**
+   * Queues a batch's output; `onAck` runs once it, and everything queued
+   * before it, is in the log. The promise resolves at once while the bytes
+   * queued and in flight are within the bound, else once acknowledgements
+   * bring them back to it (or the outbox failed): a caller that awaits it
+   * takes no more input meanwhile.
+   */
+  enqueue(records: readonly OutgoingRecord[], onAck: () => void): Promise<void> {
+    if (this.failure !== undefined) return ROOM;
+    const bytes = outputBytes(records);
+    this.queue.push({ records, onAck, bytes });
+    this.bytes += bytes;
     if (!this.sending) void this.sendQueued();
+    return this.room();
+  }
+
+  /** Bytes queued and in flight (not yet acknowledged). */
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Resolves when the bytes queued and in flight are within the bound (or the outbox failed). */
+  room(): Promise<void> {
+    if (this.bytes <= this.maxQueuedBytes || this.failure !== undefined) return ROOM;
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** Resolves when everything queued so far is acknowledged (or the outbox failed). */
@@ -58,8 +121,7 @@ export class Outbox {
   private async sendQueued(): Promise<void> {
     this.sending = true;
     while (this.queue.length > 0 && this.failure === undefined) {
-      const batch = this.queue;
-      this.queue = [];
+      const batch = this.takeRequest();
       this.inFlight = batch;
       const records = batch.length === 1 ? batch[0]!.records : batch.flatMap((p) => p.records);
       try {
@@ -69,12 +131,30 @@ export class Outbox {
         break;
       }
       this.inFlight = undefined;
+      for (const p of batch) this.bytes -= p.bytes;
       this.onSent(records);
       for (const p of batch) p.onAck();
+      this.notifyIfRoom();
     }
     this.inFlight = undefined;
     this.sending = false;
     this.notifyIfIdle();
+  }
+
+  /** The next request: whole batches from the head of the queue, up to maxRequestBytes (one batch at least). */
+  private takeRequest(): Pending[] {
+    let take = 1;
+    let bytes = this.queue[0]!.bytes;
+    while (take < this.queue.length && bytes + this.queue[take]!.bytes <= this.maxRequestBytes) {
+      bytes += this.queue[take]!.bytes;
+      take += 1;
+    }
+    if (take === this.queue.length) {
+      const all = this.queue;
+      this.queue = [];
+      return all;
+    }
+    return this.queue.splice(0, take);
   }
 
   /** Sends one request; on failure replaces the producer and sends it again, up to maxRetries times in a row. */
@@ -102,6 +182,15 @@ export class Outbox {
     this.queue = [];
     this.inFlight = undefined;
     this.onFailure(error);
+    this.notifyIfRoom();
+  }
+
+  private notifyIfRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (this.bytes > this.maxQueuedBytes && this.failure === undefined) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   private notifyIfIdle(): void {
@@ -110,6 +199,14 @@ export class Outbox {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** How much the outbox holds and sends at once. */
+export interface OutboxLimits {
+  /** Bytes queued and in flight before `enqueue` asks its caller to wait. Default 16 MiB. */
+  readonly maxQueuedBytes?: number;
+  /** Bytes coalesced into one request, at most (whole batches). Default 4 MiB. */
+  readonly maxRequestBytes?: number;
 }
 
 /** How the outbox recovers from a failed send (at-least-once only). */
