@@ -5,18 +5,12 @@
  * loss. Under at_least_once nothing is lost (counts may run ahead after a
  * crash: the changelog kept updates whose input offsets were not committed).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { Serdes, windowedSerde } from '../../topology/index.js';
 import { groupProgress, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
+import { killAllWorkers, startWorker, stopWorker } from '../support/worker-process.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const worker = join(root, 'test', 'integration', 'fixtures', 'windowed-count-worker.ts');
 const RECORDS = 200_000;
 const KEYS = 50;
 // recent event times: a broker with time-based retention would delete records from 2023 within minutes
@@ -26,13 +20,12 @@ const keyOf = (i: number) => `k${i % KEYS}`;
 const timeOf = (i: number) => BASE + i * 10;
 
 let brokers: string[];
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   brokers = await ensureKafka();
 });
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killAllWorkers();
 });
 
 /** Expected count per (key, window start). */
@@ -44,41 +37,6 @@ function expectedCounts(): Map<string, number> {
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
-}
-
-interface Worker {
-  readonly child: ChildProcess;
-  /** Resolves once the worker reports records consumed. */
-  readonly busy: Promise<void>;
-}
-
-function start(env: Record<string, string>): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
-    cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // the worker's JSON log, kept for a failure's investigation
-  child.stderr!.pipe(createWriteStream(join(tmpdir(), `veroai-crash-worker-${child.pid}.log`)));
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const busy = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const m = /consumed (\d+)/.exec(chunk.toString());
-      if (m !== null && Number(m[1]) > 0) resolve();
-    });
-    child.on('exit', (code, signal) =>
-      reject(new Error(`worker exited (${code ?? signal}) before consuming anything`)),
-    );
-  });
-  busy.catch(() => undefined);
-  return { child, busy };
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 async function crashRun(guarantee: 'exactly_once' | 'at_least_once') {
@@ -107,25 +65,25 @@ async function crashRun(guarantee: 'exactly_once' | 'at_least_once') {
   })();
   let kills = 0;
   while (kills < 5) {
-    const { child, busy } = start(env);
+    const { child, busy } = startWorker('windowed-count-worker', env);
     // killed at a random moment once it works (or a while after it started, if the input is all done)
     await Promise.race([busy, new Promise((r) => setTimeout(r, 15_000))]);
     // the first instance is killed only after it committed something, so the run always shows a
     // restart continuing from committed progress, however slow the machine
     if (kills === 0) await untilCommitted(env.APPLICATION_ID, input, 120_000);
     await new Promise((r) => setTimeout(r, Math.random() * 3_000));
-    await killAndWait(child);
+    await stopWorker(child, 'SIGKILL');
     kills += 1;
   }
   await feeding;
   const progress = await committedInput(env.APPLICATION_ID, input);
-  const final = start(env).child;
+  const final = startWorker('windowed-count-worker', env).child;
   // done when the group has committed all the input: every update it made is written by then (under
   // at_least_once a batch's offsets are committed after its output is acknowledged). Not an output
   // record count: at_least_once repeats updates after a crash, which reach any count early
   await untilCaughtUp(brokers, env.APPLICATION_ID, [input], 360_000);
   const records = await readTopic(brokers, output, { toEnd: true, timeoutMs: 120_000 });
-  final.kill('SIGTERM');
+  await stopWorker(final, 'SIGTERM');
   const keys = windowedSerde(Serdes.string);
   const seen = new Map<string, number[]>();
   for (const r of records) {

@@ -8,18 +8,12 @@
  * count may exceed the number of distinct events (at-least-once repeats) but
  * never fall below it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import type { TelemetryEvent } from '../../schemas/index.js';
 import { produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
+import { killAllWorkers, startWorker, stopWorker } from '../support/worker-process.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const worker = join(root, 'test', 'integration', 'fixtures', 'dedupe-count-worker.ts');
 const EVENTS = 120_000;
 const USERS = 400;
 /** Every tenth event is sent twice: the copy must be dropped. */
@@ -27,13 +21,12 @@ const COPY_EVERY = 10;
 const BASE = Date.now() - 3_600_000;
 
 let brokers: string[];
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   brokers = await ensureKafka();
 });
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killAllWorkers();
 });
 
 function event(i: number): TelemetryEvent {
@@ -74,35 +67,6 @@ function expectedCounts(): Map<string, number> {
   return counts;
 }
 
-function start(env: Record<string, string>): { child: ChildProcess; busy: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
-    cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.pipe(createWriteStream(join(tmpdir(), `veroai-dedupe-worker-${child.pid}.log`)));
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const busy = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const m = /consumed (\d+)/.exec(chunk.toString());
-      if (m !== null && Number(m[1]) > 0) resolve();
-    });
-    child.on('exit', (code, signal) =>
-      reject(new Error(`worker exited (${code ?? signal}) before consuming`)),
-    );
-  });
-  busy.catch(() => undefined);
-  return { child, busy };
-}
-
-async function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill(signal);
-  await exited;
-}
-
 describe('de-duplication crash test', () => {
   it('at_least_once with SIGKILLs: no per-key count falls below the distinct events, copies are dropped', async () => {
     const inputTopic = uniqueName('dedupe-in');
@@ -126,14 +90,14 @@ describe('de-duplication crash test', () => {
     })();
     let kills = 0;
     while (kills < 6) {
-      const { child, busy } = start(env);
+      const { child, busy } = startWorker('dedupe-count-worker', env);
       await Promise.race([busy, new Promise((r) => setTimeout(r, 20_000))]);
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 2_500));
-      await exit(child, 'SIGKILL');
+      await stopWorker(child, 'SIGKILL');
       kills += 1;
     }
     await feeding;
-    const final = start(env).child;
+    const final = startWorker('dedupe-count-worker', env).child;
     try {
       await untilCaughtUp(
         brokers,
@@ -142,7 +106,7 @@ describe('de-duplication crash test', () => {
         300_000,
       );
     } finally {
-      await exit(final, 'SIGTERM');
+      await stopWorker(final, 'SIGTERM');
     }
     const latest = new Map<string, number>();
     for (const r of await readTopic(brokers, output, { toEnd: true }))
