@@ -15,6 +15,7 @@ import {
   type SessionStore,
   SessionWindows,
   StreamsApplication,
+  Suppressed,
   TopologyBuilder,
 } from '../topology/index.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
@@ -58,7 +59,7 @@ export const runTopologyInChild = (job: TopologyJob, heapMb = 0) =>
     heapMb > 0 ? [`--max-old-space-size=${heapMb}`] : [],
   );
 
-/** Counts each user's events in session windows on RocksDB; times it until every input is processed. */
+/** Counts each user's events in session windows on RocksDB, final counts through suppress; times it until every input is processed. */
 async function runSessions(job: Extract<TopologyJob, { kind: 'session' }>, rss: RssSampler) {
   const stateDir = await mkdtemp(join(tmpdir(), 'veroai-bench-session-'));
   const origin = event(0).timestamp;
@@ -71,7 +72,9 @@ async function runSessions(job: Extract<TopologyJob, { kind: 'session' }>, rss: 
     })
     .groupByKey()
     .windowedBy(SessionWindows.ofInactivityGapAndGrace(job.gapMs, job.graceMs))
-    .count({ name: 'sessions' });
+    .count({ name: 'sessions' })
+    // final counts only: the suppress buffer holds every open session too (its index in the heap)
+    .suppress(Suppressed.untilWindowCloses(), { name: 'session-finals' });
   const registry = new Registry();
   const transport = new KafkaTransport({ brokers: job.brokers, clientId: 'veroai-bench' });
   const app = new StreamsApplication(builder.build(), {
