@@ -35,11 +35,12 @@ export interface SessionCountJob {
 }
 
 export interface SessionCountResult {
-  readonly consumed: number;
+  /** Input records processed (the engine's metric; Kafka Streams does not report it). */
+  readonly consumed?: number;
   /** Records the log acknowledged, by topic (the output, the stores' changelogs). */
   readonly produced: Record<string, number>;
   readonly late: number;
-  readonly deadLettered: number;
+  readonly deadLettered?: number;
 }
 
 /** What the child reports on its way: its pid and start, or the fatal error that ends it. */

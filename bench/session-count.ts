@@ -298,7 +298,7 @@ async function cpuSeconds(pid: number): Promise<number | undefined> {
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** An engine process under measurement. */
-interface Engine {
+export interface Engine {
   /** Resolves with the pid and the wall-clock moment the application is started. */
   readonly started: Promise<{ pid: number; at: number }>;
   /** Rejects when the process fails (exits non-zero, or reports a fatal error). */
@@ -385,7 +385,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
   };
   log(`${options.kafkaStreams ? 'Kafka Streams' : 'engine'} (${options.guarantee}), in a process of its own`);
   const engine = options.kafkaStreams
-    ? (await import('./kafka-streams-child.js')).kafkaStreamsInChild(job, options)
+    ? await (await import('./kafka-streams-child.js')).kafkaStreamsInChild(job, options)
     : engineInChild(job, options);
 
   const { pid, at } = await Promise.race([engine.started, engine.failed]);
