@@ -4,25 +4,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultTopology } from '../../../cli/default-topology.js';
-import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
 import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { TestDriver } from '../../../topology/testing/index.js';
+import { click } from '../../support/telemetry-events.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 let driver: TestDriver | undefined;
 afterEach(async () => {
   await driver?.close();
   driver = undefined;
-});
-
-const click = (eventId: string, timestamp: number): TelemetryEvent => ({
-  eventId,
-  timestamp,
-  tenantId: 'acme',
-  userId: 'alice',
-  eventType: 'click',
-  payload: { ...EMPTY_PAYLOAD, page: '/home' },
-  metadata: { source: 'test', version: '1' },
 });
 
 async function deadLettersFor(maxAheadMs: number): Promise<string[]> {

@@ -1,18 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
 import type { SessionAggregate } from '../../../processors/sessions/session-aggregate.js';
-import {
-  EMPTY_PAYLOAD,
-  featureUpdateSerde,
-  type TelemetryEvent,
-  type TelemetryEventType,
-  type TelemetryPayload,
-  telemetryEventSerde,
-  userSessionSerde,
-} from '../../../schemas/index.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
+import type { TelemetryEvent } from '../../../schemas/index.js';
+import type { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { DLQ_HEADERS, type SessionStore } from '../../../topology/index.js';
 import { TestDriver } from '../../../topology/testing/index.js';
+import { memoryPipeline, telemetryEvent } from '../../support/telemetry-events.js';
 
 /**
  * Event time is checked against the record's log timestamp (the Kafka
@@ -27,25 +19,7 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-let sequence = 0;
-function event(
-  tenantId: string,
-  userId: string | null,
-  eventType: TelemetryEventType,
-  timestamp: number,
-  payload: Partial<TelemetryPayload> = {},
-  eventId = `evt-${++sequence}`,
-): TelemetryEvent {
-  return {
-    eventId,
-    timestamp,
-    tenantId,
-    userId,
-    eventType,
-    payload: { ...EMPTY_PAYLOAD, ...payload },
-    metadata: { source: 'test', version: '1' },
-  };
-}
+const event = telemetryEvent;
 const call = (path: string, method = 'GET') => ({ method, path, latencyMs: 12, statusCode: 200 });
 
 const drivers: TestDriver[] = [];
@@ -69,12 +43,7 @@ interface Pipeline {
  * driver's wall clock at `wallClock` (validation does not read it).
  */
 async function pipeline(wallClock: number): Promise<Pipeline> {
-  const features = new MemoryFeatureSink();
-  const history = new MemorySessionHistorySink();
-  const { topology } = firstPipelineTopology({
-    serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
-    sinks: { features, sessionHistory: history },
-  });
+  const { topology, features, history } = memoryPipeline();
   const driver = await TestDriver.create(topology, { startTime: wallClock });
   drivers.push(driver);
   const d = driver;

@@ -1,44 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { firstPipelineTopology } from '../../../processors/first-pipeline.js';
 import type { SessionAggregate } from '../../../processors/sessions/session-aggregate.js';
-import type { FeatureUpdate, SessionSummary } from '../../../schemas/index.js';
-import {
-  EMPTY_PAYLOAD,
-  featureUpdateSerde,
-  type TelemetryEvent,
-  type TelemetryEventType,
-  type TelemetryPayload,
-  telemetryEventSerde,
-  userSessionSerde,
-} from '../../../schemas/index.js';
-import { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
+import type { FeatureUpdate, SessionSummary, TelemetryEvent } from '../../../schemas/index.js';
+import type { MemoryFeatureSink, MemorySessionHistorySink } from '../../../sinks/memory/memory-sinks.js';
 import { DLQ_HEADERS, type SessionStore } from '../../../topology/index.js';
 import { TestDriver } from '../../../topology/testing/index.js';
+import { memoryPipeline, telemetryEvent } from '../../support/telemetry-events.js';
 
 /** 10:00:00 UTC: minute- and hour-aligned, so bucket boundaries are easy to reason about. */
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 
-let sequence = 0;
-function event(
-  tenantId: string,
-  userId: string | null,
-  eventType: TelemetryEventType,
-  timestamp: number,
-  payload: Partial<TelemetryPayload> = {},
-  eventId = `evt-${++sequence}`,
-): TelemetryEvent {
-  return {
-    eventId,
-    timestamp,
-    tenantId,
-    userId,
-    eventType,
-    payload: { ...EMPTY_PAYLOAD, ...payload },
-    metadata: { source: 'test', version: '1' },
-  };
-}
+const event = telemetryEvent;
 const api = (method: string, path: string, latencyMs: number, statusCode = 200) => ({
   method,
   path,
@@ -58,13 +31,10 @@ async function send(e: TelemetryEvent, logTimestamp = e.timestamp): Promise<void
 const valuesOf = (view: FeatureUpdate['view'], entity: string) => features.latest(view, entity)?.values;
 
 beforeEach(async () => {
-  sequence = 0;
-  features = new MemoryFeatureSink();
-  history = new MemorySessionHistorySink();
-  const { topology } = firstPipelineTopology({
-    serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
-    sinks: { features, sessionHistory: history },
-  });
+  const pipeline = memoryPipeline();
+  features = pipeline.features;
+  history = pipeline.history;
+  const { topology } = pipeline;
   driver = await TestDriver.create(topology, { startTime: T0 });
 });
 
