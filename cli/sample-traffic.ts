@@ -1,5 +1,6 @@
 import { userKeyOf } from '../processors/telemetry/user-key.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../schemas/index.js';
+import { seededRandom } from './seeded-random.js';
 
 export interface SampleTrafficOptions {
   /** Same seed, same events. Default 1. */
@@ -56,18 +57,6 @@ const ENDPOINTS = [
 ] as const;
 
 const MINUTE = 60_000;
-
-/** mulberry32: a small, fast, seedable PRNG; Math.random cannot be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface UserState {
   readonly tenantId: string;
@@ -130,7 +119,7 @@ export class SampleTraffic {
 
   constructor(options: SampleTrafficOptions = {}) {
     const seed = options.seed ?? 1;
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
     const tenants = options.tenants ?? 4;
     const perTenant = options.usersPerTenant ?? 50;
     if (!(Number.isInteger(tenants) && tenants >= 1 && Number.isInteger(perTenant) && perTenant >= 1))
