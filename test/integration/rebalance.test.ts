@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Admin, AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../cli/seeded-random.js';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import {
   deadLetterTopic,
@@ -70,18 +71,6 @@ interface InputRecord {
   readonly partition: number;
 }
 
-/** mulberry32: a small seeded generator, so that every run sees the same input. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const partitionOf = (key: string) => partitionForKey(Buffer.from(key, 'utf8'), PARTITIONS, () => 0);
 
 /**
@@ -90,7 +79,7 @@ const partitionOf = (key: string) => partitionForKey(Buffer.from(key, 'utf8'), P
  * keyed producer writes it and as Kafka Streams expects a grouped input).
  */
 function generateInput(): InputRecord[] {
-  const random = seeded(SEED);
+  const random = seededRandom(SEED);
   return Array.from({ length: RECORDS }, (_, i) => {
     const key = `user-${Math.floor(random() ** 1.5 * KEYS)}`;
     return { key, value: String(i), timestamp: BASE + i * STEP_MS, partition: partitionOf(key) };
@@ -405,9 +394,11 @@ async function rebalanceRun(guarantee: 'exactly_once' | 'at_least_once') {
   /** Per partition, the input index of each of its offsets: committed offsets as places in the input. */
   const indices: number[][] = Array.from({ length: PARTITIONS }, () => []);
   for (const [i, r] of records.entries()) indices[r.partition]!.push(i);
+  const began = Date.now();
   const note = (what: string) => {
-    events.push(`${what} (input produced: ${produced})`);
+    events.push(`+${((Date.now() - began) / 1000).toFixed(1)} s: ${what} (input produced: ${produced})`);
   };
+  note(`run begins at ${new Date(began).toISOString()} (${began})`);
   /** Notes a moment with the group's committed position on each partition, as an input index. */
   const noteCommitted = async (what: string) => {
     const committed = await committedByPartition(applicationId, input);
