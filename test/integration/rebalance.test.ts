@@ -267,7 +267,10 @@ async function describeGroup(groupId: string, input: string): Promise<Membership
   for (const m of group?.members ?? []) {
     const decoded =
       m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
-    members.set(m.clientId.replace(/^rebalance-/, ''), [...(decoded?.assignment[input] ?? [])].sort());
+    members.set(
+      m.clientId.replace(/^rebalance-/, ''),
+      [...(decoded?.assignment[input] ?? [])].sort((x, y) => x - y),
+    );
   }
   return { state: group?.state ?? 'Unknown', members };
 }
