@@ -7,12 +7,14 @@
 #   deploy/kafka/kafka.sh status          exit 0 if running, 3 if not
 #
 # KAFKA_PORT (9092) and CONTROLLER_PORT (9093) choose the ports; KAFKA_HEAP (512m) the heap.
+# KAFKA_RUN_DIR (deploy/kafka/.run) holds the pid, log, config and data: with other ports and its own
+# run dir, a second broker runs beside the first (tests that stop a broker use one of their own).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="$here/.cache"
 libs="$cache/libs"
-run="$here/.run"
+run="${KAFKA_RUN_DIR:-$here/.run}"
 data="$run/data"
 props="$run/server.properties"
 pidfile="$run/kafka.pid"
@@ -21,7 +23,7 @@ port="${KAFKA_PORT:-9092}"
 controller_port="${CONTROLLER_PORT:-9093}"
 heap="${KAFKA_HEAP:-512m}"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 
 running_pid() {
   [[ -f "$pidfile" ]] || return 1
@@ -95,7 +97,7 @@ up() {
       -Dlog4j.configuration="file:$here/log4j.properties" \
       -cp "$libs/*" kafka.Kafka "$props" >>"$logfile" 2>&1 </dev/null 9>&- &
     echo $! >"$pidfile"
-    echo "kafka: starting (pid $!) on 127.0.0.1:$port, log in deploy/kafka/.run/kafka.log" >&2
+    echo "kafka: starting (pid $!) on 127.0.0.1:$port, log in $logfile" >&2
   fi
   if ! node "$here/wait-ready.mjs" "127.0.0.1:$port" "${KAFKA_READY_TIMEOUT:-120}"; then
     echo "kafka: not ready; last lines of the log:" >&2
