@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_SINK_MAX_OUTAGE_MS } from '../processors/write-batch-to-sink.js';
-import { ConfigError } from '../topology/index.js';
+import { ConfigError, DEFAULT_MAX_BROKER_OUTAGE_MS } from '../topology/index.js';
 
 const brokerList = z
   .string()
@@ -61,6 +61,13 @@ const schema = z
       .int(OUTAGE_FORM)
       .min(1, OUTAGE_FORM)
       .default(DEFAULT_SINK_MAX_OUTAGE_MS),
+    // how long the Kafka brokers may stay unreachable before the job gives up and exits non-zero; within it
+    // the job reconnects and resends (topology/runtime/internal/broker-outage.ts)
+    BROKER_MAX_OUTAGE_MS: z.coerce
+      .number({ error: OUTAGE_FORM })
+      .int(OUTAGE_FORM)
+      .min(1, OUTAGE_FORM)
+      .default(DEFAULT_MAX_BROKER_OUTAGE_MS),
     FEATURE_TTL_MS: z.coerce
       .number()
       .int()

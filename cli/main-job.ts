@@ -164,6 +164,7 @@ async function assembleMainJob(
     stateDir: config.STATE_DIR,
     defaultStoreType: config.STATE_STORE,
     stopTimeoutMs: config.STOP_TIMEOUT_MS,
+    maxBrokerOutageMs: config.BROKER_MAX_OUTAGE_MS,
     logger,
     metricsRegistry: registry,
   });

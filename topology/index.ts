@@ -43,6 +43,7 @@ export {
 } from './processor.js';
 export type { Headers, OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from './record.js';
 export { DLQ_HEADERS } from './runtime/dead-letter.js';
+export { type BrokerOutageState, DEFAULT_MAX_BROKER_OUTAGE_MS } from './runtime/internal/broker-outage.js';
 export { murmur2, partitionForKey } from './runtime/partitioner.js';
 export {
   type ApplicationState,

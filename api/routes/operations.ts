@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { DependencyProbe } from '../../sinks/index.js';
-import { type StreamsApplication, VeroaiError } from '../../topology/index.js';
+import { type BrokerOutageState, type StreamsApplication, VeroaiError } from '../../topology/index.js';
 
 export interface OperationsRoutesOptions {
   readonly registry: Registry;
@@ -38,13 +38,26 @@ export async function operationsRoutes(
   server.get('/health/live', async () => ({ status: 'live' }));
 
   server.get('/health/ready', async (_request, reply) => {
-    // ready once the consumer has joined, every assigned task is restored, and every backing store answers
+    // ready once the consumer has joined, every assigned task is restored, the brokers answer and every
+    // backing store answers
     const down = await downDependencies(dependencies);
+    const outage = app.brokerOutage();
+    if (outage !== undefined) down.unshift(brokersDown(outage));
     if (app.state !== 'running' || down.length > 0) {
       return reply.code(503).send({ status: 'not_ready', state: app.state, down });
     }
     return { status: 'ready', state: app.state, tasks: app.activeTasks().size };
   });
+}
+
+/** The application's brokers, unreachable since `since` (it rides the outage out up to its bound). */
+function brokersDown(outage: BrokerOutageState): DownDependency {
+  const error = outage.lastError instanceof Error ? outage.lastError.message : String(outage.lastError);
+  return {
+    dependency: 'kafka',
+    code: 'VEROAI_ERR_KAFKA_UNREACHABLE',
+    error: `unreachable since ${new Date(outage.since).toISOString()}: ${error}`,
+  };
 }
 
 async function downDependencies(dependencies: readonly DependencyProbe[]): Promise<DownDependency[]> {

@@ -53,9 +53,11 @@ const ROOM = Promise.resolve();
  * A failed send is retried with a new producer when a `replaceProducer` is
  * given (at-least-once: an idempotent producer whose request timed out can
  * only be replaced, and the resend may repeat records): the failed request is
- * sent again, ahead of everything queued after it. After `maxRetries`
- * failures in a row, or without a replacement, the failure is fatal: nothing
- * after it is acknowledged, so no offset after it is committed.
+ * sent again, ahead of everything queued after it, with a capped backoff, for
+ * as long as the brokers may be down (a replacement that cannot connect is one
+ * more failure). Once the failures in a row have lasted `maxOutageMs`, or
+ * without a replacement, the failure is fatal: nothing after it is
+ * acknowledged, so no offset after it is committed.
  */
 export class Outbox {
   private queue: Pending[] = [];
@@ -68,6 +70,12 @@ export class Outbox {
   /** Callers waiting for the queued bytes to drop to the bound. */
   private roomWaiters: Array<() => void> = [];
   private failuresInARow = 0;
+  /** When the current run of failed sends began. */
+  private failingSince: number | undefined;
+  /** The producer was closed after a failure: the next attempt starts with a new one. */
+  private producerClosed = false;
+  /** Aborted by abandon(): ends a resend's backoff. */
+  private readonly retries = new AbortController();
   /** Bytes queued and in flight. */
   private bytes = 0;
   private readonly maxQueuedBytes: number;
@@ -157,21 +165,61 @@ export class Outbox {
     return this.queue.splice(0, take);
   }
 
-  /** Sends one request; on failure replaces the producer and sends it again, up to maxRetries times in a row. */
+  /**
+   * Stops for good, as the application stops: a resend waiting for its turn
+   * is given up (its batches are never acknowledged, so never committed),
+   * nothing queued is sent, callers waiting for room are let go, and no
+   * failure is reported.
+   */
+  abandon(): void {
+    this.failure ??= new Error('the outbox was abandoned');
+    this.queue = [];
+    this.retries.abort();
+    this.notifyIfRoom();
+    this.notifyIfIdle();
+  }
+
+  /**
+   * Sends one request; on failure replaces the producer and sends it again,
+   * until the failures in a row have lasted maxOutageMs.
+   */
   private async sendWithRecovery(records: readonly OutgoingRecord[]): Promise<void> {
+    const {
+      replaceProducer,
+      maxOutageMs = DEFAULT_MAX_OUTAGE_MS,
+      backoffMs = 500,
+      maxBackoffMs = 5_000,
+      onRetry,
+    } = this.recovery;
     for (;;) {
       try {
+        // the brokers may still be down: connecting the replacement can fail like a send
+        if (this.producerClosed && replaceProducer !== undefined) {
+          this.producer = await replaceProducer();
+          this.producerClosed = false;
+        }
         if (records.length > 0) await this.producer.send(records);
         this.failuresInARow = 0;
+        this.failingSince = undefined;
         return;
       } catch (error) {
+        // abandoned meanwhile: nothing more is tried
+        if (this.failure !== undefined) throw error;
         this.failuresInARow += 1;
-        const { replaceProducer, maxRetries = 5, backoffMs = 500, onRetry } = this.recovery;
-        if (replaceProducer === undefined || this.failuresInARow > maxRetries) throw error;
-        onRetry?.(error, this.failuresInARow);
-        await this.producer.close().catch(() => undefined);
-        await sleep(backoffMs * 2 ** (this.failuresInARow - 1));
-        this.producer = await replaceProducer();
+        this.failingSince ??= Date.now();
+        const outageMs = Date.now() - this.failingSince;
+        if (replaceProducer === undefined || outageMs >= maxOutageMs) throw error;
+        onRetry?.(error, this.failuresInARow, outageMs);
+        if (!this.producerClosed) {
+          await this.producer.close().catch(() => undefined);
+          this.producerClosed = true;
+        }
+        // the last attempt comes when the outage budget ends, not a backoff after it
+        const backoff = Math.min(maxBackoffMs, backoffMs * 2 ** (this.failuresInARow - 1));
+        await sleep(Math.max(1, Math.min(backoff, maxOutageMs - outageMs)), undefined, {
+          signal: this.retries.signal,
+        });
+        if (this.failure !== undefined) throw error;
       }
     }
   }
@@ -209,14 +257,22 @@ export interface OutboxLimits {
   readonly maxRequestBytes?: number;
 }
 
+/** How long sends may keep failing before the outbox gives up, by default (the application's maxBrokerOutageMs). */
+export const DEFAULT_MAX_OUTAGE_MS = 120_000;
+
 /** How the outbox recovers from a failed send (at-least-once only). */
 export interface OutboxRecovery {
   /** A fresh producer; without it a failed send is fatal. */
   readonly replaceProducer?: () => Promise<TransportProducer>;
-  /** Failed sends in a row before the failure is fatal. Default 5. */
-  readonly maxRetries?: number;
+  /**
+   * How long sends may keep failing, from the first failure in a row, before
+   * the failure is fatal (the brokers down longer than this). Default 120 s.
+   */
+  readonly maxOutageMs?: number;
   /** Wait before the first resend, doubled per failure in a row. Default 500 ms. */
   readonly backoffMs?: number;
-  /** Told of each failure that will be retried. */
-  readonly onRetry?: (error: unknown, failuresInARow: number) => void;
+  /** The longest wait between resends. Default 5 s. */
+  readonly maxBackoffMs?: number;
+  /** Told of each failure that will be retried, and how long sends have been failing. */
+  readonly onRetry?: (error: unknown, failuresInARow: number, outageMs: number) => void;
 }

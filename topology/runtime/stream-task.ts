@@ -87,7 +87,7 @@ export class StreamTask {
   private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
   private closed = false;
-  /** Per input partition, the first offset this task has not yet reflected (see startAt). */
+  /** Per input partition, the first offset this task has not yet reflected (see startAt): what it skips below. */
   private readonly startOffsets = new Map<string, number>();
 
   constructor(
@@ -203,7 +203,10 @@ export class StreamTask {
    * Records of `topic:partition` before `offset` are already reflected in the
    * restored state and the committed output: batches fetched from an older
    * position (the consumer read its offsets before a fenced transaction
-   * completed) skip them.
+   * completed) skip them. The task moves this mark past every batch it
+   * processes too: a consumer that reconnected after losing the brokers
+   * fetches again from the committed offsets, and records this task has
+   * processed (their output sent or still queued) are not counted twice.
    */
   startAt(topic: string, partition: number, offset: number): void {
     this.startOffsets.set(tpKey(topic, partition), offset);
@@ -275,6 +278,7 @@ export class StreamTask {
               ...(this.streamTimeMs >= 0 ? { metadata: encodeStreamTime(this.streamTimeMs) } : {}),
             },
           ];
+    if (last !== undefined) this.startOffsets.set(tpKey(batch.topic, batch.partition), last.offset + 1);
     const acknowledge = this.offsets.track(offsets);
     const records = this.outputs;
     this.outputs = [];

@@ -28,6 +28,11 @@ import type {
 } from '../transports/transport.js';
 import { restoreChangelogs } from './changelog-restorer.js';
 import { ConsumerLagMonitor } from './consumer-lag.js';
+import {
+  BrokerOutage,
+  type BrokerOutageState,
+  DEFAULT_MAX_BROKER_OUTAGE_MS,
+} from './internal/broker-outage.js';
 import { RuntimeMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
 import { partitionForKey } from './partitioner.js';
@@ -76,6 +81,16 @@ export interface StreamsConfig {
    * it from STOP_TIMEOUT_MS.
    */
   readonly stopTimeoutMs?: number;
+  /**
+   * How long the brokers may stay unreachable, from the first failure with a
+   * connectivity cause (a send, a commit, a transaction, the consumer losing
+   * them) to the next success, before the application fails with
+   * `VEROAI_ERR_KAFKA_UNREACHABLE`. Within it nothing is fatal: output is
+   * resent, the consumer reconnects and rejoins, an exactly_once task whose
+   * transaction failed is recreated from its changelogs. Default 120 s; the
+   * CLI takes it from BROKER_MAX_OUTAGE_MS.
+   */
+  readonly maxBrokerOutageMs?: number;
 }
 
 /** After the stop deadline, how long each closing step (commit, leaving the group, closing a task) may still take. */
@@ -133,6 +148,8 @@ export class StreamsApplication extends EventEmitter {
   private stopping: Promise<void> | undefined;
   /** Settles when start() is over, run or not: a stop during start-up waits for what start() opens. */
   private startup: Promise<void> = Promise.resolve();
+  /** The brokers' outage in progress, if any: past its bound the application fails. */
+  private readonly outage: BrokerOutage;
 
   constructor(
     readonly topology: Topology,
@@ -157,6 +174,13 @@ export class StreamsApplication extends EventEmitter {
     this.clock = config.clock ?? Date.now;
     this.commitIntervalMs = config.commitIntervalMs ?? 1000;
     this.maxInFlight = config.maxInFlightBatches ?? 8;
+    const maxOutageMs = config.maxBrokerOutageMs ?? DEFAULT_MAX_BROKER_OUTAGE_MS;
+    if (!(Number.isFinite(maxOutageMs) && maxOutageMs > 0))
+      throw new TopologyError(
+        `maxBrokerOutageMs ${maxOutageMs} is not valid`,
+        'give a positive number of milliseconds',
+      );
+    this.outage = new BrokerOutage(maxOutageMs, (error) => this.fail(error));
     this.lag = new ConsumerLagMonitor(
       this.transport,
       this.applicationId,
@@ -194,17 +218,25 @@ export class StreamsApplication extends EventEmitter {
       const producer = await this.transport.producer();
       this.outbox = new Outbox(
         producer,
-        (records) => this.countProduced(records),
-        (error) => this.fail(error),
+        (records) => {
+          // a request that reached the log says the brokers answer (an empty one sent nothing)
+          if (records.length > 0) this.outage.succeeded();
+          this.countProduced(records);
+        },
+        (error) =>
+          this.fail(this.unreachable(error) && this.outage.state() ? this.outage.exceededError() : error),
         {
           // at-least-once output survives a producer that timed out (e.g. a broker stalled past the
-          // request timeout): a new producer resends what was not acknowledged
+          // request timeout) and the brokers' outage: a new producer resends what was not acknowledged
           replaceProducer: () => this.transport.producer(),
-          onRetry: (error, failuresInARow) =>
+          maxOutageMs: this.outage.maxMs,
+          onRetry: (error, failuresInARow, outageMs) => {
+            if (this.unreachable(error)) this.outage.failed(error);
             this.logger.warn(
-              { err: error, failuresInARow },
+              { err: error, failuresInARow, outageMs },
               'sending output failed; resending with a new producer',
-            ),
+            );
+          },
         },
       );
       const topics = [...this.topicToSubTopology.keys()];
@@ -227,6 +259,8 @@ export class StreamsApplication extends EventEmitter {
         onBatch: (batch) => this.onBatch(batch),
         onRebalancing: (memberLost) => this.beforeRebalance(memberLost),
         onError: (error) => this.fail(error),
+        onDisconnected: (error) => this.consumerDisconnected(error),
+        onJoined: () => this.outage.succeeded(),
       });
       if (this.state !== 'starting') return;
       this.commitTimer = setInterval(
@@ -309,6 +343,7 @@ export class StreamsApplication extends EventEmitter {
       clearTimeout(grace);
     };
     try {
+      this.outage.close();
       clearInterval(this.commitTimer);
       clearInterval(this.punctuationTimer);
       this.lag.stop();
@@ -329,6 +364,8 @@ export class StreamsApplication extends EventEmitter {
         else if (!(await inTime('sending their output', this.outbox?.flush())))
           heldUpBy = 'output not acknowledged by the log, abandoned uncommitted';
       }
+      // a send still retrying (the brokers down) is given up: its batches are not committed
+      this.outbox?.abandon();
       // what the log acknowledged is committed, abandoned batches are not (their offsets are not committable)
       if (this.currentState !== 'failed') await closing('committing', this.commit());
       await closing('leaving the group', this.consumer?.stop());
@@ -414,6 +451,15 @@ export class StreamsApplication extends EventEmitter {
     return this.tasks.get(`${sub.id}_${partition}`)?.store(storeName) as S | undefined;
   }
 
+  /**
+   * The brokers' outage in progress, if any: since when (the first failure
+   * with a connectivity cause) and its last error. Readiness reports it.
+   * Past `maxBrokerOutageMs` the application fails.
+   */
+  brokerOutage(): BrokerOutageState | undefined {
+    return this.outage.state();
+  }
+
   /** True while a batch is being processed or output is unacknowledged. */
   busy(): boolean {
     return this.processing > 0 || [...this.tasks.values()].some((t) => t.backlog > 0);
@@ -450,10 +496,12 @@ export class StreamsApplication extends EventEmitter {
     } catch (error) {
       // a failed commit (e.g. during a rebalance) is retried with the next one, unless newer offsets overtook it
       for (const { task, offsets: own } of taken) task.returnCommittable(own);
+      if (this.unreachable(error)) this.outage.failed(error);
       throw error;
     } finally {
       end();
     }
+    this.outage.succeeded();
     if (this.currentState !== 'running') return;
     for (const { task } of taken) {
       await task
@@ -628,12 +676,43 @@ export class StreamsApplication extends EventEmitter {
   /**
    * Builds the tasks of newly assigned partitions, then restores all their
    * stores together (one changelog reader per topic, as Kafka Streams' restore
-   * consumer) before any of them processes.
+   * consumer) before any of them processes. When the brokers become
+   * unreachable meanwhile (within maxBrokerOutageMs), the new tasks are
+   * dropped and their partitions given up until the group is rejoined.
    */
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
+    const created = new Map<string, StreamTask>();
+    try {
+      await this.createTasks(tps, created);
+    } catch (error) {
+      if (!(this.unreachable(error) && this.currentState === 'running' && this.outage.failed(error)))
+        throw error;
+      // the brokers went away while the tasks were created or restored: they are dropped and their partitions
+      // given up; the group hands them out again when it is rejoined, the brokers back
+      this.logger.warn(
+        { err: error, tasks: [...created.keys()] },
+        'the Kafka brokers unreachable while creating tasks: giving their partitions up and rejoining the group',
+      );
+      for (const task of created.values()) {
+        if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+        await task
+          .close({ clean: false })
+          .catch((e) => this.logger.warn({ err: e, task: task.id }, 'closing failed'));
+        await this.closeTaskProducer(task.id);
+      }
+      const taskless = tps.filter((tp) => {
+        const sub = this.topicToSubTopology.get(tp.topic);
+        return sub !== undefined && !this.tasks.has(`${sub.id}_${tp.partition}`);
+      });
+      this.consumer?.rejoin?.(taskless);
+      this.metrics.tasks.set({ application: this.applicationId }, this.tasks.size);
+    }
+  }
+
+  /** assign(): `created` holds the tasks made so far, for a failure to close. */
+  private async createTasks(tps: readonly TopicPartition[], created: Map<string, StreamTask>): Promise<void> {
     /** The task of each assigned partition this application reads, by partition. */
     const taskIds = new Map<TopicPartition, string>();
-    const created = new Map<string, StreamTask>();
     for (const tp of tps) {
       const sub = this.topicToSubTopology.get(tp.topic);
       if (sub === undefined) continue;
@@ -708,9 +787,9 @@ export class StreamsApplication extends EventEmitter {
    * keep running. If the group gives the partitions back, the task is
    * created again and restored from its changelogs.
    */
-  private async taskMigrated(task: StreamTask, error: unknown): Promise<void> {
+  private async taskMigrated(task: StreamTask, error: unknown, why = 'task migrated'): Promise<void> {
     if (this.tasks.get(task.id) !== task) return;
-    this.logger.warn({ task: task.id, err: error }, 'task migrated: closing it and rejoining the group');
+    this.logger.warn({ task: task.id, err: error }, `${why}: closing it and rejoining the group`);
     this.tasks.delete(task.id);
     for (const tp of task.inputPartitions()) this.tpToTask.delete(tpKey(tp.topic, tp.partition));
     this.lag.revoked(task.inputPartitions());
@@ -800,7 +879,12 @@ export class StreamsApplication extends EventEmitter {
    * and its input offsets in one transaction of the task's producer. A failed
    * transaction is aborted and the application fails: its in-memory state has
    * run ahead of what the log committed, and a restart rebuilds it from the
-   * changelogs, as Kafka Streams closes such a task dirty.
+   * changelogs, as Kafka Streams closes such a task dirty. When it failed
+   * because the brokers are unreachable (within maxBrokerOutageMs), only the
+   * task is lost, as a migrated one: it is closed dirty, its partitions given
+   * up and the group rejoined once the brokers answer; it is then created
+   * again, restored from its changelogs and fed from the committed offsets
+   * (Kafka Streams' corrupted task).
    */
   private async commitTransaction(task: StreamTask, processed: ProcessedBatch): Promise<void> {
     const producer = this.taskProducers.get(task.id);
@@ -814,9 +898,11 @@ export class StreamsApplication extends EventEmitter {
       return;
     }
     const previous = this.transactions.get(task.id) ?? Promise.resolve();
-    const run = previous.then(() =>
-      producer.sendTransaction(processed.records, processed.offsets, this.applicationId),
-    );
+    const run = previous.then(() => {
+      // closed (lost with a transaction before this one) while this batch waited: nothing of it is sent
+      if (this.tasks.get(task.id) !== task) throw new TaskMigratedError(task.id, undefined);
+      return producer.sendTransaction(processed.records, processed.offsets, this.applicationId);
+    });
     this.transactions.set(
       task.id,
       run.catch(() => undefined),
@@ -829,11 +915,43 @@ export class StreamsApplication extends EventEmitter {
         await this.taskMigrated(task, error);
         throw error;
       }
-      this.fail(error);
+      if (this.unreachable(error) && this.currentState === 'running' && this.outage.failed(error)) {
+        await this.taskMigrated(task, error, 'transaction failed, the Kafka brokers unreachable');
+        throw error;
+      }
+      this.fail(this.unreachable(error) && this.outage.state() ? this.outage.exceededError() : error);
       throw error;
     }
+    this.outage.succeeded();
     processed.acknowledge();
     this.countProduced(processed.records);
+  }
+
+  /** True when the transport says `error` means the brokers could not be reached. */
+  private unreachable(error: unknown): boolean {
+    return this.transport.unreachable?.(error) ?? false;
+  }
+
+  /**
+   * The consumer lost the brokers (after its own retries). While the
+   * application runs and the outage is within its bound, it reconnects by
+   * itself and the tasks stay; past the bound the application fails.
+   */
+  private consumerDisconnected(error: unknown): boolean {
+    if (this.currentState !== 'running') return false;
+    if (!this.outage.failed(error)) {
+      this.fail(this.outage.exceededError());
+      return false;
+    }
+    this.logger.warn(
+      {
+        err: error,
+        outageSince: new Date(this.outage.state()!.since).toISOString(),
+        maxBrokerOutageMs: this.outage.maxMs,
+      },
+      'the consumer lost the Kafka brokers; reconnecting',
+    );
+    return true;
   }
 
   private maybeResume(task: StreamTask): void {

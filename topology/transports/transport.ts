@@ -42,6 +42,14 @@ export interface Transport {
     options?: { readCommitted?: boolean },
   ): AsyncIterable<SourceRecord[]>;
   close(): Promise<void>;
+  /**
+   * True when `error` means the log could not be reached (kafka: the brokers
+   * down, unreachable or not answering, or not serving yet after a restart:
+   * coordinators loading, leaders not elected): the application rides such
+   * failures out for up to its maxBrokerOutageMs. Optional: a log that cannot become
+   * unreachable (memory) has none.
+   */
+  unreachable?(error: unknown): boolean;
 }
 
 /** What follows an offset of a partition, past transaction markers and aborted records. */
@@ -126,6 +134,17 @@ export interface ConsumerListener {
    * does not come back by itself: for the application, a fatal error.
    */
   onError?(error: unknown): void;
+  /**
+   * The consumer lost the log (kafka: the client crashed on a connectivity
+   * error, after its own retries). True: it reconnects and rejoins its group
+   * by itself, and keeps the partitions the group gives back (their batches
+   * then start again from the committed offsets, so records the listener has
+   * processed may come again); onJoined tells when it is back. False, or
+   * without this callback: it gives up, and onError follows.
+   */
+  onDisconnected?(error: unknown): boolean;
+  /** The member joined (or rejoined) its group: the log answers. */
+  onJoined?(): void;
 }
 
 export interface CommitOffset extends TopicPartition {

@@ -47,6 +47,15 @@ describe('configuration from the environment', () => {
     expect(message).toMatch(/APPLICATION_ID: expected letters, digits/);
   });
 
+  it('BROKER_MAX_OUTAGE_MS: 120 s by default, a positive whole number of milliseconds otherwise', () => {
+    expect(loadConfig({}).BROKER_MAX_OUTAGE_MS).toBe(120_000);
+    expect(loadConfig({ BROKER_MAX_OUTAGE_MS: '30000' }).BROKER_MAX_OUTAGE_MS).toBe(30_000);
+    for (const bad of ['0', '-5', '1.5', 'two minutes'])
+      expect(() => loadConfig({ BROKER_MAX_OUTAGE_MS: bad })).toThrow(
+        new RegExp(`BROKER_MAX_OUTAGE_MS: expected a positive whole number of milliseconds.*got '${bad}'`),
+      );
+  });
+
   it('requires brokers for the kafka transport', () => {
     expect(() => loadConfig({ TRANSPORT: 'kafka' })).toThrow(
       /KAFKA_BROKERS: required when TRANSPORT=kafka.*not set/,

@@ -123,26 +123,98 @@ describe('the outbox', () => {
     expect(fatal).toBeUndefined();
   });
 
-  it('gives up after maxRetries failures in a row: the failure is fatal and nothing after it is acknowledged', async () => {
-    const logs = [new ManualLog(), new ManualLog(), new ManualLog()];
-    let next = 1;
-    let fatal: unknown;
+  it('resends through an outage shorter than maxOutageMs, also when new producers cannot connect meanwhile', async () => {
+    const first = new ManualLog();
+    const back = new ManualLog();
     const acks: number[] = [];
+    const retries: number[] = [];
+    let replacements = 0;
+    let fatal: unknown;
     const outbox = new Outbox(
-      logs[0]!,
+      first,
       () => undefined,
       (e) => {
         fatal = e;
       },
-      { replaceProducer: async () => logs[next++]!, maxRetries: 1, backoffMs: 1 },
+      {
+        // the brokers are down for the first three replacements
+        replaceProducer: async () => {
+          replacements += 1;
+          if (replacements <= 3) throw new Error('connect ECONNREFUSED');
+          return back;
+        },
+        maxOutageMs: 5_000,
+        backoffMs: 1,
+        maxBackoffMs: 4,
+        onRetry: (_e, n) => retries.push(n),
+      },
     );
     outbox.enqueue([record(1)], () => acks.push(1));
-    logs[0]!.fail(new Error('first'));
-    await new Promise((r) => setTimeout(r, 20));
-    logs[1]!.fail(new Error('second'));
+    await tick();
+    first.fail(new Error('broker gone'));
+    await new Promise((r) => setTimeout(r, 100));
+    // one failed send, three failed connects, then the request again on the producer that connected
+    expect(retries).toEqual([1, 2, 3, 4]);
+    expect(back.requests.map((r) => r.map((x) => Number(x.value)))).toEqual([[1]]);
+    back.ack();
     await outbox.flush();
-    expect((fatal as Error).message).toBe('second');
+    expect(acks).toEqual([1]);
+    expect(fatal).toBeUndefined();
+  });
+
+  it('gives up once sends have kept failing for maxOutageMs: the failure is fatal and nothing after it is acknowledged', async () => {
+    let fatal: unknown;
+    const acks: number[] = [];
+    let attempts = 0;
+    const failing: TransportProducer = {
+      send: async () => {
+        attempts += 1;
+        throw new Error(`attempt ${attempts}`);
+      },
+      close: async () => undefined,
+    };
+    const began = Date.now();
+    const outbox = new Outbox(
+      failing,
+      () => undefined,
+      (e) => {
+        fatal = e;
+      },
+      { replaceProducer: async () => failing, maxOutageMs: 200, backoffMs: 1, maxBackoffMs: 8 },
+    );
+    outbox.enqueue([record(1)], () => acks.push(1));
+    outbox.enqueue([record(2)], () => acks.push(2));
+    await outbox.flush();
+    expect(Date.now() - began).toBeGreaterThanOrEqual(200);
+    // retried through the budget (backoff capped at 8 ms), not a fixed number of times (it was 5)
+    expect(attempts).toBeGreaterThan(6);
+    expect((fatal as Error).message).toBe(`attempt ${attempts}`);
     expect(acks).toEqual([]);
-    expect(logs[2]!.requests).toHaveLength(0);
+  });
+
+  it('abandon() ends a resend in its backoff: nothing more is sent or acknowledged, no failure is reported', async () => {
+    const first = new ManualLog();
+    const second = new ManualLog();
+    let fatal: unknown;
+    const acks: number[] = [];
+    const outbox = new Outbox(
+      first,
+      () => undefined,
+      (e) => {
+        fatal = e;
+      },
+      { replaceProducer: async () => second, backoffMs: 60_000, maxBackoffMs: 60_000 },
+    );
+    outbox.enqueue([record(1)], () => acks.push(1));
+    await tick();
+    first.fail(new Error('broker gone'));
+    await tick();
+    outbox.abandon();
+    await outbox.flush();
+    outbox.enqueue([record(2)], () => acks.push(2));
+    await outbox.flush();
+    expect(second.requests).toHaveLength(0);
+    expect(acks).toEqual([]);
+    expect(fatal).toBeUndefined();
   });
 });

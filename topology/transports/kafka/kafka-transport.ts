@@ -121,6 +121,10 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  unreachable(error: unknown): boolean {
+    return isUnreachable(error);
+  }
+
   async partitionCount(topic: string): Promise<number | undefined> {
     const cached = this.partitionCache.get(topic);
     if (cached !== undefined) return cached;
@@ -186,6 +190,10 @@ export class KafkaTransport implements Transport {
         } catch (error) {
           // fenced: another instance owns the task now; a new producer with this id would fence it back
           if (isFenced(error)) throw new TaskMigratedError(transactionalId, error);
+          // the brokers are gone: an abort cannot reach them either, and waiting for its retries only delays
+          // the runtime, which closes this producer and its task (the task's next producer, with this id,
+          // aborts the open transaction when it fences this one)
+          if (isUnreachable(error)) throw error;
           try {
             await transaction.abort();
           } catch {
@@ -404,12 +412,17 @@ export class KafkaTransport implements Transport {
  * offsets are resolved only after the listener has processed the batch and are
  * committed only when the runtime says so (never by kafkajs itself).
  *
- * A crash is final: kafkajs would restart a crashed consumer by itself
- * (`retry.restartOnFailure`), and an instance whose application has failed
- * would rejoin the group and hold partitions it never processes. Here the
- * consumer leaves the group (kafkajs disconnects on a crash) and the crash
- * reaches the listener's `onError`, or rejects `start()` if it happened while
- * joining.
+ * A crash is final unless it is the brokers going away and the listener
+ * wants to ride that out (`onDisconnected`, while its application runs and
+ * the outage is within its bound): kafkajs would restart any crashed consumer
+ * by itself (`retry.restartOnFailure`), and an instance whose application has
+ * failed would rejoin the group and hold partitions it never processes. Else
+ * the consumer leaves the group (kafkajs disconnects on a crash) and the
+ * crash reaches the listener's `onError`, or rejects `start()` if it
+ * happened while joining. A restarted consumer reconnects and rejoins with a
+ * new kafkajs consumer group (pauses re-applied, positions read from the
+ * committed offsets); the listener's assignment is unchanged where the group
+ * gives the same partitions back.
  */
 class KafkaConsumer implements TransportConsumer {
   private readonly consumer: Consumer;
@@ -427,6 +440,10 @@ class KafkaConsumer implements TransportConsumer {
   private crashDuringStart: unknown;
   /** Set by rejoin(): no batch is delivered until the group has been rejoined. */
   private rejoinRequested = false;
+  /** A restart of kafkajs' consumer loop after a crash kafkajs would not restart (see crashed). */
+  private rerunTimer: NodeJS.Timeout | undefined;
+  /** Partitions the runtime paused: re-paused after a restart (kafkajs forgets them with its consumer group). */
+  private readonly paused = new Set<string>();
 
   constructor(
     kafka: Kafka,
@@ -447,8 +464,9 @@ class KafkaConsumer implements TransportConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
-      // kafkajs' consumer default of 5 retries, and no restart after a crash (see the class comment)
-      retry: { retries: 5, restartOnFailure: async () => false },
+      // kafkajs' consumer default of 5 retries; a crash restarts only through the brokers' outage (see the
+      // class comment)
+      retry: { retries: 5, restartOnFailure: async (error) => this.restartAfter(error) },
       // patched in (patches/kafkajs+2.2.4.patch): awaited before a rejoin, while the partitions are still ours
       onJoinPrepare: async ({ memberLost }) => {
         if (this.stopping === undefined) await this.listener?.onRebalancing?.(memberLost);
@@ -460,6 +478,7 @@ class KafkaConsumer implements TransportConsumer {
     this.listener = listener;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.rejoinRequested = false;
+      this.listener?.onJoined?.();
       const next = new Set<string>();
       const owned: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
@@ -469,40 +488,66 @@ class KafkaConsumer implements TransportConsumer {
         }
       }
       this.changeAssignment(next, owned);
+      // a consumer restarted after losing the brokers is a new kafkajs consumer group, with nothing paused
+      const repause = owned.filter((tp) => this.paused.has(tpKey(tp.topic, tp.partition)));
+      if (repause.length > 0) this.consumer.pause(groupByTopic(repause));
     });
-    this.consumer.on(this.consumer.events.CRASH, (event) => this.crashed(event.payload.error));
+    this.consumer.on(this.consumer.events.CRASH, (event) =>
+      this.crashed(event.payload.error, event.payload.restart),
+    );
     this.starting = true;
     try {
       await this.consumer.connect();
       // auto.offset.reset=earliest, as Kafka Streams sets it: a new application reads its input from the start
       await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
       // resolves even when joining the group failed: kafkajs reports that as a crash
-      await this.consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.options.concurrency ?? 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          // kafkajs heartbeats only between batches: a long restore or batch must keep the membership alive
-          const delivered = keepingAlive(
-            heartbeat,
-            () => this.deliver(batch, resolveOffset, () => isRunning() && !isStale()),
-            () => this.stopping !== undefined,
-          );
-          if (await this.unlessAbandoned(delivered)) await heartbeat();
-        },
-      });
+      await this.run();
     } finally {
       this.starting = false;
     }
     if (this.crashDuringStart !== undefined) throw consumerCrash(this.options.groupId, this.crashDuringStart);
   }
 
+  /** kafkajs' consumer loop: started by start(), and again after a crash kafkajs would not restart (see crashed). */
+  private run(): Promise<void> {
+    return this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.concurrency ?? 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        // kafkajs heartbeats only between batches: a long restore or batch must keep the membership alive
+        const delivered = keepingAlive(
+          heartbeat,
+          () => this.deliver(batch, resolveOffset, () => isRunning() && !isStale()),
+          () => this.stopping !== undefined,
+        );
+        if (await this.unlessAbandoned(delivered)) await heartbeat();
+      },
+    });
+  }
+
   pause(partitions: readonly TopicPartition[]): void {
-    if (partitions.length > 0) this.consumer.pause(groupByTopic(partitions));
+    for (const tp of partitions) this.paused.add(tpKey(tp.topic, tp.partition));
+    this.whileConnected(() => this.consumer.pause(groupByTopic(partitions)), partitions);
   }
 
   resume(partitions: readonly TopicPartition[]): void {
-    if (partitions.length > 0) this.consumer.resume(groupByTopic(partitions));
+    for (const tp of partitions) this.paused.delete(tpKey(tp.topic, tp.partition));
+    this.whileConnected(() => this.consumer.resume(groupByTopic(partitions)), partitions);
+  }
+
+  /**
+   * Pauses and resumes need kafkajs' consumer group, which a consumer that
+   * lost the brokers has not got until it has rejoined: meanwhile they are
+   * only noted (a restart re-applies the pauses).
+   */
+  private whileConnected(change: () => void, partitions: readonly TopicPartition[]): void {
+    if (partitions.length === 0) return;
+    try {
+      change();
+    } catch (error) {
+      if (!/not initialized/i.test((error as Error).message)) throw error;
+    }
   }
 
   async commit(offsets: readonly CommitOffset[]): Promise<void> {
@@ -526,6 +571,7 @@ class KafkaConsumer implements TransportConsumer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.abandon();
+      clearTimeout(this.rerunTimer);
       // waits for the batches kafkajs is handing over (an abandoned one returns at once), then leaves
       await this.consumer.disconnect();
       await this.rebalancing;
@@ -571,11 +617,34 @@ class KafkaConsumer implements TransportConsumer {
     return done;
   }
 
-  private crashed(error: unknown): void {
+  /**
+   * kafkajs' restartOnFailure: a consumer that lost the brokers reconnects
+   * and rejoins (the listener keeping its tasks) when the listener wants to
+   * ride the outage out; any other crash is final.
+   */
+  private restartAfter(error: unknown): boolean {
+    if (this.stopping !== undefined || this.starting || !isUnreachable(error)) return false;
+    return this.listener?.onDisconnected?.(error) ?? false;
+  }
+
+  private crashed(error: unknown, restart: boolean): void {
+    // riding out an outage: it reconnects by itself (kafkajs restarts it; GROUP_JOIN tells when it is back)
+    if (restart) return;
     // kafkajs has already disconnected: the member has left its group
     if (this.stopping !== undefined) return;
-    if (this.starting) this.crashDuringStart ??= error;
-    else this.listener?.onError?.(consumerCrash(this.options.groupId, error));
+    if (this.starting) {
+      this.crashDuringStart ??= error;
+      return;
+    }
+    // kafkajs restarts only a crash it deems retriable (not, e.g., no group coordinator found after its
+    // retries, as while a restarted broker loads): a crash of the brokers' outage is restarted here then
+    if (this.restartAfter(error)) {
+      this.rerunTimer = setTimeout(() => {
+        if (this.stopping === undefined) void this.run().catch((e: unknown) => this.crashed(e, false));
+      }, RERUN_AFTER_MS);
+      return;
+    }
+    this.listener?.onError?.(consumerCrash(this.options.groupId, error));
   }
 
   private changeAssignment(next: Set<string>, owned: TopicPartition[]): void {
@@ -623,18 +692,53 @@ const UNREACHABLE = new Set([
   'KafkaJSConnectionClosedError',
   'KafkaJSBrokerNotFound',
   'KafkaJSRequestTimeoutError',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSGroupCoordinatorNotFound',
 ]);
+
+/**
+ * Kafka's answers of a broker that is not ready to serve yet, as one is
+ * after a restart: its coordinators loading their state, leaders not elected,
+ * a transaction of the previous session still being completed.
+ */
+const NOT_READY = new Set([
+  'GROUP_LOAD_IN_PROGRESS',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'BROKER_NOT_AVAILABLE',
+  'NETWORK_EXCEPTION',
+  'REQUEST_TIMED_OUT',
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'CONCURRENT_TRANSACTIONS',
+]);
+
+/**
+ * True when the error, or one of its causes, is kafkajs failing to reach the
+ * brokers, or a broker answering that it cannot serve yet (after kafkajs'
+ * own retries): the brokers are down, or not back.
+ */
+function isUnreachable(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (UNREACHABLE.has(e.name) || NOT_READY.has((e as { type?: string }).type ?? '')) return true;
+    // kafkajs' group join rethrows NOT_COORDINATOR_FOR_GROUP as a plain KafkaJSError of the same message,
+    // without its type or cause (consumerGroup.js joinAndSync)
+    if (e.message === NOT_COORDINATOR_MESSAGE) return true;
+  }
+  return false;
+}
+
+/** The message of Kafka's NOT_COORDINATOR_FOR_GROUP in kafkajs. */
+const NOT_COORDINATOR_MESSAGE = 'This is not the correct coordinator for this group';
 
 /** The consumer's crash, as the application reports it: what happened and what to do. */
 function consumerCrash(groupId: string, error: unknown): VeroaiError {
   let root: unknown = error;
-  let unreachable = false;
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    root = e;
-    if (UNREACHABLE.has(e.name)) unreachable = true;
-  }
+  for (let e: unknown = error; e instanceof Error; e = e.cause) root = e;
   const reason = root instanceof Error ? root.message : String(root);
-  return unreachable
+  return isUnreachable(error)
     ? new VeroaiError(
         'VEROAI_ERR_KAFKA_UNREACHABLE',
         `lost the Kafka brokers: the consumer of group '${groupId}' gave up (${reason}) and left its group`,
@@ -715,6 +819,9 @@ function toSourceRecord(topic: string, partition: number, m: KafkaMessage): Sour
     headers: toHeaders(m.headers),
   };
 }
+
+/** How long a consumer that crashed in the brokers' outage waits before it runs again (kafkajs' own restarts: 0.3-3 s). */
+const RERUN_AFTER_MS = 2_000;
 
 /** Batches a partition reader fetches ahead of its caller, at most. */
 const READ_AHEAD_BATCHES = 4;
