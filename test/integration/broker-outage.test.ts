@@ -17,7 +17,7 @@
  * the exit line on the CLI itself, beside it, through the same outage.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,8 @@ const timeOf = (i: number) => BASE + Math.floor(i / KEYS) * 2_400;
 
 let kafka: PrivateKafka;
 const children = new Set<Spawned>();
+/** State directories of the CLI processes, deleted at the end. */
+const stateDirs: string[] = [];
 
 interface Exit {
   readonly code: number | null;
@@ -165,6 +167,8 @@ async function startCli(
 ): Promise<Spawned & { address: string; applicationId: string }> {
   const port = await freePort();
   const applicationId = uniqueName(`outage-cli-${guarantee}`);
+  const stateDir = mkdtempSync(join(tmpdir(), 'veroai-broker-outage-state-'));
+  stateDirs.push(stateDir);
   const child = spawn(process.execPath, [bin, 'run'], {
     cwd: root,
     env: {
@@ -174,7 +178,7 @@ async function startCli(
       KAFKA_BROKERS: kafka.brokers.join(','),
       PROCESSING_GUARANTEE: guarantee,
       APPLICATION_ID: applicationId,
-      STATE_DIR: mkdtempSync(join(tmpdir(), 'veroai-broker-outage-')),
+      STATE_DIR: stateDir,
       API_HOST: '127.0.0.1',
       API_PORT: String(port),
     },
@@ -374,6 +378,7 @@ afterEach(() => {
 afterAll(async () => {
   for (const c of children) c.child.kill('SIGKILL');
   await kafka?.destroy();
+  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('broker down', () => {
