@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutgoingRecord } from '../../../topology/index.js';
 import { Outbox, outputBytes } from '../../../topology/runtime/outbox.js';
-import type { TransportProducer } from '../../../topology/transports/transport.js';
+import { ManualLog, tick } from '../../support/manual-log.js';
 
 /** A record of 70 + 30 = 100 bytes on the wire. */
 const record = (n: number): OutgoingRecord => ({
@@ -12,24 +12,6 @@ const record = (n: number): OutgoingRecord => ({
   timestamp: n,
 });
 
-/** A log that acknowledges when the test says so. */
-class ManualLog implements TransportProducer {
-  readonly requests: OutgoingRecord[][] = [];
-  private pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  send(records: readonly OutgoingRecord[]): Promise<void> {
-    this.requests.push([...records]);
-    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
-  }
-  ack(): void {
-    this.pending.shift()?.resolve();
-  }
-  fail(error: Error): void {
-    this.pending.shift()?.reject(error);
-  }
-  async close(): Promise<void> {}
-}
-
-const tick = () => new Promise((r) => setImmediate(r));
 const values = (log: ManualLog) => log.requests.map((r) => r.map((x) => Number(x.value)));
 
 describe('the outbox bounds what it holds by bytes', () => {

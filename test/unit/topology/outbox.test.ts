@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { OutgoingRecord } from '../../../topology/index.js';
 import { Outbox } from '../../../topology/runtime/outbox.js';
 import type { TransportProducer } from '../../../topology/transports/transport.js';
+import { ManualLog, tick } from '../../support/manual-log.js';
 
 const record = (n: number): OutgoingRecord => ({
   topic: 't',
@@ -10,25 +11,6 @@ const record = (n: number): OutgoingRecord => ({
   value: Buffer.from(String(n)),
   timestamp: n,
 });
-
-/** A log that acknowledges when the test says so. */
-class ManualLog implements TransportProducer {
-  readonly requests: OutgoingRecord[][] = [];
-  private pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  send(records: readonly OutgoingRecord[]): Promise<void> {
-    this.requests.push([...records]);
-    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
-  }
-  ack(): void {
-    this.pending.shift()?.resolve();
-  }
-  fail(error: Error): void {
-    this.pending.shift()?.reject(error);
-  }
-  async close(): Promise<void> {}
-}
-
-const tick = () => new Promise((r) => setImmediate(r));
 
 describe('the outbox', () => {
   it('acknowledges an empty batch and flushes without sending anything', async () => {
