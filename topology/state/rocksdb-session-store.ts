@@ -74,9 +74,11 @@ function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
  */
 export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, PersistentStore, ReadAheadStore {
   private db: RocksDbDatabase | undefined;
-  /** The keys the current batch has read or written, by disk key (latin1); cleared by a flush. */
+  /** The keys the current batch has read or written, by key bytes (latin1); cleared by a flush. */
   private keys = new Map<string, KeySessions<V>>();
   private flushing: Promise<void> = Promise.resolve();
+  /** The last primitive key serialised, and its bytes. */
+  private lastKey: { key: K; bytes: Buffer } | undefined;
 
   constructor(
     readonly name: string,
@@ -220,18 +222,28 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   }
 
   private keyState(keyBytes: Buffer): KeySessions<V> {
-    const diskKey = Buffer.concat([KEY_MARKER, keyBytes]);
-    const id = diskKey.toString('latin1');
+    const id = keyBytes.toString('latin1');
     let state = this.keys.get(id);
     if (state === undefined) {
-      state = { keyBytes, diskKey, sessions: undefined, pending: [], dirty: false };
+      state = {
+        keyBytes,
+        diskKey: Buffer.concat([KEY_MARKER, keyBytes]),
+        sessions: undefined,
+        pending: [],
+        dirty: false,
+      };
       this.keys.set(id, state);
     }
     return state;
   }
 
+  /** The key's bytes; an aggregation asks for one key's several times in a row (find, remove, put). */
   private keyBytes(key: K): Buffer {
-    return this.serdes.key.serialize(key, this.serdes.topic) ?? Buffer.alloc(0);
+    if (this.lastKey !== undefined && this.lastKey.key === key) return this.lastKey.bytes;
+    const bytes = this.serdes.key.serialize(key, this.serdes.topic) ?? Buffer.alloc(0);
+    // only primitive keys are remembered: an object key could change between calls
+    if (typeof key !== 'object' || key === null) this.lastKey = { key, bytes };
+    return bytes;
   }
 
   private database(): RocksDbDatabase {
