@@ -24,6 +24,7 @@ interface KeySessions<V> {
 }
 
 const WINDOW_BYTES = 16;
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 const windowId = (w: Window) => `${w.start}:${w.end}`;
 const byStart = (a: Window, b: Window) => a.start - b.start || a.end - b.end;
 
@@ -118,11 +119,18 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   async *all(): AsyncIterable<[Windowed<K>, V]> {
     await this.flush();
     const { key, value, topic } = this.serdes;
+    // a full read (retention sweeps, suppress rebuilds): a key's sessions are read in their stored
+    // order, which is by start (every write goes through flush), with no map, sort or promise per session
     for await (const [diskKey, data] of this.database().scan()) {
-      const inner = await decode(key, diskKey.subarray(KEY_MARKER.length), topic);
-      const sessions = [...decodeSessions<V>(data).values()].sort((a, b) => byStart(a.window, b.window));
-      for (const s of sessions)
-        yield [{ key: inner, window: s.window }, await decode(value, s.bytes!, topic)];
+      const k = key.deserialize(diskKey.subarray(KEY_MARKER.length), topic);
+      const inner = isPromise(k) ? await k : k;
+      for (let at = 0; at < data.length; ) {
+        const window = { start: readInt64BE(data, at), end: readInt64BE(data, at + 8) };
+        const length = data.readUInt32BE(at + 16);
+        const v = value.deserialize(data.subarray(at + 20, at + 20 + length), topic);
+        at += 20 + length;
+        yield [{ key: inner, window }, isPromise(v) ? await v : v];
+      }
     }
   }
 
