@@ -5,14 +5,16 @@
 #   deploy/kafka/kafka.sh up              fetch (first time), format (first time), start, wait until ready
 #   deploy/kafka/kafka.sh down [--purge]  stop by pid; --purge also deletes the data
 #   deploy/kafka/kafka.sh status          exit 0 if running, 3 if not
+#   deploy/kafka/kafka.sh fetch           only fetch the jars (first time)
 #
 # KAFKA_PORT (9092) and CONTROLLER_PORT (9093) choose the ports; KAFKA_HEAP (512m) the heap.
 # KAFKA_RUN_DIR (deploy/kafka/.run) holds the pid, log, config and data: with other ports and its own
 # run dir, a second broker runs beside the first (tests that stop a broker use one of their own).
+# KAFKA_CACHE_DIR (deploy/kafka/.cache) holds the jars, shared by every run dir.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache="$here/.cache"
+cache="${KAFKA_CACHE_DIR:-$here/.cache}"
 libs="$cache/libs"
 run="${KAFKA_RUN_DIR:-$here/.run}"
 data="$run/data"
@@ -23,7 +25,7 @@ port="${KAFKA_PORT:-9092}"
 controller_port="${CONTROLLER_PORT:-9093}"
 heap="${KAFKA_HEAP:-512m}"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 running_pid() {
   [[ -f "$pidfile" ]] || return 1
@@ -33,10 +35,21 @@ running_pid() {
   echo "$pid"
 }
 
+# Brokers of different run dirs share the cache: the first caller fetches under the cache's lock,
+# into a directory of its own that is renamed into place once complete, so a concurrent caller
+# waits for it and a fetch cut short leaves no half-filled libs behind.
 fetch() {
-  if compgen -G "$libs/kafka_2.13-*.jar" >/dev/null; then return; fi
-  echo "kafka: fetching Apache Kafka and its classpath from Maven Central into deploy/kafka/.cache (first run only)" >&2
-  (cd "$here" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs") >&2
+  mkdir -p "$cache"
+  (
+    flock 8
+    if compgen -G "$libs/kafka_2.13-*.jar" >/dev/null; then exit 0; fi
+    echo "kafka: fetching Apache Kafka and its classpath from Maven Central into $cache (first run only)" >&2
+    local partial="$cache/libs.partial.$$"
+    rm -rf "$cache"/libs.partial.*
+    (cd "$here" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$partial") >&2
+    rm -rf "$libs"
+    mv "$partial" "$libs"
+  ) 8>"$cache/fetch.lock"
 }
 
 write_config() {
@@ -141,6 +154,7 @@ case "${1:-}" in
   up) up ;;
   down) shift; down "${1:-}" ;;
   status) status ;;
+  fetch) fetch ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
