@@ -125,6 +125,10 @@ program
   .option('--timeout-s <n>', 'a run not at zero lag by then has failed', positiveInt, 900)
   .option('--cpu-prof <dir>', "write a V8 CPU profile of the engine's process into <dir>")
   .option(
+    '--alloc-prof <file>',
+    "sample the engine's allocations, collected ones included, into <file> (.heapprofile)",
+  )
+  .option(
     '--node-options <flags>',
     "more flags for the engine's node process, e.g. '--max-semi-space-size=32'",
   )

@@ -7,7 +7,8 @@
  * committed) and stops cleanly. A fatal error of the application is reported
  * and fails the child.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -32,6 +33,8 @@ export interface SessionCountJob {
   readonly guarantee: ProcessingGuarantee;
   readonly gapMs: number;
   readonly graceMs: number;
+  /** Samples allocations (collected ones included) from start to stop into this .heapprofile file. */
+  readonly allocationProfile?: string;
 }
 
 export interface SessionCountResult {
@@ -78,10 +81,22 @@ serveJob<SessionCountJob, SessionCountResult>(async (job) => {
     }),
   );
   const stopRequested = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const inspector = job.allocationProfile === undefined ? undefined : new Session();
+  inspector?.connect();
+  await inspector?.post('HeapProfiler.startSampling', {
+    samplingInterval: 64 * 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
   report({ kind: 'starting', pid: process.pid, at: Date.now() } satisfies SessionCountProgress);
   await app.start();
   report({ kind: 'running', at: Date.now() } satisfies SessionCountProgress);
   await Promise.race([stopRequested, failed]);
+  if (inspector !== undefined && job.allocationProfile !== undefined) {
+    const { profile } = await inspector.post('HeapProfiler.stopSampling');
+    await writeFile(job.allocationProfile, JSON.stringify(profile));
+    inspector.disconnect();
+  }
   const result: SessionCountResult = {
     consumed: await sum(registry, 'veroai_records_consumed_total'),
     produced: Object.fromEntries(

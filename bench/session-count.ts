@@ -50,6 +50,8 @@ export interface SessionCountOptions {
   readonly timeoutS: number;
   /** More flags for the engine's node process, space-separated (e.g. `--max-semi-space-size=32 --trace-gc`). */
   readonly nodeOptions?: string;
+  /** Samples the engine's allocations (collected ones included) into this .heapprofile file. */
+  readonly allocProf?: string;
   /** Writes a V8 CPU profile of the engine's process into this folder. */
   readonly cpuProf?: string;
   readonly kafkaStreams?: boolean;
@@ -382,6 +384,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     guarantee: options.guarantee,
     gapMs: GAP_MS,
     graceMs: options.graceMs,
+    ...(options.allocProf === undefined ? {} : { allocationProfile: options.allocProf }),
   };
   log(`${options.kafkaStreams ? 'Kafka Streams' : 'engine'} (${options.guarantee}), in a process of its own`);
   const engine = options.kafkaStreams
