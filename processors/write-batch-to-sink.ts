@@ -1,12 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { concat, concatMap, from, type Observable, throwError, toArray } from 'rxjs';
-import {
-  catalogueEntry,
-  type ProcessorSupplier,
-  RecordFailure,
-  type StreamRecord,
-  VeroaiError,
-} from '../topology/index.js';
+import { catalogueEntry, type ProcessorSupplier, type StreamRecord, VeroaiError } from '../topology/index.js';
 
 /** How long a sink may stay unavailable before the job gives up, by default (SINK_MAX_OUTAGE_MS). */
 export const DEFAULT_SINK_MAX_OUTAGE_MS = 30_000;
@@ -64,7 +57,8 @@ export interface SinkRetryOptions {
  * A processor that writes each batch's values to an external sink in one call
  * and forwards the batch's records only once the write has succeeded, so the
  * batch (and its offsets) completes only after the sink holds its output.
- * Stateless; keeps keys and values.
+ * A RecordProcessor: it collects the batch's records and writes them at the
+ * end of the batch (`onBatchEnd`). Stateless; keeps keys and values.
  *
  * What a failure means is the error's catalogue entry (topology/error-catalogue.ts):
  * - retriable (`VEROAI_ERR_SINK_UNAVAILABLE`: Redis down, hung, loading), and
@@ -75,8 +69,8 @@ export interface SinkRetryOptions {
  * - not retriable (`VEROAI_ERR_SINK_DATA`: Redis refused the value, e.g.
  *   WRONGTYPE; `VEROAI_ERR_FEATURE_INVALID`: a value that cannot be encoded):
  *   not retried. The refused record goes to the dead-letter topic with that
- *   code and reason, the records before it are forwarded once written, the
- *   ones after it are written again (the runtime re-delivers them). The sink
+ *   code and reason (`context.deadLetter`), the records before it are
+ *   forwarded once written, the ones after it are written again. The sink
  *   names the refused value by its position (`SinkDataError.valueIndex`);
  *   when it does not, the batch is written one value at a time to find it.
  *
@@ -91,24 +85,29 @@ export function writeBatchToSink<K, V>(
 ): ProcessorSupplier<K, V, K, V> {
   const writeRecords = (records: readonly StreamRecord<K, V>[]) =>
     retrySinkWrite(sink, () => write(records.map((r) => r.value)), retry);
-  return () => (source) =>
-    source.pipe(
-      toArray(),
-      concatMap((records) => from(writeUntilRefused(records, writeRecords))),
-      concatMap((outcome): Observable<StreamRecord<K, V>> => {
-        // not the records' fault: the batch fails uncommitted (its catalogue entry fails the task)
-        if (outcome.aborted !== undefined) return throwError(() => outcome.aborted);
-        const written = from(outcome.written);
-        const { refused } = outcome;
-        if (refused === undefined) return written;
-        return concat(
-          written,
-          throwError(
-            () => new RecordFailure(refused.record as StreamRecord<unknown, unknown>, refused.error),
-          ),
-        );
-      }),
-    );
+  return (context) => {
+    let batch: StreamRecord<K, V>[] = [];
+    return {
+      process(record) {
+        batch.push(record);
+      },
+      async onBatchEnd() {
+        let pending = batch;
+        batch = [];
+        while (pending.length > 0) {
+          const outcome = await writeUntilRefused(pending, writeRecords);
+          // not the records' fault: the batch fails uncommitted (its catalogue entry fails the task)
+          if (outcome.aborted !== undefined) throw outcome.aborted;
+          for (const record of outcome.written) context.forward(record);
+          if (outcome.refused === undefined) return;
+          const { record, error } = outcome.refused;
+          context.deadLetter(record, error);
+          // the ones after it are written again
+          pending = pending.slice(pending.indexOf(record) + 1);
+        }
+      },
+    };
+  };
 }
 
 interface WriteOutcome<R> {

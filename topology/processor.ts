@@ -35,6 +35,14 @@ export interface ProcessorContext {
    */
   late(record: StreamRecord<unknown, unknown>, reason: string): void;
   /**
+   * Sends a record to the dead-letter topic (its source bytes, this node,
+   * the error's code and reason) and goes on with the next. Throwing from
+   * `process` does this for the record being processed; this is for a
+   * record found bad later, e.g. one value of a batch an external sink
+   * refused at the end of the batch.
+   */
+  deadLetter(record: StreamRecord<unknown, unknown>, error: unknown): void;
+  /**
    * Calls `callback` every `intervalMs` of stream time (as records advance it)
    * or of wall-clock time (even when no record arrives), with that time. It
    * runs at the start of a batch, before the batch's records (a wall-clock

@@ -12,8 +12,11 @@ export interface BatchHooks {
   deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void;
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
-  /** Charges the batch's synchronous work to the nodes doing it (`veroai_node_process_seconds`). */
-  readonly timer: NodeTimer;
+  /**
+   * Charges the batch's synchronous work to the nodes doing it
+   * (`veroai_node_process_seconds`). A new one for each batch: read it at every use.
+   */
+  timer: NodeTimer;
   /**
    * Fails the batch, and with it the task: for infrastructure errors (a store
    * failed) and failures that name no record. Nothing of the batch is committed.
@@ -61,6 +64,13 @@ export class NodeCounts {
   /** Milliseconds the node's own code ran in this batch; undefined when the batch was not timed (see NodeTimer). */
   busyMs: number | undefined;
   constructor(readonly node: string) {}
+
+  /** Counts from zero, for a new batch. */
+  protected resetCounts(): void {
+    this.recordsIn = 0;
+    this.recordsOut = 0;
+    this.busyMs = undefined;
+  }
 
   /** `busyMs` in seconds, for `veroai_node_process_seconds`. */
   busySeconds(): number | undefined {
@@ -122,9 +132,9 @@ export class NodeTimer {
 }
 
 /**
- * Runs one processor node for one batch: the node's RxJS operator is applied
- * to a Subject fed record by record, so per-subscription state lives for the
- * batch. If the operator errors, the record being pushed (or, for an async
+ * Runs one processor node's RxJS operator, batch after batch: for each batch
+ * (`reset`) the operator is applied afresh to a Subject fed record by record,
+ * so per-subscription state lives for the batch. If the operator errors, the record being pushed (or, for an async
  * error, the last one pushed) goes to the dead-letter topic and the operator is
  * subscribed afresh for the rest of the batch: a poison record never stops a
  * partition. Written once here, for every built-in and custom processor.
@@ -140,17 +150,31 @@ export class ProcessorRunner extends NodeCounts implements Downstream {
   private inputEnded = false;
   private finished = false;
 
+  private openParents = 0;
+
   constructor(
     private readonly name: string,
     private readonly operator: OperatorFunction<AnyRecord, AnyRecord>,
     private readonly children: readonly Downstream[],
-    private openParents: number,
     private readonly hooks: BatchHooks,
   ) {
     super(name);
   }
 
-  start(): void {
+  /** A new batch: the operator subscribed afresh, its parents open, counts from zero. */
+  reset(parents: number): void {
+    this.subscription?.unsubscribe();
+    this.resetCounts();
+    this.openParents = parents;
+    this.current = undefined;
+    this.pushed = [];
+    this.downstream = undefined;
+    this.inputEnded = false;
+    this.finished = false;
+    this.start();
+  }
+
+  private start(): void {
     this.input = new Subject<AnyRecord>();
     this.subscription = this.operator(this.input).subscribe({
       next: (record) => this.forward(record),
@@ -284,25 +308,23 @@ export class RecordRunner extends NodeCounts implements Downstream {
   private forwarded: Array<Promise<void>> = [];
   /** The record in progress, while its processing is asynchronous: a record pushed meanwhile waits for it. */
   private tail: Promise<void> | undefined;
-  private openParents: number;
+  private openParents = 0;
 
   constructor(
     private readonly name: string,
     private readonly processor: RecordProcessor<unknown, unknown>,
     private readonly children: readonly Downstream[],
-    parents: number,
     private readonly hooks: BatchHooks,
   ) {
     super(name);
-    this.openParents = parents;
   }
 
-  /** A fresh batch: parents open again, counts from zero. */
+  /** A new batch: parents open again, counts from zero, nothing in progress. */
   reset(parents: number): void {
+    this.resetCounts();
     this.openParents = parents;
-    this.recordsIn = 0;
-    this.recordsOut = 0;
-    this.busyMs = undefined;
+    this.forwarded = [];
+    this.tail = undefined;
   }
 
   forward(record: AnyRecord): void {
@@ -407,14 +429,21 @@ export class RecordRunner extends NodeCounts implements Downstream {
 
 /** Serialises records for a sink topic and hands them to the task's output. */
 export class SinkRunner extends NodeCounts implements Downstream {
+  private openParents = 0;
+
   constructor(
     private readonly sink: SinkNode,
     private readonly topic: string,
-    private openParents: number,
     private readonly hooks: BatchHooks,
     private readonly onEnd: () => void,
   ) {
     super(sink.name);
+  }
+
+  /** A new batch: parents open again, counts from zero. */
+  reset(parents: number): void {
+    this.resetCounts();
+    this.openParents = parents;
   }
 
   push(record: AnyRecord): void {
@@ -461,6 +490,11 @@ export class SourceRunner extends NodeCounts implements Downstream {
     private readonly children: readonly Downstream[],
   ) {
     super(name);
+  }
+
+  /** A new batch: counts from zero. */
+  reset(): void {
+    this.resetCounts();
   }
 
   push(record: AnyRecord): void | Promise<void> {

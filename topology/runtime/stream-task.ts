@@ -1,29 +1,18 @@
 import type { Logger } from 'pino';
-import type { OperatorFunction } from 'rxjs';
-import { catalogueEntry } from '../error-catalogue.js';
-import { LateRecordError, TopologyError, VeroaiError } from '../errors.js';
+import { LateRecordError, ProcessingError, TopologyError, VeroaiError } from '../errors.js';
 import type { SubTopology } from '../plan/topology.js';
 import { topicName } from '../plan/topology.js';
-import type { ProcessorContext, RecordProcessor } from '../processor.js';
+import type { ProcessorContext } from '../processor.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { StateStore, StoreType } from '../state/store.js';
 import type { CommitOffset, ConsumedBatch, Transport } from '../transports/transport.js';
-import {
-  type BatchHooks,
-  type Downstream,
-  type NodeCounts,
-  NodeTimer,
-  ProcessorRunner,
-  RecordRunner,
-  SinkRunner,
-  SourceRunner,
-} from './batch-graph.js';
 import type { ChangelogRestore } from './changelog-restorer.js';
 import { deadLetterRecord } from './dead-letter.js';
 import { CommitTracker } from './internal/commit-tracker.js';
 import { PunctuationSchedule } from './internal/punctuation-schedule.js';
 import { decodeRecord, type SourceFormat } from './internal/record-decoder.js';
+import { type ProcessorInstance, TaskGraph } from './internal/task-graph.js';
 import { TaskState } from './internal/task-state.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { decodeStreamTime, encodeStreamTime } from './stream-time.js';
@@ -67,15 +56,11 @@ const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promis
  */
 export class StreamTask {
   readonly id: string;
-  /** Each processor node's per-task instance: an RxJS operator or a RecordProcessor. */
-  private readonly operators = new Map<
-    string,
-    OperatorFunction<AnyRecord, AnyRecord> | RecordProcessor<unknown, unknown>
-  >();
+  /** The sub-topology's nodes for this task, built once. */
+  private readonly graph: TaskGraph;
   private readonly state: TaskState;
   private readonly offsets = new CommitTracker();
   private readonly schedule: PunctuationSchedule;
-  private readonly runners = new Map<string, ProcessorRunner | RecordRunner>();
   /** An infrastructure error (a store failed) raised while processing the batch: the batch fails. */
   private taskFailure: unknown;
   /** Wakes a batch waiting for its graph to finish when the task fails instead. */
@@ -84,7 +69,6 @@ export class StreamTask {
   private outputs: OutgoingRecord[] = [];
   private streamTimeMs = -1;
   private currentSource: SourceRecord | undefined;
-  private readonly children = new Map<string, string[]>();
   private lock: Promise<void> = Promise.resolve();
   private closed = false;
   /** Per input partition, the first offset this task has not yet reflected (see startAt): what it skips below. */
@@ -119,20 +103,17 @@ export class StreamTask {
         });
       }
     }
-    for (const node of subTopology.nodes) {
-      this.children.set(node.name, []);
-      if (node.kind !== 'source')
-        for (const parent of node.parents) this.children.get(parent)?.push(node.name);
-    }
-    for (const node of subTopology.nodes) {
+    // each processor's supplier is called once per task (its `init`), in topology order
+    const instances = new Map<string, ProcessorInstance>();
+    for (const node of subTopology.nodes)
       if (node.kind === 'processor')
-        this.operators.set(
-          node.name,
-          node.supplier(this.contextFor(node.name, node.stores)) as
-            | OperatorFunction<AnyRecord, AnyRecord>
-            | RecordProcessor<unknown, unknown>,
-        );
-    }
+        instances.set(node.name, node.supplier(this.contextFor(node.name, node.stores)) as ProcessorInstance);
+    this.graph = new TaskGraph(subTopology, env.applicationId, instances, {
+      deadLetter: (record, error, node) => this.deadLetter(record, error, node),
+      emit: (record) => this.outputs.push(record),
+      partitionFor: (topic, key) => env.partitionFor(topic, key),
+      failTask: (error) => this.failTask(error),
+    });
   }
 
   /** The source topic-partitions this task reads. */
@@ -225,44 +206,10 @@ export class StreamTask {
       throw new TopologyError(`task ${this.id} got a batch of '${batch.topic}', which it does not read`);
     this.outputs = [];
     this.taskFailure = undefined;
-    const { sources, counts, done } = this.buildBatchGraph();
-    const entry = sources.get(source.name)!;
-    await this.state.readAhead(batch.records);
-    await this.punctuate('all');
-    // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
-    // stream time (and the state) of the record it processes, never of records behind it
-    for (const raw of batch.records) {
-      if (this.taskFailure !== undefined) break;
-      this.currentSource = raw;
-      let record: AnyRecord;
-      try {
-        const decoded = decodeRecord(raw, source);
-        record = isPromise(decoded) ? await decoded : decoded;
-      } catch (error) {
-        this.deadLetterRaw(raw, error, source.name);
-        continue;
-      }
-      // advanced when the record is processed (not when decoded): a record that cannot be decoded has no time
-      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
-      const pending = entry.push(record);
-      if (pending !== undefined) await pending;
-      if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
-    }
-    this.currentSource = undefined;
-    if (this.taskFailure === undefined) for (const s of sources.values()) await s.parentEnded();
-    if (this.taskFailure === undefined) {
-      // a graph whose step failed (naming no record) never finishes: stop waiting when the task fails
-      await Promise.race([
-        done,
-        new Promise<void>((resolve) => {
-          this.onTaskFailure = resolve;
-        }),
-      ]);
-      this.onTaskFailure = undefined;
-    }
-    this.runners.clear();
+    await this.runThroughGraph(batch.records, source);
     if (this.taskFailure !== undefined) throw this.taskFailure;
-    for (const c of counts) this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
+    for (const c of this.graph.counts())
+      this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
     await this.state.expireWindows(this.streamTimeMs);
     await this.state.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
@@ -285,6 +232,56 @@ export class StreamTask {
     return { records, offsets, acknowledge };
   }
 
+  /**
+   * Runs a batch's records through the graph one at a time (with the
+   * punctuations they make due), ends the batch, and waits until every node
+   * has finished it or the task has failed.
+   */
+  private async runThroughGraph(
+    records: readonly SourceRecord[],
+    source: SourceFormat & { name: string },
+  ): Promise<void> {
+    try {
+      const done = this.graph.beginBatch();
+      const entry = this.graph.source(source.name);
+      await this.state.readAhead(records);
+      await this.punctuate('all');
+      // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
+      // stream time (and the state) of the record it processes, never of records behind it
+      for (const raw of records) {
+        if (this.taskFailure !== undefined) break;
+        this.currentSource = raw;
+        let record: AnyRecord;
+        try {
+          const decoded = decodeRecord(raw, source);
+          record = isPromise(decoded) ? await decoded : decoded;
+        } catch (error) {
+          this.deadLetterRaw(raw, error, source.name);
+          continue;
+        }
+        // advanced when the record is processed (not when decoded): a record that cannot be decoded has no time
+        if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+        const pending = entry.push(record);
+        if (pending !== undefined) await pending;
+        if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
+      }
+      if (this.taskFailure === undefined) await this.graph.endBatch();
+      if (this.taskFailure === undefined) {
+        // a graph whose step failed (naming no record) never finishes: stop waiting when the task fails
+        await Promise.race([
+          done,
+          new Promise<void>((resolve) => {
+            this.onTaskFailure = resolve;
+          }),
+        ]);
+        this.onTaskFailure = undefined;
+      }
+    } finally {
+      this.currentSource = undefined;
+      this.graph.closeBatch();
+    }
+  }
+
   /** True when a wall-clock punctuation is due: the application then runs an empty batch for it. */
   wallClockDue(): boolean {
     return this.schedule.wallClockDue();
@@ -303,7 +300,7 @@ export class StreamTask {
   private async punctuate(types: 'all' | 'stream-time'): Promise<void> {
     const failure = await this.schedule.run(this.streamTimeMs, types);
     if (failure !== undefined) this.failTask(failure);
-    for (const runner of this.runners.values()) await runner.settled();
+    await this.graph.settled();
   }
 
   private failTask(error: unknown): void {
@@ -350,70 +347,6 @@ export class StreamTask {
         );
     }
     await this.state.close();
-  }
-
-  private buildBatchGraph(): { sources: Map<string, Downstream>; counts: NodeCounts[]; done: Promise<void> } {
-    const { nodes } = this.subTopology;
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => {
-      resolveDone = resolve;
-    });
-    const terminals = nodes.filter(
-      (n) => n.kind === 'sink' || (n.kind === 'processor' && this.childrenOf(n.name).length === 0),
-    ).length;
-    let open = terminals;
-    const end = () => {
-      open -= 1;
-      if (open === 0) resolveDone();
-    };
-    const completion: Downstream = { push: () => undefined, parentEnded: end };
-    const hooks: BatchHooks = {
-      deadLetter: (record, error, node) => this.deadLetter(record, error, node),
-      emit: (record) => this.outputs.push(record),
-      partitionFor: (topic, key) => this.env.partitionFor(topic, key),
-      timer: NodeTimer.forBatch(),
-      failTask: (error) => this.failTask(error),
-      isInfrastructureError: (error) =>
-        error instanceof VeroaiError && catalogueEntry(error.code)?.failsTask === true,
-    };
-    const built = new Map<string, Downstream & NodeCounts>();
-    const sources = new Map<string, Downstream>();
-    for (let i = nodes.length - 1; i >= 0; i--) {
-      const node = nodes[i]!;
-      const children = this.childrenOf(node.name).map((c) => built.get(c)!);
-      if (node.kind === 'sink') {
-        built.set(
-          node.name,
-          new SinkRunner(
-            node,
-            topicName(node.topic, this.env.applicationId),
-            node.parents.length,
-            hooks,
-            end,
-          ),
-        );
-      } else if (node.kind === 'processor') {
-        const instance = this.operators.get(node.name)!;
-        const downstream = children.length === 0 ? [completion] : children;
-        const runner =
-          typeof instance === 'function'
-            ? new ProcessorRunner(node.name, instance, downstream, node.parents.length, hooks)
-            : new RecordRunner(node.name, instance, downstream, node.parents.length, hooks);
-        this.runners.set(node.name, runner);
-        built.set(node.name, runner);
-      } else {
-        const runner = new SourceRunner(node.name, children);
-        built.set(node.name, runner);
-        sources.set(node.name, runner);
-      }
-    }
-    for (const runner of this.runners.values()) if (runner instanceof ProcessorRunner) runner.start();
-    if (terminals === 0) resolveDone();
-    return { sources, counts: [...built.values()], done };
-  }
-
-  private childrenOf(name: string): readonly string[] {
-    return this.children.get(name) ?? [];
   }
 
   private deadLetter(record: AnyRecord | undefined, error: unknown, node: string): void {
@@ -463,6 +396,7 @@ export class StreamTask {
         }
         return this.state.store(name) as unknown as S;
       },
+      deadLetter: (record, error) => this.deadLetter(record, new ProcessingError(nodeName, error), nodeName),
       late: (record, reason) => {
         const source = record.origin ?? this.currentSource;
         if (source === undefined) return;
@@ -479,16 +413,7 @@ export class StreamTask {
         this.env.metrics.late(nodeName);
       },
       schedule: (intervalMs, type, callback) => this.schedule.add(nodeName, intervalMs, type, callback),
-      forward: <K, V>(record: StreamRecord<K, V>) => {
-        const runner = this.runners.get(nodeName);
-        if (runner === undefined) {
-          throw new TopologyError(
-            `processor '${nodeName}' called forward() outside of a batch`,
-            'forward only while processing or from a punctuator',
-          );
-        }
-        runner.forward(record as AnyRecord);
-      },
+      forward: <K, V>(record: StreamRecord<K, V>) => this.graph.forward(nodeName, record as AnyRecord),
     };
   }
 }

@@ -30,14 +30,16 @@ export interface ReadAheadStore {
 /**
  * A key-value store. Reads are asynchronous because a persistent store may have
  * to go to disk; writes are synchronous because they are buffered in the task
- * until `flush()`. Use it from an operator with `concatMap` so records of a
- * partition stay in order.
+ * until `flush()`. Use it from a RecordProcessor, which the runtime waits for
+ * before the next record, so records of a partition stay in order.
  *
  * @example
- * concatMap(async (r) => {
- *   const n = ((await store.get(r.key)) ?? 0) + 1;
- *   store.put(r.key, n);
- *   return { ...r, value: n };
+ * (context) => ({
+ *   async process(r) {
+ *     const n = ((await store.get(r.key)) ?? 0) + 1;
+ *     store.put(r.key, n);
+ *     context.forward({ ...r, value: n });
+ *   },
  * })
  */
 export interface KeyValueStore<K, V> extends StateStore {
