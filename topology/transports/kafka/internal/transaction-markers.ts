@@ -12,7 +12,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
-import type { PartitionTail } from '../transport.js';
+import type { PartitionTail } from '../../transport.js';
 
 interface FetchedMessage {
   readonly offset: string;
