@@ -1,0 +1,123 @@
+import { TopologyError } from '../../errors.js';
+import {
+  changelogTopic,
+  deadLetterTopic,
+  lateRecordsTopic,
+  type SubTopology,
+  type Topology,
+  topicName,
+} from '../../plan/topology.js';
+import type { TopicSpec, Transport } from '../../transports/transport.js';
+
+/**
+ * The topics an application reads and writes, as the transport has them:
+ * each one's partition count, the sub-topology that reads each source topic,
+ * and the outputs that leave the topology. `prepare()` checks that the
+ * external topics exist and creates the internal ones (repartition,
+ * changelog, dead-letter, late records).
+ */
+export class TopicLayout {
+  private readonly partitions = new Map<string, number>();
+  private readonly readers = new Map<string, SubTopology>();
+  /** The topology's external output topics: where `veroai_end_to_end_latency_seconds` is measured. */
+  readonly endToEndTopics = new Set<string>();
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly applicationId: string,
+    private readonly transport: Transport,
+  ) {}
+
+  async prepare(): Promise<void> {
+    const { topology, applicationId } = this;
+    const external = new Set<string>();
+    for (const sub of topology.subTopologies) {
+      for (const node of sub.nodes) {
+        if (node.kind === 'source')
+          for (const t of node.topics) if (t.kind === 'external') external.add(t.name);
+        if (node.kind === 'sink' && node.topic.kind === 'external') {
+          external.add(node.topic.name);
+          this.endToEndTopics.add(node.topic.name);
+        }
+      }
+    }
+    const missing: string[] = [];
+    for (const topic of external) {
+      const count = await this.transport.partitionCount(topic);
+      if (count === undefined) missing.push(topic);
+      else this.partitions.set(topic, count);
+    }
+    if (missing.length > 0) {
+      throw new TopologyError(
+        `topics missing on the ${this.transport.kind} transport: ${missing.join(', ')}`,
+        'create them first (veroai topics create, or your platform tooling)',
+      );
+    }
+    const specs: TopicSpec[] = [];
+    // sub-topologies are in build order, so a repartition topic's writer comes before its reader
+    for (const sub of topology.subTopologies) {
+      const tasks = this.taskCount(sub);
+      if (tasks === undefined) {
+        throw new TopologyError(
+          `sub-topology ${sub.id} reads a repartition topic written by a later sub-topology`,
+          'this is a bug in the topology compiler; please report it',
+        );
+      }
+      for (const sink of sub.sinks) {
+        if (sink.topic.kind !== 'internal') continue;
+        const name = topicName(sink.topic, applicationId);
+        const fixed = topology.repartitionTopics.get(sink.topic.name)?.partitions;
+        this.partitions.set(name, fixed ?? tasks);
+        specs.push({ name, partitions: fixed ?? tasks });
+      }
+      for (const store of sub.stores) {
+        if (!store.changelog) continue;
+        const name = changelogTopic(applicationId, store.name);
+        this.partitions.set(name, tasks);
+        specs.push({ name, partitions: tasks, compacted: true });
+      }
+      for (const source of sub.sources)
+        for (const t of source.topics) this.readers.set(topicName(t, applicationId), sub);
+    }
+    const dlq = deadLetterTopic(applicationId);
+    const dlqPartitions = Math.max(1, ...this.partitions.values());
+    specs.push({ name: dlq, partitions: (await this.transport.partitionCount(dlq)) ?? dlqPartitions });
+    const late = lateRecordsTopic(applicationId);
+    specs.push({ name: late, partitions: (await this.transport.partitionCount(late)) ?? dlqPartitions });
+    await this.transport.ensureTopics(specs);
+    for (const spec of specs)
+      this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
+  }
+
+  /** Every topic the application reads (once prepared). */
+  sourceTopics(): string[] {
+    return [...this.readers.keys()];
+  }
+
+  /** The sub-topology whose tasks read `topic`, if the application reads it. */
+  readerOf(topic: string): SubTopology | undefined {
+    return this.readers.get(topic);
+  }
+
+  partitionCount(topic: string): number {
+    const count = this.partitions.get(topic);
+    if (count === undefined)
+      throw new TopologyError(
+        `no partition count known for topic '${topic}'`,
+        'is it a sink of this topology?',
+      );
+    return count;
+  }
+
+  /**
+   * How many tasks `sub` has: one per partition of its widest source.
+   * Undefined while the partition count of one of its sources is unknown.
+   */
+  taskCount(sub: SubTopology): number | undefined {
+    const counts = sub.sources.flatMap((s) =>
+      s.topics.map((t) => this.partitions.get(topicName(t, this.applicationId))),
+    );
+    if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
+    return Math.max(...(counts as number[]));
+  }
+}
