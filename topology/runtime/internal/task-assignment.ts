@@ -138,8 +138,12 @@ export class TaskAssignment {
    * consumer) before any of them processes. When the brokers become
    * unreachable meanwhile (within maxBrokerOutageMs), the new tasks are
    * dropped and their partitions given up until the group is rejoined.
+   * Once a stop has begun no task is created: the instance is leaving the
+   * group, and a new task would only be restored to be closed.
    */
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
+    const state = this.deps.state();
+    if (state === 'stopping' || state === 'stopped' || state === 'failed') return;
     const { tasks, layout } = this.deps;
     const created = new Map<string, StreamTask>();
     try {
