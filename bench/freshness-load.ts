@@ -63,6 +63,9 @@ function tracer(tenantId: string, n: number, now: number): TelemetryEvent {
     eventType: 'click',
     payload: { ...EMPTY_PAYLOAD, page: '/home', element: 'button.save' },
     metadata: { source: 'bench', version: '1' },
+    deployment: null,
+    clientIp: null,
+    userAgent: null,
   };
 }
 

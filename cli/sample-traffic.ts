@@ -302,6 +302,9 @@ export class SampleTraffic {
         source: eventType === 'api_call' || eventType === 'api_error' ? 'api-gateway' : 'web-sdk',
         version: '2.4.1',
       },
+      deployment: null,
+      clientIp: null,
+      userAgent: null,
     };
   }
 

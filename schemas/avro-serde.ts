@@ -26,9 +26,12 @@ const HEADER_BYTES = 5;
 /**
  * Avro values in the Confluent wire format: byte 0 is the magic byte 0,
  * bytes 1-4 the big-endian schema id, then the Avro binary body. Without a
- * registry the ids are the local catalog's; with one, the schema is registered
- * per topic in `prepare()` and records written with another (compatible)
- * writer schema are decoded through Avro schema resolution.
+ * registry the ids are the local catalog's: the serde writes with the current
+ * version of its schema and reads every version the catalog knows (its
+ * `schemas/history/`). With a registry, the schema is registered per topic in
+ * `prepare()` and a writer id the serde has not seen is fetched there. Either
+ * way a record written with another (compatible) version is decoded through
+ * Avro schema resolution into the current one.
  */
 export function avroSerde<T>(typeName: string, options: AvroSerdeOptions = {}): Serde<T> {
   const catalog = options.catalog ?? defaultCatalog();
@@ -48,7 +51,9 @@ export function avroSerde<T>(typeName: string, options: AvroSerdeOptions = {}): 
   const writerIds = new Map<string, number>();
   /** How to read bodies written with a schema id: the reader itself, or a resolver from the writer's schema. */
   const readers = new Map<number, avro.Type | avro.Resolver>();
-  if (registry === undefined) readers.set(entry.id, reader);
+  if (registry === undefined)
+    for (const version of catalog.versionsOf(entry.name))
+      readers.set(version.id, version.current ? reader : reader.createResolver(version.type));
   const pending = new Map<number, Promise<avro.Type | avro.Resolver>>();
 
   const header = (id: number): Buffer => {
@@ -174,11 +179,18 @@ export function avroSerde<T>(typeName: string, options: AvroSerdeOptions = {}): 
       const how = readers.get(id);
       if (how !== undefined) return decodeBody(how, data, topic, id);
       if (registry === undefined) {
+        const other = catalog.byLocalId(id);
+        if (other !== undefined)
+          throw new DeserializationError(
+            errorCodes.decodeUnknownSchema,
+            `topic '${topic}': schema id ${id} is ${other.name} (schemas/${other.file}), not a ${reader.name}`,
+            { hint: `the producer wrote another type to '${topic}': check which topic it writes` },
+          );
         throw new DeserializationError(
           errorCodes.decodeUnknownSchema,
-          `topic '${topic}': schema id ${id} is not in the local catalog (${reader.name} is id ${entry.id})`,
+          `topic '${topic}': schema id ${id} is not in the local catalog (${reader.name} reads ids ${[...readers.keys()].join(', ')})`,
           {
-            hint: 'set SCHEMA_REGISTRY_URL if producers register their schemas in a registry',
+            hint: 'set SCHEMA_REGISTRY_URL if producers register their schemas in a registry; a schema version the producer used belongs in schemas/history/',
           },
         );
       }

@@ -7,7 +7,13 @@ import type { TelemetryEvent } from './telemetry-event.js';
 import type { SessionSummary } from './user-session.js';
 
 export { type AvroSerdeOptions, avroSerde, type SchemaRegistryClient } from './avro-serde.js';
-export { type CatalogEntry, defaultCatalog, SchemaCatalog } from './catalog.js';
+export {
+  type CatalogEntry,
+  defaultCatalog,
+  SchemaCatalog,
+  type SchemaCatalogOptions,
+  schemaIdOf,
+} from './catalog.js';
 export * from './feature-update.js';
 export * from './telemetry-event.js';
 export * from './user-session.js';

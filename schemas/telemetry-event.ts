@@ -25,6 +25,18 @@ export interface TelemetryPayload {
   ticketId: string | null;
 }
 
+/** Which side of a rollout a service build serves (schemas/telemetry_event.avsc, `DeploymentTrack`). */
+export const DEPLOYMENT_TRACKS = ['stable', 'canary', 'baseline'] as const;
+
+export type DeploymentTrack = (typeof DEPLOYMENT_TRACKS)[number];
+
+/** The service build that handled a request, for canary analysis. */
+export interface Deployment {
+  service: string;
+  version: string;
+  track: DeploymentTrack;
+}
+
 export interface TelemetryEvent {
   eventId: string;
   /** Event time, epoch milliseconds. */
@@ -34,6 +46,12 @@ export interface TelemetryEvent {
   eventType: TelemetryEventType;
   payload: TelemetryPayload;
   metadata: { source: string; version: string };
+  /** The build that handled the request; null when the emitter does not say (and in records of schema v1). */
+  deployment: Deployment | null;
+  /** The client's IPv4 or IPv6 address; null when unknown. */
+  clientIp: string | null;
+  /** The request's User-Agent header; null when unknown. */
+  userAgent: string | null;
 }
 
 /** A payload with every field null, to spread the ones an event type uses over. */

@@ -1,4 +1,5 @@
-import type { TelemetryEvent, TelemetryPayload } from '../../schemas/index.js';
+import { isIP } from 'node:net';
+import type { Deployment, TelemetryEvent, TelemetryPayload } from '../../schemas/index.js';
 
 /**
  * One spelling per fact, so that sessions and features group what is the same:
@@ -8,7 +9,11 @@ import type { TelemetryEvent, TelemetryPayload } from '../../schemas/index.js';
  * - HTTP methods are upper-case; paths and pages lose their query string,
  *   fragment, repeated and trailing slashes, and always start with `/`;
  * - an `api_call` answered with a 5xx is an `api_error`: a failed request counts
- *   as an error wherever errors are counted, whatever the emitter called it.
+ *   as an error wherever errors are counted, whatever the emitter called it;
+ * - deployment service and version and the user agent are trimmed; a client IP
+ *   takes its canonical text (IPv6 lower-case and compressed, an IPv4-mapped
+ *   IPv6 address as the IPv4 one, as dual-stack servers report IPv4 clients);
+ *   the fields schema v1 lacks are null, not absent.
  * Stateless and idempotent: normalising a normalised event changes nothing.
  */
 export function normalizeTelemetryEvent(event: TelemetryEvent): TelemetryEvent {
@@ -22,7 +27,30 @@ export function normalizeTelemetryEvent(event: TelemetryEvent): TelemetryEvent {
     userId,
     eventType: failed ? 'api_error' : event.eventType,
     payload,
+    deployment: normalizeDeployment(event.deployment),
+    clientIp: normalizeClientIp(event.clientIp),
+    userAgent: event.userAgent?.trim() || null,
   };
+}
+
+function normalizeDeployment(deployment: Deployment | null | undefined): Deployment | null {
+  if (deployment == null) return null;
+  return { service: deployment.service.trim(), version: deployment.version.trim(), track: deployment.track };
+}
+
+const IPV4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/** `2001:DB8::0001` → `2001:db8::1`, `::ffff:10.0.0.1` → `10.0.0.1`; blank → null; not an address → as it came, trimmed. */
+export function normalizeClientIp(ip: string | null | undefined): string | null {
+  const text = ip?.trim();
+  if (!text) return null;
+  // a zone id (`fe80::1%eth0`) names an interface of the host, kept as it is
+  if (isIP(text) !== 6 || text.includes('%')) return text;
+  const canonical = new URL(`http://[${text}]`).hostname.slice(1, -1);
+  const mapped = IPV4_MAPPED.exec(canonical);
+  if (mapped === null) return canonical;
+  const [high, low] = [Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)];
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }
 
 function normalizePayload(payload: TelemetryPayload): TelemetryPayload {

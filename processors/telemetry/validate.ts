@@ -1,4 +1,10 @@
-import { TELEMETRY_EVENT_TYPES, type TelemetryEvent } from '../../schemas/index.js';
+import { isIP } from 'node:net';
+import {
+  DEPLOYMENT_TRACKS,
+  type Deployment,
+  TELEMETRY_EVENT_TYPES,
+  type TelemetryEvent,
+} from '../../schemas/index.js';
 
 /** A telemetry event that decoded but breaks a rule; the message is the reason in the dead-letter headers. */
 export class InvalidEventError extends Error {
@@ -25,8 +31,10 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
 /**
  * The longest each identifier may be, in characters after trimming. Tenants,
  * users, methods and paths become state-store keys, Redis keys and feature
- * entities (`tenant/user`, `tenant/METHOD path`): without a bound, one client
- * sending 100 KB paths makes 100 KB keys and an entity per distinct path.
+ * entities (`tenant/user`, `tenant/METHOD path`), as deployment service and
+ * version become KPI-window keys (`service/version`) and client IPs and user
+ * agents security-feature entities: without a bound, one client sending
+ * 100 KB paths makes 100 KB keys and an entity per distinct path.
  */
 export const FIELD_LIMITS = {
   tenantId: 64,
@@ -36,9 +44,17 @@ export const FIELD_LIMITS = {
   method: 16,
   path: 512,
   page: 512,
+  /** `deployment.service`. */
+  service: 128,
+  /** `deployment.version`. */
+  version: 128,
+  /** The longest IPv6 text is 45 characters (`ffff:…:255.255.255.255`); the rest leaves room for a zone id. */
+  clientIp: 64,
+  userAgent: 512,
 } as const;
 
 const knownTypes = new Set<string>(TELEMETRY_EVENT_TYPES);
+const knownTracks = new Set<string>(DEPLOYMENT_TRACKS);
 const METHOD_TOKEN = /^[A-Za-z]+(-[A-Za-z]+)*$/;
 
 /**
@@ -73,7 +89,29 @@ export function validateTelemetryEvent(
   checkText('payload.path', event.payload.path, FIELD_LIMITS.path);
   checkText('payload.page', event.payload.page, FIELD_LIMITS.page);
   if (event.eventType === 'api_call' || event.eventType === 'api_error') checkApiPayload(event);
+  // absent (undefined), not only null, in events of schema v1 that reach here through a JSON serde
+  if (event.deployment != null) checkDeployment(event.deployment);
+  const clientIp = checkText('clientIp', event.clientIp, FIELD_LIMITS.clientIp);
+  if (clientIp && isIP(clientIp) === 0)
+    throw new InvalidEventError(`clientIp '${clientIp}' is not an IPv4 or IPv6 address`);
+  checkText('userAgent', event.userAgent, FIELD_LIMITS.userAgent);
   return event;
+}
+
+/** A deployment names its service and version (the KPI-window key `service/version`) and a known track. */
+function checkDeployment(deployment: Deployment): void {
+  const service = checkText('deployment.service', deployment.service, FIELD_LIMITS.service);
+  if (!service) throw new InvalidEventError('deployment.service is missing');
+  if (service.includes('/'))
+    throw new InvalidEventError(
+      `deployment.service '${service}' contains '/', which separates service and version in KPI-window keys`,
+    );
+  if (!checkText('deployment.version', deployment.version, FIELD_LIMITS.version))
+    throw new InvalidEventError('deployment.version is missing');
+  if (!knownTracks.has(deployment.track))
+    throw new InvalidEventError(
+      `deployment.track '${String(deployment.track).slice(0, 40)}' is not one of ${DEPLOYMENT_TRACKS.join(', ')}`,
+    );
 }
 
 function checkEventTime(timestamp: number, logTimestamp: number, limits: ValidationLimits): void {

@@ -57,6 +57,9 @@ function event(
     eventType,
     payload: { ...EMPTY_PAYLOAD, ...payload },
     metadata: { source: 'integration-test', version: '1' },
+    deployment: null,
+    clientIp: null,
+    userAgent: null,
   };
 }
 

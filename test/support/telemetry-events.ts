@@ -32,6 +32,9 @@ export function telemetryEvent(
     eventType,
     payload: { ...EMPTY_PAYLOAD, ...payload },
     metadata: { source: 'test', version: '1' },
+    deployment: null,
+    clientIp: null,
+    userAgent: null,
   };
 }
 

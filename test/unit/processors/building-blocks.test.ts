@@ -8,7 +8,11 @@ import {
 } from '../../../processors/features/latency-sketch.js';
 import { bucketAt, LAST_5_MINUTES, sumInWindow } from '../../../processors/features/rolling-buckets.js';
 import { addToSession, emptySession, mergeSessions } from '../../../processors/sessions/session-aggregate.js';
-import { normalizePath, normalizeTelemetryEvent } from '../../../processors/telemetry/normalize.js';
+import {
+  normalizeClientIp,
+  normalizePath,
+  normalizeTelemetryEvent,
+} from '../../../processors/telemetry/normalize.js';
 import { userKeyOf } from '../../../processors/telemetry/user-key.js';
 import { validateTelemetryEvent } from '../../../processors/telemetry/validate.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent } from '../../../schemas/index.js';
@@ -30,6 +34,9 @@ const base: TelemetryEvent = {
     statusCode: 502,
   },
   metadata: { source: 'test', version: '1' },
+  deployment: null,
+  clientIp: null,
+  userAgent: null,
 };
 
 describe('normalisation', () => {
@@ -40,6 +47,31 @@ describe('normalisation', () => {
     expect(normalizeTelemetryEvent(e)).toEqual(e);
     expect(userKeyOf(e)).toBe('acme');
     expect(userKeyOf({ tenantId: 'acme', userId: 'Ann' })).toBe('acme/Ann');
+  });
+
+  it('trims deployment and user agent, gives a client IP its canonical text, nulls what v1 events lack', () => {
+    const e = normalizeTelemetryEvent({
+      ...base,
+      deployment: { service: ' checkout-api ', version: ' 2.4.1 ', track: 'canary' },
+      clientIp: ' 2001:DB8:0:0::0001 ',
+      userAgent: ' curl/8.5.0 ',
+    });
+    expect(e).toMatchObject({
+      deployment: { service: 'checkout-api', version: '2.4.1', track: 'canary' },
+      clientIp: '2001:db8::1',
+      userAgent: 'curl/8.5.0',
+    });
+    expect(normalizeTelemetryEvent(e)).toEqual(e);
+    expect(normalizeClientIp('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(normalizeClientIp('203.0.113.7')).toBe('203.0.113.7');
+    expect(normalizeClientIp('fe80::1%eth0')).toBe('fe80::1%eth0');
+    expect(normalizeClientIp('  ')).toBeNull();
+    const { deployment: _d, clientIp: _c, userAgent: _u, ...v1 } = base;
+    expect(normalizeTelemetryEvent(v1 as TelemetryEvent)).toMatchObject({
+      deployment: null,
+      clientIp: null,
+      userAgent: null,
+    });
   });
 
   it('keeps a root path and nulls a blank one', () => {

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SampleTraffic } from '../../../cli/sample-traffic.js';
@@ -10,6 +8,7 @@ import {
   telemetryEventSerde,
 } from '../../../schemas/index.js';
 import { DeserializationError, errorCodes, SerializationError } from '../../../topology/index.js';
+import { type FakeSchemaRegistry, startFakeSchemaRegistry } from '../../support/fake-schema-registry.js';
 
 const event: TelemetryEvent = new SampleTraffic({ seed: 3, startTime: 1_700_000_000_000 }).next();
 const topic = 'raw_events';
@@ -62,7 +61,7 @@ describe('the Avro serde in local-catalog mode', () => {
     expect(() => serde.serialize(bad, topic)).toThrow(/eventType = "teleport"/);
   });
 
-  it('assigns catalog ids by full name, stable across loads', () => {
+  it('names each current schema with its catalog id', () => {
     const names = defaultCatalog()
       .entries()
       .map((e) => [e.id, e.name]);
@@ -72,50 +71,17 @@ describe('the Avro serde in local-catalog mode', () => {
 });
 
 describe('the Avro serde against a schema registry', () => {
-  /** An in-test double of the Confluent Schema Registry REST API: the endpoints the client calls. */
-  const schemas: string[] = [];
-  const requests: string[] = [];
-  let server: Server;
+  let registry: FakeSchemaRegistry;
   let url: string;
+  let requests: string[];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        requests.push(`${req.method} ${req.url}`);
-        res.setHeader('content-type', 'application/vnd.schemaregistry.v1+json');
-        const send = (status: number, payload: unknown) => {
-          res.statusCode = status;
-          res.end(JSON.stringify(payload));
-        };
-        const url = req.url ?? '';
-        if (req.method === 'GET' && url.startsWith('/config/'))
-          return send(404, { error_code: 40401, message: 'Subject not found' });
-        if (req.method === 'PUT' && url.startsWith('/config/')) return send(200, JSON.parse(body));
-        if (req.method === 'POST' && /^\/subjects\/[^/]+\/versions$/.test(url)) {
-          const { schema } = JSON.parse(body) as { schema: string };
-          let index = schemas.indexOf(schema);
-          if (index < 0) index = schemas.push(schema) - 1;
-          return send(200, { id: 100 + index });
-        }
-        const byId = /^\/schemas\/ids\/(\d+)$/.exec(url);
-        if (req.method === 'GET' && byId) {
-          const schema = schemas[Number(byId[1]) - 100];
-          return schema === undefined
-            ? send(404, { error_code: 40403, message: 'Schema not found' })
-            : send(200, { schema });
-        }
-        send(404, { error_code: 404, message: `no route ${req.method} ${url}` });
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    registry = await startFakeSchemaRegistry();
+    url = registry.url;
+    requests = registry.requests;
   });
 
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => registry.close());
 
   it('registers under <topic>-value and writes the registry id', async () => {
     const serde = telemetryEventSerde({ registryUrl: url });
@@ -138,11 +104,7 @@ describe('the Avro serde against a schema registry', () => {
     payload.fields = payload.fields!.filter((f) => f.name !== 'ticketId');
     const writer = avro.Type.forSchema(older as unknown as avro.Schema);
     // registered by another producer, so the serde's client has never seen it
-    const response = await fetch(`${url}/subjects/legacy-value/versions`, {
-      method: 'POST',
-      body: JSON.stringify({ schema: JSON.stringify(older) }),
-    });
-    const { id } = (await response.json()) as { id: number };
+    const id = await registry.register('legacy-value', JSON.stringify(older));
     const { ticketId: _dropped, ...olderPayload } = event.payload;
     const body = writer.toBuffer({ ...event, payload: olderPayload });
     const header = Buffer.from([0, 0, 0, 0, 0]);
