@@ -43,8 +43,9 @@ export async function operationsRoutes(
     const down = await downDependencies(dependencies);
     const outage = app.brokerOutage();
     if (outage !== undefined) down.unshift(brokersDown(outage));
-    if (app.state !== 'running' || down.length > 0) {
-      return reply.code(503).send({ status: 'not_ready', state: app.state, down });
+    const restoring = app.restoring();
+    if (app.state !== 'running' || restoring || down.length > 0) {
+      return reply.code(503).send({ status: 'not_ready', state: app.state, restoring, down });
     }
     return { status: 'ready', state: app.state, tasks: app.activeTasks().size };
   });

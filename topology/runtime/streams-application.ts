@@ -361,6 +361,15 @@ export class StreamsApplication extends EventEmitter {
     return this.outage.state();
   }
 
+  /**
+   * True while the tasks of partitions just assigned to this instance are
+   * created and their stores restored from the changelogs: those partitions
+   * are not processed yet. Readiness reports it.
+   */
+  restoring(): boolean {
+    return this.assignment.restoring;
+  }
+
   /** True while a batch is being processed or output is unacknowledged. */
   busy(): boolean {
     return this.batches.inProgress > 0 || [...this.tasks.values()].some((t) => t.backlog > 0);

@@ -61,6 +61,8 @@ export class TaskAssignment {
   private changes: Promise<void> = Promise.resolve();
   /** Spreads the records without a key of every task over their topic's partitions. */
   private roundRobin = 0;
+  /** Assignments reported and not handled yet: their tasks are still to be created and restored. */
+  private assignmentsPending = 0;
 
   constructor(private readonly deps: TaskAssignmentDependencies) {}
 
@@ -72,7 +74,15 @@ export class TaskAssignment {
    * with one transactional id that fence each other.
    */
   onAssigned(tps: readonly TopicPartition[]): Promise<void> {
-    return this.serialise(() => this.assign(tps));
+    this.assignmentsPending += 1;
+    return this.serialise(() => this.assign(tps)).finally(() => {
+      this.assignmentsPending -= 1;
+    });
+  }
+
+  /** True while assigned partitions wait for their tasks: created, then restored from the changelogs. */
+  get restoring(): boolean {
+    return this.assignmentsPending > 0;
   }
 
   onRevoked(tps: readonly TopicPartition[]): Promise<void> {
