@@ -2,11 +2,13 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Serde } from '../topology/index.js';
 import { avroSerde, type SchemaRegistryClient } from './avro-serde.js';
+import type { CanaryCommand, CanaryDecision, KpiWindow } from './canary.js';
 import type { FeatureUpdate } from './feature-update.js';
 import type { TelemetryEvent } from './telemetry-event.js';
 import type { SessionSummary } from './user-session.js';
 
 export { type AvroSerdeOptions, avroSerde, type SchemaRegistryClient } from './avro-serde.js';
+export * from './canary.js';
 export {
   type CatalogEntry,
   defaultCatalog,
@@ -55,4 +57,19 @@ export function userSessionSerde(options: TopicSerdeOptions = {}): Serde<Session
 /** The serde of `feature_updates` values (schemas/feature_update.avsc): one view of one entity. */
 export function featureUpdateSerde(options: TopicSerdeOptions = {}): Serde<FeatureUpdate> {
   return catalogOrRegistry('FeatureUpdate', options);
+}
+
+/** The serde of `kpi_windows` values (schemas/kpi_window.avsc): one closed KPI window. */
+export function kpiWindowSerde(options: TopicSerdeOptions = {}): Serde<KpiWindow> {
+  return catalogOrRegistry('KpiWindow', options);
+}
+
+/** The serde of `canary_commands` values (schemas/canary_command.avsc). */
+export function canaryCommandSerde(options: TopicSerdeOptions = {}): Serde<CanaryCommand> {
+  return catalogOrRegistry('CanaryCommand', options);
+}
+
+/** The serde of `canary_decisions` values (schemas/canary_decision.avsc). */
+export function canaryDecisionSerde(options: TopicSerdeOptions = {}): Serde<CanaryDecision> {
+  return catalogOrRegistry('CanaryDecision', options);
 }
