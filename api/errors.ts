@@ -27,6 +27,19 @@ export const apiErrors = {
       `no open or recent session for user '${userId}' of tenant '${tenantId}'`,
       { hint: 'the user has had no event within the retention period, or is not one of your tenant' },
     ),
+  /** Also the answer for another tenant's rollout: a client cannot tell the two apart. */
+  rolloutNotFound: (rolloutId: string) =>
+    new VeroaiError('VEROAI_ERR_NOT_FOUND', `no canary rollout '${rolloutId}'`, {
+      hint: 'the rollout has had no decision yet (a start takes a moment to be judged), has expired, or is not one of your tenant',
+    }),
+  forbidden: (message: string) => new VeroaiError('VEROAI_ERR_FORBIDDEN', message),
+  conflict: (message: string, hint?: string) =>
+    new VeroaiError('VEROAI_ERR_CONFLICT', message, hint === undefined ? {} : { hint }),
+  /** A command could not be written to its topic (the brokers unreachable): the client may retry. */
+  commandsUnavailable: () =>
+    new VeroaiError('VEROAI_ERR_UNAVAILABLE', 'the command could not be published: Kafka is unavailable', {
+      hint: 'retry shortly; nothing was started or changed',
+    }),
   badRequest: (message: string, status: 400 | 413 = 400) =>
     new VeroaiError('VEROAI_ERR_BAD_REQUEST', message, { status }),
   /** A backing store did not answer (down, hung, not serving): the client may retry. */
@@ -44,7 +57,9 @@ export const apiErrors = {
  */
 export function clientErrorOf(error: VeroaiError): VeroaiError {
   if (error.status < 500) return error;
-  if (error.status === 503 && error.retriable) return apiErrors.unavailable();
+  // the API's own 503s (they say which store) as they are; a store's own failure as the generic one
+  if (error.status === 503 && error.retriable)
+    return error.code === 'VEROAI_ERR_UNAVAILABLE' ? error : apiErrors.unavailable();
   return apiErrors.internal();
 }
 
@@ -65,7 +80,9 @@ export const errorResponseSchema = {
 const statusCodes: Readonly<Record<number, ErrorCode>> = {
   400: 'VEROAI_ERR_BAD_REQUEST',
   401: 'VEROAI_ERR_UNAUTHORIZED',
+  403: 'VEROAI_ERR_FORBIDDEN',
   404: 'VEROAI_ERR_NOT_FOUND',
+  409: 'VEROAI_ERR_CONFLICT',
   413: 'VEROAI_ERR_BAD_REQUEST',
   503: 'VEROAI_ERR_UNAVAILABLE',
 };

@@ -8,12 +8,18 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DependencyProbe, FeatureReader, SessionHistoryReader } from '../sinks/index.js';
+import type {
+  CanaryDecisionReader,
+  DependencyProbe,
+  FeatureReader,
+  SessionHistoryReader,
+} from '../sinks/index.js';
 import { ConfigError, VeroaiError } from '../topology/errors.js';
 import type { StreamsApplication } from '../topology/index.js';
 import { ADMIN_TENANT, type ApiKeys, apiKeyAuthentication } from './auth.js';
 import { apiErrors, clientErrorOf, errorResponseSchema } from './errors.js';
 import { recordRequestLatency } from './request-metrics.js';
+import { type CanaryCommandPublisher, canaryRoutes } from './routes/canary.js';
 import { featureRoutes } from './routes/features.js';
 import { operationsRoutes } from './routes/operations.js';
 import { type OpenSessionLookup, sessionRoutes } from './routes/sessions.js';
@@ -31,6 +37,13 @@ export interface ApiServerOptions {
    * `(t, u) => summaryOf(app.queryStore('user-sessions', `${t}/${u}`), …)`.
    */
   readonly openSession?: OpenSessionLookup;
+  /** Serves `/v1/canary/rollouts` when given (e.g. a RedisCanaryDecisions). */
+  readonly canaryDecisions?: CanaryDecisionReader;
+  /**
+   * Serves the rollout commands (start, abort, promote) of `/v1/canary/rollouts`
+   * when given with `canaryDecisions`, e.g. a TransportCanaryCommandPublisher.
+   */
+  readonly canaryCommands?: CanaryCommandPublisher;
   /** API key → tenant (`*` for admin), e.g. from `parseApiKeys(API_KEYS)`. Required with any `/v1` route. */
   readonly apiKeys?: ApiKeys;
   /**
@@ -42,9 +55,9 @@ export interface ApiServerOptions {
 
 /**
  * The query API: operations routes (`/metrics`, `/health/*`) always, open;
- * `/v1/features` and `/v1/sessions` when their store is given, behind API
- * keys; the OpenAPI document at `/docs` (UI) and `/docs/json`. Each resource is
- * one plugin; route schemas validate requests and serialise responses; errors
+ * `/v1/features`, `/v1/sessions` and `/v1/canary` when their store is given,
+ * behind API keys; the OpenAPI document at `/docs` (UI) and `/docs/json`.
+ * Each resource is one plugin; route schemas validate requests and serialise responses; errors
  * are JSON `{ error, code, hint? }` from the catalogue in `errors.ts`.
  * @example const api = await buildApiServer({ registry, app, logger, features, sessionHistory, apiKeys });
  */
@@ -52,10 +65,16 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   const servesData =
     options.features !== undefined ||
     options.sessionHistory !== undefined ||
-    options.openSession !== undefined;
+    options.openSession !== undefined ||
+    options.canaryDecisions !== undefined;
+  if (options.canaryCommands !== undefined && options.canaryDecisions === undefined) {
+    throw new ConfigError(
+      'the query API takes canary commands only with the canary decisions it reads rollouts from (canaryDecisions)',
+    );
+  }
   if (servesData && (options.apiKeys === undefined || options.apiKeys.size === 0)) {
     throw new ConfigError(
-      `the query API serves features and sessions only behind API keys: set API_KEYS=key:tenant[,key:tenant…] (tenant '${ADMIN_TENANT}' for an admin key)`,
+      `the query API serves features, sessions and canary rollouts only behind API keys: set API_KEYS=key:tenant[,key:tenant…] (tenant '${ADMIN_TENANT}' for an admin key)`,
     );
   }
   const server: FastifyInstance = Fastify({
@@ -91,7 +110,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
       info: {
         title: 'VeroAI query API',
         version: '1',
-        description: 'Online features and user sessions computed by VeroAI streams.',
+        description:
+          'Online features, user sessions and canary verdicts computed by VeroAI streams; canary rollout commands.',
       },
       components: {
         securitySchemes: {
@@ -122,6 +142,13 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
           prefix: '/v1/sessions',
           ...(options.sessionHistory === undefined ? {} : { history: options.sessionHistory }),
           ...(options.openSession === undefined ? {} : { openSession: options.openSession }),
+        });
+      }
+      if (options.canaryDecisions !== undefined) {
+        await authenticated.register(canaryRoutes, {
+          prefix: '/v1/canary/rollouts',
+          decisions: options.canaryDecisions,
+          ...(options.canaryCommands === undefined ? {} : { commands: options.canaryCommands }),
         });
       }
     });

@@ -195,6 +195,19 @@ export const ERROR_CATALOGUE = {
     status: 404,
     retriable: false,
   },
+  VEROAI_ERR_FORBIDDEN: {
+    meaning: "the API key may not do this: e.g. start a rollout of another tenant's service",
+    status: 403,
+    retriable: false,
+    hint: "use a key of that tenant, or an admin key ('*' in API_KEYS)",
+  },
+  VEROAI_ERR_CONFLICT: {
+    meaning:
+      'the resource is not in the state the request needs, e.g. a rollout that has ended, or a canary gate asked for a verdict the rollout does not have (yet)',
+    status: 409,
+    retriable: true,
+    hint: 'read the resource again: a canary verdict changes as its windows close',
+  },
   VEROAI_ERR_UNAVAILABLE: {
     meaning: 'a backing store (Redis) is unavailable; the request was not answered',
     status: 503,

@@ -3,7 +3,14 @@ import { FEATURE_VIEWS } from '../../schemas/index.js';
 import { redisFailure } from './redis-failures.js';
 
 /** What a Redis sink call was doing, for the `operation` label. */
-export const REDIS_OPERATIONS = ['feature_write', 'feature_read', 'session_write', 'session_read'] as const;
+export const REDIS_OPERATIONS = [
+  'feature_write',
+  'feature_read',
+  'session_write',
+  'session_read',
+  'canary_write',
+  'canary_read',
+] as const;
 export type RedisOperation = (typeof REDIS_OPERATIONS)[number];
 
 /**
