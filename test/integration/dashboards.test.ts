@@ -30,6 +30,11 @@ const SCRAPE_JOB = 'veroai-dashboards-test';
 const RATE_INTERVAL = '15s';
 /** Scrapes to wait for before querying, so that every rate window holds several samples. */
 const SCRAPES_BEFORE_QUERYING = 12;
+/**
+ * How long to wait for the series a dashboard's variables list (e.g. a
+ * canary rollout, which needs a KPI window closed on both of its tracks).
+ */
+const VARIABLES_RESOLVED_WITHIN_MS = 150_000;
 /** How a panel names the dashboard's data-source variable (a Grafana placeholder, not a template string). */
 const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
 
@@ -77,6 +82,16 @@ function panelsOf(dashboard: Dashboard): Panel[] {
   return out;
 }
 
+/** A `label_values(metric, label)` or `label_values(metric{selector}, label)` variable query, split. */
+function labelValuesQuery(
+  variable: TemplateVariable,
+): { metric: string; selector: string; label: string } | undefined {
+  const query = typeof variable.query === 'string' ? variable.query : variable.query?.query;
+  const match = /^label_values\((\w+)(\{[^}]*\})?,\s*(\w+)\)$/.exec(query ?? '');
+  if (match === null) return undefined;
+  return { metric: match[1]!, selector: match[2] ?? '', label: match[3]! };
+}
+
 /** Replaces Grafana's `$var`, `${var}`, `${var:format}` and `[[var]]` with the values given; an unknown one is an error. */
 function substitute(expr: string, values: Readonly<Record<string, string>>): string {
   return expr.replace(/\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (match, a, b, c) => {
@@ -97,7 +112,39 @@ describe('Grafana dashboards over a running main job', () => {
   let promtool = 'promtool';
   /** The job's RocksDB stores, deleted at the end. */
   const stateDir = mkdtempSync(join(tmpdir(), 'veroai-dashboards-state-'));
-  let variables: Record<string, string> = {};
+  /** The running job's own values of the variables every dashboard shares. */
+  let jobVariables: Record<string, string> = {};
+  /** Per dashboard: the job's values, then each other variable's first offered value, in the order declared. */
+  const dashboardVariables = new Map<string, Record<string, string>>();
+
+  /** The values a variable's label_values query offers, earlier variables substituted. */
+  const offered = async (variable: TemplateVariable, values: Record<string, string>): Promise<string[]> => {
+    const query = labelValuesQuery(variable)!;
+    const series = await prometheus!.query(
+      `count by (${query.label}) (${query.metric}${substitute(query.selector, values)})`,
+    );
+    return series.map((s) => s.metric[query.label]!).sort();
+  };
+
+  /** Gives each dashboard's variables a value; the names still without one (their series not there yet). */
+  const resolveVariables = async (): Promise<string[]> => {
+    const missing: string[] = [];
+    for (const { file, dashboard } of dashboards) {
+      const values: Record<string, string> = { ...jobVariables };
+      for (const variable of dashboard.templating.list) {
+        if (variable.type !== 'query' || variable.name in jobVariables) continue;
+        if (labelValuesQuery(variable) === undefined) continue;
+        const [first] = await offered(variable, values);
+        if (first === undefined) {
+          missing.push(`${file}: ${variable.name}`);
+          break;
+        }
+        values[variable.name] = first;
+      }
+      dashboardVariables.set(file, values);
+    }
+    return missing;
+  };
 
   const stopApp = async () => {
     if (app === undefined || app.exitCode !== null || app.signalCode !== null) return;
@@ -192,7 +239,7 @@ describe('Grafana dashboards over a running main job', () => {
       const up = await prometheus.query(`up{job="${SCRAPE_JOB}"}`);
       if (up[0]?.value[1] !== '1')
         throw new Error(`the main job's /metrics is down for Prometheus:\n${appStderr}`);
-      variables = {
+      jobVariables = {
         application: APPLICATION_ID,
         instance: `127.0.0.1:${port}`,
         job: SCRAPE_JOB,
@@ -200,6 +247,16 @@ describe('Grafana dashboards over a running main job', () => {
         __interval: '1s',
         __range: '1m',
       };
+      const resolvedBy = Date.now() + VARIABLES_RESOLVED_WITHIN_MS;
+      for (;;) {
+        const missing = await resolveVariables();
+        if (missing.length === 0) break;
+        if (Date.now() > resolvedBy)
+          throw new Error(
+            `dashboard variables offering no value after ${VARIABLES_RESOLVED_WITHIN_MS / 1000} s (their metrics have no series in the running job): ${missing.join(', ')}\n${appStderr}`,
+          );
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
     } catch (error) {
       await prometheus?.stop();
       await stopApp();
@@ -207,7 +264,7 @@ describe('Grafana dashboards over a running main job', () => {
       rmSync(stateDir, { recursive: true, force: true });
       throw error;
     }
-  }, 150_000);
+  }, 150_000 + VARIABLES_RESOLVED_WITHIN_MS);
 
   afterAll(async () => {
     await prometheus?.stop();
@@ -218,7 +275,7 @@ describe('Grafana dashboards over a running main job', () => {
 
   it('finds the dashboards', () => {
     expect(dashboards.map((d) => d.file)).toEqual(
-      expect.arrayContaining(['features-api.json', 'processors-overview.json']),
+      expect.arrayContaining(['canary.json', 'features-api.json', 'processors-overview.json']),
     );
   });
 
@@ -241,28 +298,27 @@ describe('Grafana dashboards over a running main job', () => {
     expect(fixed, `panels not using ${DATASOURCE_VARIABLE}`).toEqual([]);
   });
 
-  it.each(dashboards)('$file: every template variable lists the running job', async ({ dashboard }) => {
+  it.each(dashboards)('$file: every template variable lists the running job', async ({ file, dashboard }) => {
+    const values = dashboardVariables.get(file)!;
     const unresolved: string[] = [];
     for (const variable of dashboard.templating.list) {
       if (variable.type !== 'query') continue;
-      const query = typeof variable.query === 'string' ? variable.query : variable.query?.query;
-      const match = /^label_values\((\w+),\s*(\w+)\)$/.exec(query ?? '');
-      if (match === null) {
-        unresolved.push(`${variable.name}: not a label_values(metric, label) query: ${query}`);
+      if (labelValuesQuery(variable) === undefined) {
+        unresolved.push(
+          `${variable.name}: not a label_values(metric[{selector}], label) query: ${JSON.stringify(variable.query)}`,
+        );
         continue;
       }
-      const [, metric, label] = match as unknown as [string, string, string];
-      const values = (await prometheus!.query(`count by (${label}) (${metric})`)).map((s) => s.metric[label]);
-      if (!values.includes(variables[variable.name])) {
-        unresolved.push(
-          `${variable.name}: ${query} gave [${values.join(', ')}], not ${variables[variable.name]}`,
-        );
+      const offers = await offered(variable, values);
+      if (!offers.includes(values[variable.name]!)) {
+        unresolved.push(`${variable.name}: offers [${offers.join(', ')}], not ${values[variable.name]}`);
       }
     }
     expect(unresolved, 'variables that do not offer the running job').toEqual([]);
   });
 
-  it.each(dashboards)('$file: every panel query returns at least one series', async ({ dashboard }) => {
+  it.each(dashboards)('$file: every panel query returns at least one series', async ({ file, dashboard }) => {
+    const variables = dashboardVariables.get(file)!;
     const empty: string[] = [];
     let queried = 0;
     for (const panel of panelsOf(dashboard)) {
