@@ -51,6 +51,10 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
     return this.inner.all();
   }
 
+  windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>> {
+    return this.inner.windowsEndedBefore(cutoff);
+  }
+
   approximateEntries(): number {
     return this.inner.approximateEntries();
   }

@@ -2,6 +2,7 @@ import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { ChangelogBuffer } from './changelog-buffer.js';
 import type { KeyValueStore } from './store.js';
+import { notWindowed } from './window-retention.js';
 
 /**
  * Wraps a key-value store so that its writes are also records of its
@@ -49,6 +50,13 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   all(): AsyncIterable<[K, V]> {
     return this.inner.all();
+  }
+
+  /** The inner store's keys whose window ended before `cutoff` (a store of windowed keys only). */
+  windowsEndedBefore(cutoff: number): Promise<K[]> {
+    const inner = this.inner as Partial<{ windowsEndedBefore(cutoff: number): Promise<K[]> }>;
+    if (inner.windowsEndedBefore === undefined) return Promise.reject(notWindowed(this.name));
+    return inner.windowsEndedBefore(cutoff);
   }
 
   /** Emits the batch's changelog records (one per written key), then flushes the store. */

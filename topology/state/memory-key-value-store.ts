@@ -1,28 +1,39 @@
 import type { KeyValueStore } from './store.js';
+import { WindowEndIndex } from './window-end-index.js';
+import { notWindowed } from './window-retention.js';
 
 /**
  * An in-memory key-value store. Entries are keyed by the serialised key
  * (latin1 of the bytes), so two keys equal as bytes are the same entry, as in
- * Kafka Streams, whatever their JavaScript identity.
+ * Kafka Streams, whatever their JavaScript identity. Given `windowEnd` (a
+ * store of windowed keys), it also indexes its keys by window end, so that a
+ * retention sweep (`windowsEndedBefore`) reads only the windows that expire.
  */
 export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private readonly entries = new Map<string, [K, V]>();
+  private readonly byEnd: WindowEndIndex<string> | undefined;
 
   constructor(
     readonly name: string,
     private readonly keyBytes: (key: K) => Buffer,
-  ) {}
+    private readonly windowEnd?: (key: K) => number,
+  ) {
+    this.byEnd = windowEnd === undefined ? undefined : new WindowEndIndex();
+  }
 
   async get(key: K): Promise<V | undefined> {
     return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
   }
 
   put(key: K, value: V): void {
-    this.entries.set(this.keyBytes(key).toString('latin1'), [key, value]);
+    const id = this.keyBytes(key).toString('latin1');
+    this.entries.set(id, [key, value]);
+    this.byEnd?.add(this.windowEnd!(key), id);
   }
 
   delete(key: K): void {
-    this.entries.delete(this.keyBytes(key).toString('latin1'));
+    const id = this.keyBytes(key).toString('latin1');
+    if (this.entries.delete(id)) this.byEnd?.remove(this.windowEnd!(key), id);
   }
 
   async *range(from: K, to: K): AsyncIterable<[K, V]> {
@@ -41,6 +52,17 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     }
   }
 
+  /** The keys whose window ended before `cutoff`, by end: only those are read. */
+  async windowsEndedBefore(cutoff: number): Promise<K[]> {
+    if (this.byEnd === undefined) throw notWindowed(this.name);
+    return this.byEnd.endedBefore(cutoff).map((id) => this.entries.get(id)![0]);
+  }
+
+  /** Windows and ends the retention sweeps have read (for tests of their cost). */
+  get sweepVisits(): number {
+    return this.byEnd?.visited ?? 0;
+  }
+
   approximateEntries(): number {
     return this.entries.size;
   }
@@ -49,5 +71,6 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.byEnd?.clear();
   }
 }

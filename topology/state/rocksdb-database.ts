@@ -38,6 +38,7 @@ export type BatchOperation =
 export interface ScanRange {
   readonly gte?: Buffer;
   readonly lte?: Buffer;
+  readonly lt?: Buffer;
 }
 
 const call = <T>(run: (callback: Callback<T>) => void): Promise<T> =>
@@ -99,6 +100,7 @@ export class RocksDbDatabase {
     };
     if (range.gte !== undefined) options.gte = range.gte;
     if (range.lte !== undefined) options.lte = range.lte;
+    if (range.lt !== undefined) options.lt = range.lt;
     const iterator = this.db.iterator(options);
     try {
       while (true) {

@@ -1,6 +1,15 @@
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
-import { type BatchOperation, RocksDbDatabase } from './rocksdb-database.js';
+import { type BatchOperation, RocksDbDatabase, type ScanRange } from './rocksdb-database.js';
 import type { KeyValueStore } from './store.js';
+import {
+  DATA_MARKER,
+  DATA_RANGE,
+  indexedBefore,
+  indexedKey,
+  openWindowStore,
+  windowIndexKey,
+} from './window-end-layout.js';
+import { notWindowed } from './window-retention.js';
 import { WriteBuffer } from './write-buffer.js';
 
 interface Buffered<K, V> {
@@ -16,28 +25,49 @@ interface Buffered<K, V> {
  * as in the in-memory store; values are the value serde's bytes (the same as
  * in the changelog). Writes are buffered in memory and written by `flush()` in
  * one write batch; reads see buffered writes.
+ *
+ * A store of windowed keys (`windowed`) keeps each entry under a marker byte
+ * and, in the same write batch, an index entry by window end (see
+ * window-end-layout.ts), so that a retention sweep (`windowsEndedBefore`) is a
+ * range scan of the expired windows alone.
  */
 export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, PersistentStore {
   private db: RocksDbDatabase | undefined;
   private readonly buffer = new WriteBuffer<Buffered<K, V>>();
   private restored: BatchOperation[] = [];
+  /**
+   * Windowed: the keys (latin1) that reads found on disk, and so indexed,
+   * since the pending writes began: a put of one of them needs no index
+   * write (an aggregation reads its window before each update). A flush takes
+   * it with the writes. A read that starts while a flush is on its way finds
+   * on disk only keys that flush does not write (it would find those in the
+   * flush's writes), so what it adds stays true until the flush after.
+   */
+  private indexed = new Set<string>();
 
   constructor(
     readonly name: string,
     readonly directory: string,
     private readonly serdes: StoreSerdes<K, V>,
+    private readonly options: { readonly windowed: boolean } = { windowed: false },
   ) {}
 
   async open(): Promise<void> {
-    this.db ??= await RocksDbDatabase.open(this.directory);
+    this.db ??= this.options.windowed
+      ? await openWindowStore(this.directory, rewriteWithIndex)
+      : await RocksDbDatabase.open(this.directory);
   }
 
   async get(key: K): Promise<V | undefined> {
     const keyBytes = this.keyBytes(key);
-    const buffered = this.buffer.get(keyBytes.toString('latin1'));
+    const id = keyBytes.toString('latin1');
+    const buffered = this.buffer.get(id);
     if (buffered !== undefined) return buffered.value;
-    const bytes = await this.database().get(keyBytes);
-    return bytes === undefined ? undefined : decode(this.serdes.value, bytes, this.serdes.topic);
+    const indexed = this.indexed;
+    const bytes = await this.database().get(this.diskKey(keyBytes));
+    if (bytes === undefined) return undefined;
+    if (this.options.windowed) indexed.add(id);
+    return decode(this.serdes.value, bytes, this.serdes.topic);
   }
 
   put(key: K, value: V): void {
@@ -51,31 +81,47 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
   }
 
   range(from: K, to: K): AsyncIterable<[K, V]> {
-    return this.entries(this.keyBytes(from), this.keyBytes(to));
+    return this.entries({ gte: this.diskKey(this.keyBytes(from)), lte: this.diskKey(this.keyBytes(to)) });
   }
 
   all(): AsyncIterable<[K, V]> {
-    return this.entries(undefined, undefined);
+    return this.entries(this.options.windowed ? DATA_RANGE : {});
   }
 
+  /** The (windowed) keys whose window ended before `cutoff`, by end: one scan of their index entries. */
+  async windowsEndedBefore(cutoff: number): Promise<K[]> {
+    if (!this.options.windowed) throw notWindowed(this.name);
+    // buffered writes go to disk first, with their index entries
+    await this.flush();
+    const keys: K[] = [];
+    for await (const [indexKey] of this.database().scan(indexedBefore(cutoff)))
+      keys.push(await decode(this.serdes.key, indexedKey(indexKey), this.serdes.topic));
+    return keys;
+  }
+
+  /** A windowed store holds two entries per window (data and index). */
   approximateEntries(): number {
-    return this.db?.estimatedKeys() ?? 0;
+    const keys = this.db?.estimatedKeys() ?? 0;
+    return this.options.windowed ? Math.floor(keys / 2) : keys;
   }
 
   /** Replays one changelog record as it is: the changelog's key and value bytes are the store's. */
   restoreRaw(key: Buffer, value: Buffer | null): void {
-    this.restored.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    this.write(this.restored, key, value, false);
   }
 
   flush(): Promise<void> {
     return this.buffer.flush(async (entries) => {
+      // taken in the same step as `entries`: nothing runs between the buffer's take and this call
+      const known = this.indexed;
+      this.indexed = new Set();
       const operations = this.restored;
       this.restored = [];
-      for (const { keyBytes, value } of entries.values()) {
+      // a restored record may have deleted a key a read found (restores and updates do not mix; to be safe)
+      const indexed = operations.length === 0 ? known : NOTHING;
+      for (const [id, { keyBytes, value }] of entries) {
         const bytes = value === undefined ? null : this.serdes.value.serialize(value, this.serdes.topic);
-        operations.push(
-          bytes === null ? { type: 'del', key: keyBytes } : { type: 'put', key: keyBytes, value: bytes },
-        );
+        this.write(operations, keyBytes, bytes, indexed.has(id));
       }
       if (operations.length > 0) await this.database().write(operations);
     });
@@ -88,12 +134,34 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     this.db = undefined;
   }
 
-  private async *entries(gte: Buffer | undefined, lte: Buffer | undefined): AsyncIterable<[K, V]> {
+  /**
+   * Adds the writes of one key's new value (null: deleted) to `operations`,
+   * with its index entry's unless the key is known to be `indexed` already.
+   */
+  private write(
+    operations: BatchOperation[],
+    keyBytes: Buffer,
+    value: Buffer | null,
+    indexed: boolean,
+  ): void {
+    const key = this.diskKey(keyBytes);
+    operations.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    if (!this.options.windowed || (indexed && value !== null)) return;
+    const index = windowIndexKey(keyBytes);
+    operations.push(value === null ? { type: 'del', key: index } : { type: 'put', key: index, value: EMPTY });
+  }
+
+  private async *entries(range: ScanRange): AsyncIterable<[K, V]> {
     // buffered writes go to disk first, so one ordered scan sees everything
     await this.flush();
     const { key, value, topic } = this.serdes;
-    for await (const [k, v] of this.database().scan({ ...(gte && { gte }), ...(lte && { lte }) }))
-      yield [await decode(key, k, topic), await decode(value, v, topic)];
+    const skip = this.options.windowed ? 1 : 0;
+    for await (const [k, v] of this.database().scan(range))
+      yield [await decode(key, k.subarray(skip), topic), await decode(value, v, topic)];
+  }
+
+  private diskKey(keyBytes: Buffer): Buffer {
+    return this.options.windowed ? Buffer.concat([MARKER, keyBytes]) : keyBytes;
   }
 
   private keyBytes(key: K): Buffer {
@@ -104,4 +172,28 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     if (this.db === undefined) throw notOpen(this.name);
     return this.db;
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+const MARKER = Buffer.from([DATA_MARKER]);
+const NOTHING: ReadonlySet<string> = new Set();
+
+/**
+ * The writes that give a windowed store's database a previous version wrote
+ * (each entry under its bare key) this layout, all in the one batch that
+ * marks it: a crash leaves the old layout, converted again on the next open.
+ * A new database has nothing to convert.
+ */
+async function rewriteWithIndex(db: RocksDbDatabase): Promise<BatchOperation[]> {
+  const removed: BatchOperation[] = [];
+  const added: BatchOperation[] = [];
+  for await (const [key, value] of db.scan()) {
+    removed.push({ type: 'del', key });
+    added.push(
+      { type: 'put', key: Buffer.concat([MARKER, key]), value },
+      { type: 'put', key: windowIndexKey(key), value: EMPTY },
+    );
+  }
+  // every old key goes before any new one is written: an old key may equal a new one
+  return [...removed, ...added];
 }

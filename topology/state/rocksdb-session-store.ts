@@ -1,9 +1,19 @@
 import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Window, Windowed } from '../windows/windows.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
-import { RocksDbDatabase } from './rocksdb-database.js';
+import type { BatchOperation, RocksDbDatabase } from './rocksdb-database.js';
 import type { SessionStore } from './session-store.js';
 import type { ReadAheadStore } from './store.js';
+import {
+  DATA_MARKER,
+  DATA_RANGE,
+  indexedBefore,
+  indexedKey,
+  openWindowStore,
+  sessionIndexKey,
+  sessionIndexTime,
+  WINDOW_BYTES,
+} from './window-end-layout.js';
 
 /** A session in memory: its value decoded, or still the bytes read from disk or the changelog. */
 interface Session<V> {
@@ -18,18 +28,20 @@ interface KeySessions<V> {
   readonly diskKey: Buffer;
   /** By `start:end`; undefined until read from disk. */
   sessions: Map<string, Session<V>> | undefined;
+  /** The key's value on disk when its sessions were read (undefined: none): the flush indexes the difference. */
+  stored: Buffer | undefined;
   /** Writes made before the sessions were read from disk, applied once they are. */
   pending: Array<{ window: Window; session: Session<V> | undefined }>;
   dirty: boolean;
 }
 
-const WINDOW_BYTES = 16;
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 const windowId = (w: Window) => `${w.start}:${w.end}`;
 const byStart = (a: Window, b: Window) => a.start - b.start || a.end - b.end;
 
-/** RocksDB refuses empty keys: every disk key starts with one marker byte (which keeps the byte order). */
-const KEY_MARKER = Buffer.from([1]);
+/** RocksDB refuses empty keys: every data key starts with one marker byte (which keeps the byte order). */
+const KEY_MARKER = Buffer.from([DATA_MARKER]);
+const EMPTY = Buffer.alloc(0);
 
 /** A key's sessions as one value: per session, by start, its start and end (8-byte big-endian each), value length (4 bytes) and value. */
 function encodeSessions(sessions: ReadonlyArray<{ window: Window; bytes: Buffer }>): Buffer {
@@ -57,6 +69,50 @@ function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
   return out;
 }
 
+/** The session after the one at `at` in a key's encoded sessions. */
+const nextSession = (data: Buffer, at: number) => at + 20 + data.readUInt32BE(at + 16);
+
+/** The minutes (see window-end-layout.ts) in which sessions of a key end, ascending, once each. */
+function indexTimes(ends: number[]): number[] {
+  const times = ends.map(sessionIndexTime).sort((a, b) => a - b);
+  return times.filter((time, i) => i === 0 || time !== times[i - 1]);
+}
+
+/** The ends of a key's encoded sessions (undefined: none). */
+function storedEnds(data: Buffer | undefined): number[] {
+  const ends: number[] = [];
+  if (data !== undefined)
+    for (let at = 0; at < data.length; at = nextSession(data, at)) ends.push(readInt64BE(data, at + 8));
+  return ends;
+}
+
+/**
+ * The index writes that take a key from its sessions on disk (`stored`,
+ * encoded; undefined: none) to `current`: an entry for each minute that some
+ * session now ends in and none did, a deletion for each minute no session
+ * ends in any more. A session extended within its minute changes nothing.
+ */
+function indexChanges(
+  keyBytes: Buffer,
+  stored: Buffer | undefined,
+  current: ReadonlyArray<{ window: Window }>,
+  out: BatchOperation[],
+): void {
+  const before = indexTimes(storedEnds(stored));
+  const after = indexTimes(current.map((s) => s.window.end));
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const order = i === before.length ? 1 : j === after.length ? -1 : before[i]! - after[j]!;
+    if (order < 0) out.push({ type: 'del', key: sessionIndexKey(keyBytes, before[i++]!) });
+    else if (order > 0) out.push({ type: 'put', key: sessionIndexKey(keyBytes, after[j++]!), value: EMPTY });
+    else {
+      i += 1;
+      j += 1;
+    }
+  }
+}
+
 /**
  * Sessions in RocksDB, under `<STATE_DIR>/<applicationId>/<taskId>/<store>`.
  * One RocksDB entry per key: its key is the key's serialised bytes, its value
@@ -72,6 +128,11 @@ function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
  * `all` runs in key byte order, each key's sessions by start, as in the
  * in-memory store. Writes are buffered until `flush()`, which writes every
  * changed key in one batch; reads see buffered writes.
+ *
+ * Next to the data, an index of the keys by the minutes their sessions end
+ * in (see window-end-layout.ts), written in the same batch as the keys'
+ * sessions, so that a retention sweep (`windowsEndedBefore`) is a range scan
+ * of the keys with sessions that may have expired, then one multi-get of them.
  */
 export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, PersistentStore, ReadAheadStore {
   private db: RocksDbDatabase | undefined;
@@ -88,7 +149,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
   ) {}
 
   async open(): Promise<void> {
-    this.db ??= await RocksDbDatabase.open(this.directory);
+    this.db ??= await openWindowStore(this.directory, indexSessions);
   }
 
   async findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
@@ -121,7 +182,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     const { key, value, topic } = this.serdes;
     // a full read (retention sweeps, suppress rebuilds): a key's sessions are read in their stored
     // order, which is by start (every write goes through flush), with no map, sort or promise per session
-    for await (const [diskKey, data] of this.database().scan()) {
+    for await (const [diskKey, data] of this.database().scan(DATA_RANGE)) {
       const k = key.deserialize(diskKey.subarray(KEY_MARKER.length), topic);
       const inner = isPromise(k) ? await k : k;
       for (let at = 0; at < data.length; ) {
@@ -134,7 +195,33 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     }
   }
 
-  /** Approximate: RocksDB's estimate of the keys that have sessions. */
+  /**
+   * The sessions, of every key, that ended before `cutoff`, by end: a scan of
+   * the index for the keys with sessions ending in a minute that starts
+   * before the cutoff, then one multi-get of those keys. They stay read for
+   * the batch, so removing the sessions reads nothing more.
+   */
+  async windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>> {
+    // buffered writes go to disk first, with their index entries
+    await this.flush();
+    const states = new Set<KeySessions<V>>();
+    for await (const [indexKey] of this.database().scan(indexedBefore(cutoff)))
+      states.add(this.keyState(indexedKey(indexKey)));
+    await this.load([...states]);
+    const { key: serde, topic } = this.serdes;
+    const expired: Array<Windowed<K>> = [];
+    for (const state of states) {
+      let key: K | undefined;
+      for (const { window } of state.sessions!.values()) {
+        if (window.end >= cutoff) continue;
+        key ??= await decode(serde, state.keyBytes, topic);
+        expired.push({ key, window });
+      }
+    }
+    return expired.sort((a, b) => a.window.end - b.window.end);
+  }
+
+  /** Approximate: RocksDB's estimate of its entries, the keys that have sessions and their index entries (one or a few each). */
   approximateEntries(): number {
     return this.db?.estimatedKeys() ?? 0;
   }
@@ -163,15 +250,20 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
       if (dirty.length === 0) return;
       await this.load(dirty, true);
       const { value: serde, topic } = this.serdes;
-      const operations = dirty.map((k) => {
+      const operations: BatchOperation[] = [];
+      for (const k of dirty) {
         const sessions = [...k.sessions!.values()].sort((a, b) => byStart(a.window, b.window));
-        if (sessions.length === 0) return { type: 'del' as const, key: k.diskKey };
+        indexChanges(k.keyBytes, k.stored, sessions, operations);
+        if (sessions.length === 0) {
+          operations.push({ type: 'del', key: k.diskKey });
+          continue;
+        }
         const encoded = sessions.map((s) => {
           s.bytes ??= serde.serialize(s.value as V, topic) ?? Buffer.alloc(0);
           return { window: s.window, bytes: s.bytes };
         });
-        return { type: 'put' as const, key: k.diskKey, value: encodeSessions(encoded) };
-      });
+        operations.push({ type: 'put', key: k.diskKey, value: encodeSessions(encoded) });
+      }
       await this.database().write(operations);
     });
     this.flushing = run.catch(() => undefined);
@@ -220,6 +312,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
       // another read may have loaded it meanwhile: that copy already has the pending writes
       if (state.sessions !== undefined) return;
       const data = values[i];
+      state.stored = data;
       state.sessions = data === undefined ? new Map() : decodeSessions<V>(data);
       for (const { window, session } of state.pending) {
         if (session === undefined) state.sessions.delete(windowId(window));
@@ -237,6 +330,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
         keyBytes,
         diskKey: Buffer.concat([KEY_MARKER, keyBytes]),
         sessions: undefined,
+        stored: undefined,
         pending: [],
         dirty: false,
       };
@@ -258,4 +352,24 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     if (this.db === undefined) throw notOpen(this.name);
     return this.db;
   }
+}
+
+/**
+ * Indexes the keys of a database a previous version wrote (data only): it
+ * writes the index in chunks and returns the last (the writes are idempotent:
+ * after a crash the next open indexes the database again). A new database
+ * has nothing to index.
+ */
+async function indexSessions(db: RocksDbDatabase): Promise<BatchOperation[]> {
+  let operations: BatchOperation[] = [];
+  for await (const [diskKey, data] of db.scan(DATA_RANGE)) {
+    const keyBytes = diskKey.subarray(KEY_MARKER.length);
+    for (const time of indexTimes(storedEnds(data)))
+      operations.push({ type: 'put', key: sessionIndexKey(keyBytes, time), value: EMPTY });
+    if (operations.length >= 10_000) {
+      await db.write(operations);
+      operations = [];
+    }
+  }
+  return operations;
 }

@@ -1,5 +1,6 @@
 import type { Window, Windowed } from '../windows/windows.js';
 import type { StateStore } from './store.js';
+import { WindowEndIndex } from './window-end-index.js';
 
 /**
  * Sessions per key, as Kafka Streams' SessionStore: a session is a window
@@ -14,6 +15,11 @@ export interface SessionStore<K, V> extends StateStore {
   put(session: Windowed<K>, value: V): void;
   remove(session: Windowed<K>): void;
   all(): AsyncIterable<[Windowed<K>, V]>;
+  /**
+   * The sessions, of every key, that ended before `cutoff`, by end: what a
+   * retention sweep deletes. Reads only those, not the whole store.
+   */
+  windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>>;
 }
 
 interface Entry<K, V> {
@@ -22,9 +28,10 @@ interface Entry<K, V> {
   value: V;
 }
 
-/** Sessions in memory: per serialised key, a small array kept in start order. */
+/** Sessions in memory: per serialised key, a small array kept in start order; and by end, for retention. */
 export class MemorySessionStore<K, V> implements SessionStore<K, V> {
   private readonly byKey = new Map<string, Array<Entry<K, V>>>();
+  private readonly byEnd = new WindowEndIndex<Entry<K, V>>();
   private count = 0;
 
   constructor(
@@ -60,7 +67,9 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
       existing.value = value;
       return;
     }
-    list.push({ key: session.key, window: session.window, value });
+    const entry = { key: session.key, window: session.window, value };
+    list.push(entry);
+    this.byEnd.add(entry.window.end, entry);
     list.sort((a, b) => a.window.start - b.window.start || a.window.end - b.window.end);
     this.count += 1;
   }
@@ -73,6 +82,7 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
       (e) => e.window.start === session.window.start && e.window.end === session.window.end,
     );
     if (i < 0) return;
+    this.byEnd.remove(session.window.end, list[i]!);
     list.splice(i, 1);
     this.count -= 1;
     if (list.length === 0) this.byKey.delete(id);
@@ -84,6 +94,15 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
     }
   }
 
+  async windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>> {
+    return this.byEnd.endedBefore(cutoff).map((e) => ({ key: e.key, window: e.window }));
+  }
+
+  /** Sessions and ends the retention sweeps have read (for tests of their cost). */
+  get sweepVisits(): number {
+    return this.byEnd.visited;
+  }
+
   approximateEntries(): number {
     return this.count;
   }
@@ -92,6 +111,7 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
 
   async close(): Promise<void> {
     this.byKey.clear();
+    this.byEnd.clear();
     this.count = 0;
   }
 

@@ -84,10 +84,16 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
       ),
     };
   }
+  // a store with window retention is keyed Windowed<K>: it keeps an index by window end for the sweeps
+  const windowed = spec.windowRetentionMs !== undefined;
   const inner: KeyValueStore<unknown, unknown> =
     type === 'rocksdb'
-      ? new RocksDbKeyValueStore(spec.name, directory, serdes)
-      : new MemoryKeyValueStore(spec.name, keyBytes);
+      ? new RocksDbKeyValueStore(spec.name, directory, serdes, { windowed })
+      : new MemoryKeyValueStore(
+          spec.name,
+          keyBytes,
+          windowed ? (k) => (k as Windowed<unknown>).window.end : undefined,
+        );
   const store = spec.changelog
     ? new ChangeLoggingKeyValueStore(inner, keySerde, valueSerde, topic, ctx.partition, ctx.emit, ctx.now)
     : inner;

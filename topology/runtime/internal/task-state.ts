@@ -137,9 +137,11 @@ export class TaskState {
   /**
    * Retention: deletes the windows of windowed stores whose end plus the
    * store's retention is behind stream time (tombstones go to the changelog
-   * with the batch), so state stays bounded. A sweep reads the whole store, so
-   * it runs only once stream time has moved on by the retention, and at least
-   * a minute, since the last one (Kafka Streams' segment interval).
+   * with the batch), so state stays bounded. A sweep reads only the windows
+   * that expire (each windowed store keeps an index by window end; see
+   * window-retention.ts); it runs once stream time has moved on by the
+   * retention, and at least a minute, since the last one (Kafka Streams'
+   * segment interval), so that each sweep deletes a batch of windows at once.
    */
   async expireWindows(streamTime: number): Promise<void> {
     for (const spec of this.subTopology.stores) {
