@@ -10,8 +10,10 @@
  *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
  *   npm run bench -- freshness [--rate 10000] [--seconds 30]
  *   npm run bench -- sliding [--records 100000] [--keys 1000]
+ *   npm run bench -- canary [--runs 200] [--seed 1]
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { benchCanary } from './canary.js';
 import { benchEos } from './eos.js';
 import { benchFeaturesApi } from './features-api.js';
 import { benchFreshness } from './freshness.js';
@@ -67,6 +69,15 @@ program
   .option('--partitions <n>', 'partitions of the input and output topics', positiveInt, 3)
   .option('--rounds <n>', 'alternating raw/topology rounds; the best of each is reported', positiveInt, 2)
   .action(printing(benchStateless));
+
+program
+  .command('canary')
+  .description(
+    'the canary gate: each scenario through the gate in process, and false-rollback and detection rates over seeded rollouts judged after every window',
+  )
+  .option('--runs <n>', 'seeded rollouts per scenario for the rates', positiveInt, 200)
+  .option('--seed <n>', 'first seed', positiveInt, 1)
+  .action(printing(benchCanary));
 
 program
   .command('eos')

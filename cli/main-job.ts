@@ -1,7 +1,7 @@
 /**
  * The main job, as `veroai run` and `veroai demo` start it: the first pipeline
- * (telemetry → sessions → features) on the configured transport, its Redis
- * sinks, the query API with /metrics, and (on the memory transport, or when
+ * (telemetry → sessions → features) and the canary KPI gate on the configured
+ * transport, their Redis sinks, the query API with /metrics, and (on the memory transport, or when
  * asked) built-in sample traffic. One place assembles it, so both commands
  * run exactly the same thing.
  */
@@ -9,19 +9,25 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseApiKeys } from '../api/auth.js';
 import { buildApiServer } from '../api/server.js';
+import { CANARY_COMMANDS_TOPIC } from '../processors/canary/canary-gate.js';
+import { CanaryMetrics } from '../processors/canary/canary-metrics.js';
 import { openSessionOf } from '../processors/sessions/open-session.js';
 import type { SinkFailure } from '../processors/write-batch-to-sink.js';
-import { type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
+import { canaryCommandSerde, type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
 import {
   API_REDIS_COMMAND_TIMEOUT_MS,
+  type CanaryDecisionReader,
   connectRedis,
+  RedisCanaryDecisions,
   RedisFeatureStore,
   RedisSessionHistory,
   redisProbe,
 } from '../sinks/index.js';
 import { StreamsApplication } from '../topology/index.js';
+import { TransportCanaryCommandPublisher } from './canary-command-publisher.js';
 import type { AppConfig } from './config.js';
 import { defaultTopology } from './default-topology.js';
+import { DemoRollout } from './demo-rollout.js';
 import { SampleFeed } from './sample-feed.js';
 import {
   checkStateDir,
@@ -37,6 +43,10 @@ export interface MainJobOptions {
   readonly sample: boolean;
   /** Session inactivity gap and grace when the configuration does not set them. */
   readonly sessionDefaults?: { readonly gapMs: number; readonly graceMs: number };
+  /** KPI window size and grace when the configuration does not set them. */
+  readonly canaryDefaults?: { readonly windowMs: number; readonly graceMs: number };
+  /** With the sample traffic, a service rolling out a canary that regresses after a while (the demo's). */
+  readonly rollout?: boolean;
   /** API keys when API_KEYS is not set (the demo makes some); without any, only /metrics and /health are served. */
   readonly fallbackApiKeys?: ReadonlyMap<string, string>;
   /**
@@ -56,6 +66,10 @@ export interface MainJob {
   readonly apiKeys: ReadonlyMap<string, string> | undefined;
   readonly session: { readonly gapMs: number; readonly graceMs: number };
   readonly feed: SampleFeed | undefined;
+  /** The sample traffic's rollout, when it has one. */
+  readonly rollout: DemoRollout | undefined;
+  /** The canary gate's decisions, as the API reads them. */
+  readonly canaryDecisions: CanaryDecisionReader;
   /** Resolves when the job has failed for good (e.g. a sink down past its retries). */
   readonly failed: Promise<unknown>;
   /**
@@ -118,6 +132,8 @@ async function assembleMainJob(
   const sessionHistory = new RedisSessionHistory({ redis, registry });
   const featureReader = new RedisFeatureStore({ redis: apiRedis, registry, ttlMs: config.FEATURE_TTL_MS });
   const sessionReader = new RedisSessionHistory({ redis: apiRedis, registry });
+  const canaryDecisions = new RedisCanaryDecisions({ redis, registry });
+  const canaryReader = new RedisCanaryDecisions({ redis: apiRedis, registry });
   const serdeOptions: TopicSerdeOptions =
     config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL };
   let reportFailure: (reason: unknown) => void = () => undefined;
@@ -131,6 +147,8 @@ async function assembleMainJob(
   void failed.then(() => sinksGiveUp.abort(new Error('the job failed')));
   const { topology, topics, inputTopic } = defaultTopology(config, {
     sinks: { features, sessionHistory },
+    canary: { decisions: canaryDecisions, metrics: new CanaryMetrics(registry) },
+    ...(options.canaryDefaults === undefined ? {} : { canaryDefaults: options.canaryDefaults }),
     sessionGapMs: session.gapMs,
     sessionGraceMs: session.graceMs,
     sinkRetry: {
@@ -172,6 +190,12 @@ async function assembleMainJob(
   // a failure the application cannot see (a sink down past SINK_MAX_OUTAGE_MS) fails it all the same:
   // nothing more is committed, the group is left at once
   void failed.then((error) => app.fail(error));
+  const canaryCommands = new TransportCanaryCommandPublisher({
+    transport,
+    serde: canaryCommandSerde(serdeOptions),
+    topic: CANARY_COMMANDS_TOPIC,
+  });
+  startUp.remember('the canary command publisher', () => canaryCommands.close());
   const api = await buildApiServer({
     registry,
     app,
@@ -179,10 +203,18 @@ async function assembleMainJob(
     dependencies: [redisProbe(apiRedis)],
     ...(apiKeys === undefined
       ? {}
-      : { apiKeys, features: featureReader, sessionHistory: sessionReader, openSession: openSessionOf(app) }),
+      : {
+          apiKeys,
+          features: featureReader,
+          sessionHistory: sessionReader,
+          openSession: openSessionOf(app),
+          canaryDecisions: canaryReader,
+          canaryCommands,
+        }),
   });
   if (apiKeys === undefined)
     logger.warn('API_KEYS is not set: the query API serves only /metrics, /health and /docs');
+  const rollout = options.sample && options.rollout === true ? new DemoRollout() : undefined;
   const feed = options.sample
     ? new SampleFeed({
         transport,
@@ -192,6 +224,15 @@ async function assembleMainJob(
         // a little of everything a real firehose carries, so every path and dashboard panel has data
         traffic: { anonymousRate: 0.05, duplicateRate: 0.01, invalidRate: 0.002, lateRate: 0.002 },
         logger,
+        ...(rollout === undefined
+          ? {}
+          : {
+              rollout: {
+                traffic: rollout,
+                commandTopic: CANARY_COMMANDS_TOPIC,
+                commandSerde: canaryCommandSerde(serdeOptions),
+              },
+            }),
       })
     : undefined;
 
@@ -227,6 +268,8 @@ async function assembleMainJob(
     apiKeys,
     session,
     feed,
+    rollout,
+    canaryDecisions: canaryReader,
     failed,
     stop() {
       stopping ??= (async () => {
@@ -238,6 +281,7 @@ async function assembleMainJob(
         );
         sinksGiveUp.abort(new Error('the application has stopped'));
         await api.close();
+        await canaryCommands.close();
         await transport.close();
         // without an offline queue QUIT fails while Redis is down: then just close the socket
         for (const connection of [redis, apiRedis])

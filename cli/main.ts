@@ -11,6 +11,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerProduce } from './commands/produce.js';
 import { registerRun } from './commands/run.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerTopics } from './commands/topics.js';
 import { describeError, ExitCode, exitCodeOf, installSignalHandlers, say } from './lifecycle.js';
 
@@ -28,6 +29,7 @@ registerDemo(program);
 registerDescribe(program);
 registerRun(program);
 registerProduce(program);
+registerSimulate(program);
 registerTopics(program);
 
 try {

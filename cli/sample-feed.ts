@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import type { TelemetryEvent } from '../schemas/index.js';
+import type { CanaryCommand, TelemetryEvent } from '../schemas/index.js';
 import { partitionForKey, type Serde, type Transport } from '../topology/index.js';
+import type { DemoRollout } from './demo-rollout.js';
 import { SampleTraffic, type SampleTrafficOptions } from './sample-traffic.js';
 
 export interface SampleFeedOptions {
@@ -13,6 +14,12 @@ export interface SampleFeedOptions {
   /** What the traffic looks like beyond its rate (anonymous, duplicate, invalid, late shares). */
   readonly traffic?: Omit<SampleTrafficOptions, 'seed' | 'startTime' | 'eventsPerSecond'>;
   readonly logger: Logger;
+  /** A service rolling out a canary: its start command is written first, then its requests with the rest. */
+  readonly rollout?: {
+    readonly traffic: DemoRollout;
+    readonly commandTopic: string;
+    readonly commandSerde: Serde<CanaryCommand>;
+  };
 }
 
 /**
@@ -40,17 +47,24 @@ export class SampleFeed {
       startTime: Date.now(),
       eventsPerSecond: Math.max(1, eventsPerSecond),
     });
+    const rollout = this.options.rollout;
+    if (rollout !== undefined) await this.startRollout(rollout, producer);
     const tickMs = 100;
     let owed = 0;
+    let owedRollout = 0;
     this.timer = setInterval(() => {
       owed += (eventsPerSecond * tickMs) / 1000;
+      owedRollout += ((rollout?.traffic.eventsPerSecond ?? 0) * tickMs) / 1000;
       const n = Math.floor(owed);
+      const m = Math.floor(owedRollout);
       owed -= n;
-      if (n === 0) return;
+      owedRollout -= m;
+      if (n + m === 0) return;
       // stamped with the time they are sent, as a service's producer does (CreateTime): validation bounds
       // each event's own time by it, so the sample's fast-clock events are dead-lettered
       const sentAt = Date.now();
-      const records = traffic.take(n).map((event) => {
+      const events = [...traffic.take(n), ...(rollout?.traffic.take(m, sentAt) ?? [])];
+      const records = events.map((event) => {
         const key = Buffer.from(traffic.key(event));
         return {
           topic,
@@ -71,6 +85,30 @@ export class SampleFeed {
   }
 
   private stopProducer: () => Promise<void> = async () => undefined;
+
+  /** Writes the rollout's start command (keyed by its service, as the judge reads it). */
+  private async startRollout(
+    rollout: NonNullable<SampleFeedOptions['rollout']>,
+    producer: Awaited<ReturnType<Transport['producer']>>,
+  ): Promise<void> {
+    const { transport } = this.options;
+    const partitions = await transport.partitionCount(rollout.commandTopic);
+    if (partitions === undefined)
+      throw new Error(`sample feed: topic '${rollout.commandTopic}' does not exist`);
+    await rollout.commandSerde.prepare?.(rollout.commandTopic);
+    const now = Date.now();
+    const key = Buffer.from(rollout.traffic.commandKey);
+    await producer.send([
+      {
+        topic: rollout.commandTopic,
+        partition: partitionForKey(key, partitions, () => 0),
+        key,
+        value: rollout.commandSerde.serialize(rollout.traffic.start(now), rollout.commandTopic),
+        timestamp: now,
+        headers: {},
+      },
+    ]);
+  }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);

@@ -1,5 +1,6 @@
 import type { FeatureUpdate, SessionSummary, TelemetryEvent } from '../schemas/index.js';
 import { type Serde, type TopicSpec, type Topology, TopologyBuilder } from '../topology/index.js';
+import { type CanaryGateOptions, canaryGate } from './canary/canary-gate.js';
 import type { FeatureSink } from './features/feature-sink.js';
 import { FEATURE_UPDATES_TOPIC, featureUpdates } from './features/feature-updates.js';
 import type { SessionHistorySink } from './sessions/session-history-sink.js';
@@ -28,6 +29,8 @@ export interface FirstPipelineOptions {
   readonly dedupWindowMs?: number;
   /** How sink writes are retried, and where their failures are reported. */
   readonly sinkRetry?: SinkRetryOptions;
+  /** The canary KPI gate on the same clean telemetry (processors/canary), when given. */
+  readonly canary?: Omit<CanaryGateOptions, 'partitions' | 'retry'>;
 }
 
 export interface FirstPipeline {
@@ -42,7 +45,8 @@ export const FIRST_PIPELINE_PARTITIONS = 3;
 /**
  * The first pipeline: `raw_events` → clean telemetry (validate, normalise, key by
  * user, de-duplicate) → user sessions (`user_sessions` + session history sink)
- * and feature views (`feature_updates` + feature sink).
+ * and feature views (`feature_updates` + feature sink); with `canary`, the
+ * canary KPI gate too (`kpi_windows`, `canary_commands` → `canary_decisions`).
  * @example
  * const { topology, externalTopics } = firstPipelineTopology({ serdes, sinks });
  * await transport.ensureTopics(externalTopics);
@@ -68,11 +72,22 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
     sink: options.sinks.features,
     retry: options.sinkRetry,
   });
+  const canaryTopics =
+    options.canary === undefined
+      ? []
+      : canaryGate(builder, events, {
+          ...options.canary,
+          partitions: FIRST_PIPELINE_PARTITIONS,
+          retry: options.sinkRetry,
+        });
   return {
     topology: builder.build(),
-    externalTopics: [RAW_EVENTS_TOPIC, USER_SESSIONS_TOPIC, FEATURE_UPDATES_TOPIC].map((name) => ({
-      name,
-      partitions: FIRST_PIPELINE_PARTITIONS,
-    })),
+    externalTopics: [
+      ...[RAW_EVENTS_TOPIC, USER_SESSIONS_TOPIC, FEATURE_UPDATES_TOPIC].map((name) => ({
+        name,
+        partitions: FIRST_PIPELINE_PARTITIONS,
+      })),
+      ...canaryTopics,
+    ],
   };
 }

@@ -1,4 +1,4 @@
-import type { FeatureView, SessionSummary } from '../schemas/index.js';
+import type { CanaryDecision, FeatureView, SessionSummary } from '../schemas/index.js';
 
 /** One feature view of one entity as the store holds it. */
 export interface StoredFeatures {
@@ -28,6 +28,14 @@ export interface FeatureReader {
 export interface SessionHistoryReader {
   /** The last closed sessions of a user, newest first; empty when none are kept. */
   recent(tenantId: string, userId: string): Promise<SessionSummary[]>;
+}
+
+/** The read side of the canary decisions, what the query API needs. */
+export interface CanaryDecisionReader {
+  /** A rollout's latest decision, or null when none is kept. */
+  latest(rolloutId: string): Promise<CanaryDecision | null>;
+  /** The latest decision of each of a tenant's rollouts (every tenant's for `*`), newest first. */
+  list(tenantScope: string, limit: number): Promise<CanaryDecision[]>;
 }
 
 /**

@@ -16,6 +16,8 @@ interface DemoOptions {
 
 /** Short sessions, so that a few minutes of demo traffic closes some. */
 const DEMO_SESSION = { gapMs: 60_000, graceMs: 10_000 };
+/** KPI windows of 20 s: the demo's rollout gets its first verdicts within a minute or two. */
+const DEMO_CANARY_WINDOWS = { windowMs: 20_000, graceMs: 2_000 };
 
 export function registerDemo(program: Command): void {
   program
@@ -41,6 +43,8 @@ export function registerDemo(program: Command): void {
       const job = await startMainJob(config, logger, {
         sample: true,
         sessionDefaults: DEMO_SESSION,
+        canaryDefaults: DEMO_CANARY_WINDOWS,
+        rollout: true,
         fallbackApiKeys,
         stopRequested,
       });
@@ -71,6 +75,8 @@ interface Figures {
   readonly features: number;
   readonly deadLetters: number;
   readonly late: number;
+  /** The rollout's verdict line. */
+  readonly canary: string;
   readonly lag: number;
 }
 
@@ -135,6 +141,7 @@ class DemoScreen {
       `events/s ${rate.toFixed(0).padStart(6)}   events in ${produced}   processed ${f.consumed}   lag ${f.lag}`,
       `open sessions ${f.openSessions}   closed sessions ${f.closedSessions}   features written ${f.features}`,
       `dead letters ${f.deadLetters}   late ${f.late}   state ${this.job.app.state}`,
+      f.canary,
     ].join('\n');
     this.ticks += 1;
     if (this.live) logUpdate(text);
@@ -169,5 +176,14 @@ async function figures(job: MainJob): Promise<Figures> {
     deadLetters: await sum('veroai_dlq_records_total'),
     late: await sum('veroai_late_records_total'),
     lag: await sum('veroai_consumer_lag'),
+    canary: await canaryLine(job),
   };
+}
+
+/** The demo rollout's latest verdict, as the API serves it. */
+async function canaryLine(job: MainJob): Promise<string> {
+  if (job.rollout === undefined) return '';
+  const decision = await job.canaryDecisions.latest(job.rollout.rolloutId).catch(() => null);
+  if (decision === null) return `canary ${job.rollout.rolloutId}: waiting for its first decision`;
+  return `canary ${decision.rolloutId}: ${decision.verdict.toUpperCase()} (${decision.status}, score ${decision.score}, ${decision.windowsJudged} windows) ${decision.summary}`;
 }

@@ -1,6 +1,9 @@
+import type { CanaryDecisionSink } from '../../processors/canary/canary-decision-sink.js';
 import type { FeatureSink } from '../../processors/features/feature-sink.js';
 import type { SessionHistorySink } from '../../processors/sessions/session-history-sink.js';
-import type { FeatureUpdate, SessionSummary } from '../../schemas/index.js';
+import type { CanaryDecision, FeatureUpdate, SessionSummary } from '../../schemas/index.js';
+import { supersedes } from '../canary-decision-order.js';
+import type { CanaryDecisionReader } from '../readers.js';
 
 /**
  * The feature sink in memory, for tests and the no-Redis demo: every write in
@@ -49,5 +52,44 @@ export class MemorySessionHistorySink implements SessionHistorySink {
   /** Every closed session of a user, oldest first. */
   sessionsOf(tenantId: string, userId: string): SessionSummary[] {
     return this.appends.flat().filter((s) => s.tenantId === tenantId && s.userId === userId);
+  }
+}
+
+/**
+ * The canary decisions in memory, for tests and the no-Redis demo: the
+ * latest decision per rollout with the rule RedisCanaryDecisions applies (an
+ * older one, or a running one of the same millisecond as a final one, never
+ * replaces it), and every write in order.
+ */
+export class MemoryCanaryDecisions implements CanaryDecisionSink, CanaryDecisionReader {
+  readonly writes: CanaryDecision[][] = [];
+  private readonly latestByRollout = new Map<string, CanaryDecision>();
+
+  async write(decisions: readonly CanaryDecision[]): Promise<void> {
+    this.writes.push([...decisions]);
+    for (const decision of decisions) {
+      const current = this.latestByRollout.get(decision.rolloutId);
+      if (supersedes(decision, current)) this.latestByRollout.set(decision.rolloutId, decision);
+    }
+  }
+
+  async latest(rolloutId: string): Promise<CanaryDecision | null> {
+    return this.latestByRollout.get(rolloutId) ?? null;
+  }
+
+  async list(tenantScope: string, limit: number): Promise<CanaryDecision[]> {
+    if (limit <= 0) return [];
+    return (
+      [...this.latestByRollout.values()]
+        .filter((d) => tenantScope === '*' || d.tenantId === tenantScope)
+        // newest first; ties as Redis orders them (ZREVRANGE: the greater rollout id first)
+        .sort((a, b) => b.decidedAt - a.decidedAt || (a.rolloutId < b.rolloutId ? 1 : -1))
+        .slice(0, limit)
+    );
+  }
+
+  /** Every decision of a rollout, in the order written. */
+  decisionsOf(rolloutId: string): CanaryDecision[] {
+    return this.writes.flat().filter((d) => d.rolloutId === rolloutId);
   }
 }

@@ -1,3 +1,10 @@
+import {
+  CANARY_SCENARIOS,
+  type CanaryScenario,
+  drawWindow,
+  HEALTHY,
+  type TrackModel,
+} from '../../../../cli/canary-scenarios.js';
 import { seededRandom } from '../../../../cli/seeded-random.js';
 import {
   type JudgeConfigOverrides,
@@ -8,143 +15,45 @@ import {
   type Verdict,
 } from '../../../../processors/canary/judge/index.js';
 
-/** How one track (canary or baseline) behaves in a simulated rollout. */
-export interface TrackModel {
-  /** Median latency in ms (log-normal body). */
-  readonly medianMs: number;
-  /** Standard deviation of log latency. */
-  readonly sigma: number;
-  readonly errorRate: number;
-  /** Reshapes a latency drawn from the body; `z` is its standard-normal score. */
-  readonly reshape?: (ms: number, z: number) => number;
-  /** Per-window multiplicative latency drift: standard deviation of its log. */
-  readonly windowJitter?: number;
-  /** Per-window error-rate drift: standard deviation of the log of its factor. */
-  readonly errorJitter?: number;
-  /** Share of requests hit by a 10× stall (a GC pause). */
-  readonly stallRate?: number;
-  /** Fixed error counts per window, instead of drawing them. */
-  readonly errorsPerWindow?: readonly number[];
-}
-
-export interface Scenario {
-  readonly name: string;
-  readonly windows: number;
-  readonly requestsPerWindow: number;
-  readonly canary: TrackModel;
-  readonly baseline: TrackModel;
-}
+/** A rollout scenario as these tests draw it (cli/canary-scenarios.ts holds the models). */
+export type Scenario = Pick<CanaryScenario, 'name' | 'windows' | 'requestsPerWindow' | 'canary' | 'baseline'>;
+export type { TrackModel };
 
 const RESERVOIR_CAPACITY = 1000;
-const Z_98 = 2.0537489;
 
-export const healthy: TrackModel = { medianMs: 100, sigma: 0.4, errorRate: 0.01 };
+export const healthy: TrackModel = HEALTHY;
 
-/** The scenarios of issue 11, with 500 requests per one-minute window. */
+/** The scenarios of issue 11 (cli/canary-scenarios.ts), by the names these tests use. */
 export const SCENARIOS = {
-  identical: { name: 'identical', windows: 20, requestsPerWindow: 500, canary: healthy, baseline: healthy },
-  latencyShift: {
-    name: 'latency +20% median',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: { ...healthy, medianMs: 120 },
-    baseline: healthy,
-  },
-  tail: {
-    name: 'p99 ×2, median same',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: { ...healthy, reshape: (ms, z) => (z > Z_98 ? ms * 2 : ms) },
-    baseline: healthy,
-  },
-  variance: {
-    name: 'variance ×2, median same',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: { ...healthy, reshape: (ms) => Math.max(1, 100 + (ms - 100) * Math.SQRT2) },
-    baseline: healthy,
-  },
-  errors: {
-    name: 'error rate 1% → 3%',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: { ...healthy, errorRate: 0.03 },
-    baseline: healthy,
-  },
-  sparseErrors: {
-    name: 'sparse errors [0,1,2,1,0,0] vs none',
-    windows: 6,
-    requestsPerWindow: 500,
-    canary: { ...healthy, errorsPerWindow: [0, 1, 2, 1, 0, 0] },
-    baseline: { ...healthy, errorsPerWindow: [0, 0, 0, 0, 0, 0] },
-  },
-  better: {
-    name: 'better canary',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: { ...healthy, medianMs: 80, errorRate: 0.005 },
-    baseline: healthy,
-  },
-  littleTraffic: {
-    name: 'too little traffic',
-    windows: 20,
-    requestsPerWindow: 10,
-    canary: healthy,
-    baseline: healthy,
-  },
-  noisyBaseline: {
-    name: 'noisy baseline',
-    windows: 20,
-    requestsPerWindow: 500,
-    canary: healthy,
-    baseline: { ...healthy, windowJitter: 0.15, errorJitter: 0.5, stallRate: 0.01 },
-  },
+  identical: CANARY_SCENARIOS.identical,
+  latencyShift: CANARY_SCENARIOS['latency-regression'],
+  tail: CANARY_SCENARIOS['tail-regression'],
+  variance: CANARY_SCENARIOS['variance-regression'],
+  errors: CANARY_SCENARIOS['error-regression'],
+  sparseErrors: CANARY_SCENARIOS['sparse-errors'],
+  better: CANARY_SCENARIOS['better-canary'],
+  littleTraffic: CANARY_SCENARIOS['low-traffic'],
+  noisyBaseline: CANARY_SCENARIOS['noisy-baseline'],
 } satisfies Record<string, Scenario>;
 
-/** Standard normal draws from `random` (Box–Muller, both values of each pair used). */
-function normalSource(random: () => number): () => number {
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const v = spare;
-      spare = undefined;
-      return v;
-    }
-    const radius = Math.sqrt(-2 * Math.log(1 - random()));
-    const angle = 2 * Math.PI * random();
-    spare = radius * Math.sin(angle);
-    return radius * Math.cos(angle);
-  };
-}
-
-/** Draws one closed window of one track: reservoir, sketch and counts, all from `random`. */
+/** Draws one closed window of one track (cli/canary-scenarios.ts drawWindow) as the judge reads it. */
 export function simulateWindow(
   model: TrackModel,
   requests: number,
   index: number,
   random: () => number,
 ): KpiWindowSummary {
-  const normal = normalSource(random);
-  const drift = Math.exp((model.windowJitter ?? 0) * normal());
-  const errorRate = Math.min(1, model.errorRate * Math.exp((model.errorJitter ?? 0) * normal()));
+  const draw = drawWindow(model, requests, index, random);
   const reservoir = new LatencyReservoir(RESERVOIR_CAPACITY, random);
   const latencySketch = new LatencySketch();
-  let drawnErrors = 0;
-  for (let r = 0; r < requests; r++) {
-    const z = normal();
-    let ms = model.medianMs * Math.exp(model.sigma * z);
-    if (model.reshape) ms = model.reshape(ms, z);
-    ms *= drift;
-    if (random() < (model.stallRate ?? 0)) ms *= 10;
-    ms = Math.max(1, Math.round(ms));
+  for (const ms of draw.latencies) {
     reservoir.add(ms);
     latencySketch.add(ms);
-    if (random() < errorRate) drawnErrors++;
   }
   return {
     windowId: `w${String(index).padStart(2, '0')}`,
     requestCount: requests,
-    errorCount: model.errorsPerWindow?.[index] ?? drawnErrors,
+    errorCount: draw.errors,
     latencySamples: reservoir.samples,
     latencySketch,
   };
