@@ -211,11 +211,13 @@ export interface ScenarioTraffic {
   readonly start: CanaryCommand;
   /** `canary_commands` key of the start. */
   readonly commandKey: string;
-  /**
-   * The requests of both tracks in event-time order, then one request per
-   * track `closeAfterMs` after the last window (see ScenarioTrafficOptions).
-   */
+  /** The requests of both tracks in event-time order. */
   readonly events: TelemetryEvent[];
+  /**
+   * One request per track `closeAfterMs` after the last window (see
+   * ScenarioTrafficOptions): written after `events`, they close the last windows.
+   */
+  readonly closing: TelemetryEvent[];
   /** Event time at which the scenario's last window ends. */
   readonly end: number;
 }
@@ -321,8 +323,13 @@ export function scenarioTraffic(s: CanaryScenario, options: ScenarioTrafficOptio
     events.push(...inWindow);
   }
   const end = options.startTime + s.windows * windowMs;
-  for (let t = 0; t < 2 * windowMs; t += 1_000)
-    events.push(event(end + t, 'stable', BASELINE_VERSION, 100, false));
+  // each track's build is keyed (and partitioned) apart: each needs a later request of its own
+  const closingTime = end + (options.closeAfterMs ?? 2 * windowMs);
+  const closing = [
+    event(closingTime, 'canary', CANARY_VERSION, 100, false),
+    event(closingTime, 'baseline', BASELINE_VERSION, 100, false),
+    event(closingTime, 'stable', BASELINE_VERSION, 100, false),
+  ];
   return {
     start: startCommand({
       tenantId,
@@ -334,6 +341,7 @@ export function scenarioTraffic(s: CanaryScenario, options: ScenarioTrafficOptio
     }),
     commandKey: rolloutKeyOf(tenantId, service),
     events,
+    closing,
     end,
   };
 }

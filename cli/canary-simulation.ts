@@ -67,10 +67,11 @@ export async function simulateInProcess(
     await driver.pipeInputs(CANARY_COMMANDS_TOPIC, [
       { key: traffic.commandKey, value: traffic.start, timestamp: traffic.start.issuedAt },
     ]);
-    for (let i = 0; i < traffic.events.length; i += 5_000)
+    const requests = [...traffic.events, ...traffic.closing];
+    for (let i = 0; i < requests.length; i += 5_000)
       await driver.pipeInputs(
         RAW_EVENTS_TOPIC,
-        traffic.events
+        requests
           .slice(i, i + 5_000)
           .map((e) => ({ key: scenarioEventKey(e), value: e, timestamp: e.timestamp })),
       );

@@ -19,6 +19,8 @@ interface SimulateOptions {
   scenario: CanaryScenarioName;
   seed: number;
   start: number;
+  /** false with --no-closing */
+  closing: boolean;
 }
 
 const scenarioOf = (name: string): CanaryScenarioName => {
@@ -53,41 +55,43 @@ export function registerSimulate(program: Command): void {
       'event time of the first window (ISO 8601 or epoch ms); default: now minus the scenario',
       startOf,
     )
-    .action(async (options: Partial<SimulateOptions> & Pick<SimulateOptions, 'scenario' | 'seed'>) => {
-      const config = loadConfig();
-      const scenario: CanaryScenario = CANARY_SCENARIOS[options.scenario];
-      const start = options.start ?? startOf(String(Date.now() - (scenario.windows + 2) * 60_000));
-      const label = {
-        scenario: scenario.name,
-        description: scenario.description,
-        expected: scenario.expected,
-      };
-      if (config.TRANSPORT === 'memory') {
-        const { decisions, traffic } = await simulateInProcess(scenario, {
-          seed: options.seed,
-          startTime: start,
-        });
-        for (const d of decisions)
+    .action(
+      async (options: Partial<SimulateOptions> & Pick<SimulateOptions, 'scenario' | 'seed' | 'closing'>) => {
+        const config = loadConfig();
+        const scenario: CanaryScenario = CANARY_SCENARIOS[options.scenario];
+        const start = options.start ?? startOf(String(Date.now() - (scenario.windows + 2) * 60_000));
+        const label = {
+          scenario: scenario.name,
+          description: scenario.description,
+          expected: scenario.expected,
+        };
+        if (config.TRANSPORT === 'memory') {
+          const { decisions } = await simulateInProcess(scenario, {
+            seed: options.seed,
+            startTime: start,
+          });
+          for (const d of decisions)
+            process.stdout.write(
+              `${JSON.stringify({ rollout_id: d.rolloutId, decided_at: new Date(d.decidedAt).toISOString(), verdict: d.verdict, status: d.status, score: d.score, windows_judged: d.windowsJudged, summary: d.summary })}\n`,
+            );
+          const final = decisions.find((d) => d.verdict !== 'hold') ?? decisions[decisions.length - 1];
           process.stdout.write(
-            `${JSON.stringify({ rollout_id: d.rolloutId, decided_at: new Date(d.decidedAt).toISOString(), verdict: d.verdict, status: d.status, score: d.score, windows_judged: d.windowsJudged, summary: d.summary })}\n`,
+            `${JSON.stringify({ ...label, verdict: final?.verdict ?? 'hold', decisions: decisions.length })}\n`,
           );
-        const final = decisions.find((d) => d.verdict !== 'hold') ?? decisions[decisions.length - 1];
-        process.stdout.write(
-          `${JSON.stringify({ ...label, events: traffic.events.length, verdict: final?.verdict ?? 'hold', decisions: decisions.length })}\n`,
-        );
-        return;
-      }
-      await writeToKafka(config, scenario, options.seed, start, label);
-    });
+          return;
+        }
+        await writeToKafka(config, scenario, { seed: options.seed, start, closing: options.closing }, label);
+      },
+    );
 }
 
 async function writeToKafka(
   config: ReturnType<typeof loadConfig>,
   scenario: CanaryScenario,
-  seed: number,
-  start: number,
+  run: { readonly seed: number; readonly start: number; readonly closing: boolean },
   label: Record<string, string>,
 ): Promise<void> {
+  const { seed, start } = run;
   if (config.KAFKA_BROKERS === undefined)
     throw new ConfigError(
       'KAFKA_BROKERS: not set; expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
@@ -140,10 +144,11 @@ async function writeToKafka(
         timestamp: event.timestamp,
       };
     };
-    for (let i = 0; i < traffic.events.length; i += 5_000)
-      await producer.send(traffic.events.slice(i, i + 5_000).map(record));
+    const requests = run.closing ? [...traffic.events, ...traffic.closing] : traffic.events;
+    for (let i = 0; i < requests.length; i += 5_000)
+      await producer.send(requests.slice(i, i + 5_000).map(record));
     process.stdout.write(
-      `${JSON.stringify({ ...label, rollout_id: traffic.start.rolloutId, events: traffic.events.length, topics: [RAW_EVENTS_TOPIC, CANARY_COMMANDS_TOPIC] })}\n`,
+      `${JSON.stringify({ ...label, rollout_id: traffic.start.rolloutId, events: requests.length, topics: [RAW_EVENTS_TOPIC, CANARY_COMMANDS_TOPIC] })}\n`,
     );
   } finally {
     await transport.close();
