@@ -35,13 +35,13 @@ export interface RolloutWindow {
 /** What the judge processor reads: a closed KPI window of a service, or a command on its rollout. */
 export type RolloutInput = { readonly window: RolloutWindow } | { readonly command: CanaryCommand };
 
-export interface RolloutState {
-  readonly rolloutId: string;
-  readonly tenantId: string;
-  readonly service: string;
-  readonly canaryVersion: string;
-  readonly baselineVersion: string;
-  readonly stableVersion: string | null;
+/** What names a rollout, in its state and in each of its decisions. */
+type RolloutIdentity = Pick<
+  CanaryDecision,
+  'rolloutId' | 'tenantId' | 'service' | 'canaryVersion' | 'baselineVersion' | 'stableVersion'
+>;
+
+export interface RolloutState extends RolloutIdentity {
   status: RolloutStatus;
   /** Event time of the start: windows that ended before it are not the rollout's. */
   readonly startedAt: number;
@@ -240,7 +240,7 @@ function manualDecision(
   };
 }
 
-const identityOf = (state: RolloutState) => ({
+const identityOf = (state: RolloutState): RolloutIdentity => ({
   rolloutId: state.rolloutId,
   tenantId: state.tenantId,
   service: state.service,
