@@ -27,7 +27,7 @@ export interface KafkaTransportOptions {
   /** Replication factor of topics this transport creates. Default: the broker's `default.replication.factor`. */
   readonly replicationFactor?: number;
   readonly logger?: Logger;
-  /** Upper bound of bytes fetched per partition per request. Default 2 MiB. */
+  /** Upper bound of bytes fetched per partition per request. Default 1 MiB. */
   readonly maxBytesPerPartition?: number;
 }
 
