@@ -11,6 +11,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDescribe } from './commands/describe.js';
 import { registerProduce } from './commands/produce.js';
 import { registerRun } from './commands/run.js';
+import { registerScoreSeries } from './commands/score-series.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerTopics } from './commands/topics.js';
 import { describeError, ExitCode, exitCodeOf, installSignalHandlers, say } from './lifecycle.js';
@@ -29,6 +30,7 @@ registerDemo(program);
 registerDescribe(program);
 registerRun(program);
 registerProduce(program);
+registerScoreSeries(program);
 registerSimulate(program);
 registerTopics(program);
 
