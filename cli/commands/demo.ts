@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'run the whole pipeline with built-in traffic (several tenants, sessions, errors, slow endpoints) on the embedded memory transport, Redis and the query API, with a live one-screen summary',
+      'run the whole pipeline with built-in traffic (several tenants, sessions, errors, slow endpoints, a canary rollout that regresses) on the embedded memory transport, Redis and the query API, with a live one-screen summary',
     )
     .option('--kafka', 'run against KAFKA_BROKERS instead of the embedded memory transport')
     .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)

@@ -28,7 +28,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description(
-      'run the main job (telemetry → sessions → features, Redis, query API, /metrics) from the environment; the first SIGINT/SIGTERM stops it cleanly, a second at once',
+      'run the main job (telemetry → sessions → features, the canary KPI gate, Redis, query API, /metrics) from the environment; the first SIGINT/SIGTERM stops it cleanly, a second at once',
     )
     .option('--no-sample', 'do not feed built-in sample traffic (default: fed on the memory transport only)')
     .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)

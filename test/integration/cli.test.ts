@@ -31,7 +31,15 @@ describe('the veroai command', () => {
   });
 
   it('every command has --help', () => {
-    for (const command of ['demo', 'describe', 'run', 'produce', 'topics']) {
+    // the commands the top-level help lists, so that a new command is covered without editing this test
+    const top = veroai(['--help']).stdout;
+    const commands = [...top.slice(top.indexOf('Commands:')).matchAll(/^ {2}([a-z][a-z-]*)/gm)]
+      .map((m) => m[1]!)
+      .filter((c) => c !== 'help');
+    expect(commands).toEqual(
+      expect.arrayContaining(['demo', 'describe', 'run', 'produce', 'topics', 'simulate', 'score-series']),
+    );
+    for (const command of commands) {
       const out = veroai([command, '--help']);
       expect(out.status, command).toBe(0);
       expect(out.stdout).toContain(`Usage: veroai ${command}`);
