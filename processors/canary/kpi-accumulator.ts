@@ -1,7 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { seededRandom } from '../../cli/seeded-random.js';
 import type { KpiWindow, TelemetryEvent } from '../../schemas/index.js';
-import { LatencyReservoir } from './judge/latency-reservoir.js';
+import { offerLatency } from './judge/latency-reservoir.js';
 import { LatencySketch } from './judge/latency-sketch.js';
 
 /**
@@ -75,14 +75,9 @@ export function addToKpiWindow(
     const key = String(mapping.key(latency));
     acc.bins[key] = (acc.bins[key] ?? 0) + 1;
   }
-  const reservoir = new LatencyReservoir(capacity, seededRandom(seed ^ acc.seen), {
-    capacity,
-    seen: acc.seen,
-    samples: acc.samples,
-  });
-  reservoir.add(latency);
-  acc.seen = reservoir.seen;
-  acc.samples = reservoir.samples as number[];
+  // a store-kept reservoir updated in place: no LatencyReservoir (and no copy of its samples) per request
+  const seen = acc.seen;
+  acc.seen = offerLatency(acc.samples, seen, capacity, latency, () => seededRandom(seed ^ seen)());
   return acc;
 }
 

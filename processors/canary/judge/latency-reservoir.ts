@@ -7,6 +7,32 @@ export interface ReservoirState {
 }
 
 /**
+ * One step of Algorithm R on a reservoir's state, in place: `samples` (at
+ * most `capacity`) after `seen` latencies offered; returns the new `seen`.
+ * `random` is called only once the reservoir is full. For a state kept in a
+ * store and updated per request without building a LatencyReservoir.
+ */
+export function offerLatency(
+  samples: number[],
+  seen: number,
+  capacity: number,
+  latencyMs: number,
+  random: () => number,
+): number {
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) {
+    throw new RangeError(`latency reservoir: latency must be a finite number >= 0 ms, got ${latencyMs}`);
+  }
+  const offered = seen + 1;
+  if (samples.length < capacity) {
+    samples.push(latencyMs);
+    return offered;
+  }
+  const slot = Math.floor(random() * offered);
+  if (slot < capacity) samples[slot] = latencyMs;
+  return offered;
+}
+
+/**
  * A bounded, uniform sample of one window's request latencies (milliseconds),
  * for the rank tests that need raw values (a sketch keeps only quantiles).
  *
@@ -43,16 +69,7 @@ export class LatencyReservoir {
 
   /** Offers one latency; it is kept with probability capacity / seen. */
   add(latencyMs: number): void {
-    if (!Number.isFinite(latencyMs) || latencyMs < 0) {
-      throw new RangeError(`latency reservoir: latency must be a finite number >= 0 ms, got ${latencyMs}`);
-    }
-    this.#seen++;
-    if (this.#samples.length < this.capacity) {
-      this.#samples.push(latencyMs);
-      return;
-    }
-    const slot = Math.floor(this.#random() * this.#seen);
-    if (slot < this.capacity) this.#samples[slot] = latencyMs;
+    this.#seen = offerLatency(this.#samples, this.#seen, this.capacity, latencyMs, this.#random);
   }
 
   /**
