@@ -17,7 +17,7 @@
  * the exit line on the CLI itself, beside it, through the same outage.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,6 +28,7 @@ import { createTopic, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { Serdes, windowedSerde } from '../../topology/index.js';
 import { groupProgress, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 import { type PrivateKafka, startPrivateKafka } from '../support/private-kafka.js';
+import { WatchedProcess } from '../support/watched-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'veroai.js');
@@ -42,100 +43,19 @@ const keyOf = (i: number) => `k${i % KEYS}`;
 const timeOf = (i: number) => BASE + Math.floor(i / KEYS) * 2_400;
 
 let kafka: PrivateKafka;
-const children = new Set<Spawned>();
+const children = new Set<WatchedProcess>();
 /** State directories of the CLI processes, deleted at the end. */
 const stateDirs: string[] = [];
 
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  /** When it exited (Date.now()). */
-  readonly at: number;
-}
-
-/** A spawned process: its output so far, waits on what it prints and on its exit. */
-class Spawned {
-  stdout = '';
-  stderr = '';
-  exit: Exit | undefined;
-  readonly exited: Promise<Exit>;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    children.add(this);
-    child.stdout!.on('data', (chunk) => {
-      this.stdout = (this.stdout + chunk).slice(-200_000);
-      this.notify();
-    });
-    // the JSON log is kept whole in a file, for a failure's investigation
-    const log = createWriteStream(join(tmpdir(), `veroai-broker-outage-${name}-${child.pid}.log`));
-    child.stderr!.on('data', (chunk) => {
-      log.write(chunk);
-      this.stderr = (this.stderr + chunk).slice(-200_000);
-      this.notify();
-    });
-    this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.exit = { code, signal, at: Date.now() };
-        children.delete(this);
-        log.end();
-        this.notify();
-        resolve(this.exit);
-      }),
-    );
-  }
-
-  describe(): string {
-    const state = this.exit === undefined ? 'running' : `exited ${JSON.stringify(this.exit)}`;
-    return `${this.name} (pid ${this.child.pid}, log ${tmpdir()}/veroai-broker-outage-${this.name}-${this.child.pid}.log) ${state}\n--- stdout (end)\n${this.stdout.slice(-1_500)}\n--- stderr (end)\n${this.stderr.slice(-4_000)}`;
-  }
-
-  /** Resolves once `check` holds on the output; fails if the process exits first or `timeoutMs` passes. */
-  until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const test = () => {
-        if (check()) finish();
-        else if (this.exit !== undefined)
-          finish(new Error(`waiting for ${what}: the process exited\n${this.describe()}`));
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`waiting for ${what}: nothing after ${timeoutMs} ms\n${this.describe()}`)),
-        timeoutMs,
-      );
-      const finish = (error?: Error) => {
-        clearTimeout(timer);
-        this.waiters.delete(test);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      this.waiters.add(test);
-      test();
-    });
-  }
-
-  async exitsWithin(timeoutMs: number): Promise<Exit> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        this.exited,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no exit within ${timeoutMs} ms\n${this.describe()}`)),
-            timeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private notify(): void {
-    for (const check of [...this.waiters]) check();
-  }
+/** Watches a spawned process until it exits (its whole log kept in a file, for a failure's investigation). */
+function watch(name: string, child: ChildProcess): WatchedProcess {
+  const watched: WatchedProcess = new WatchedProcess(child, {
+    name,
+    logFile: join(tmpdir(), `veroai-broker-outage-${name}-${child.pid}.log`),
+    onExit: () => children.delete(watched),
+  });
+  children.add(watched);
+  return watched;
 }
 
 /** The outage worker under a guarantee. */
@@ -148,13 +68,13 @@ function startWorker(
     PROCESSING_GUARANTEE: string;
     REPARTITION?: string;
   },
-): Spawned & { consumed: () => number } {
+): WatchedProcess & { consumed: () => number } {
   const child = spawn(process.execPath, ['--import', 'tsx', worker], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'info', KAFKA_BROKERS: kafka.brokers.join(','), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const spawned = new Spawned(name, child);
+  const spawned = watch(name, child);
   return Object.assign(spawned, {
     consumed: () => Number([...spawned.stdout.matchAll(/consumed (\d+)/g)].at(-1)?.[1] ?? 0),
   });
@@ -164,7 +84,7 @@ function startWorker(
 async function startCli(
   name: string,
   guarantee: string,
-): Promise<Spawned & { address: string; applicationId: string }> {
+): Promise<WatchedProcess & { address: string; applicationId: string }> {
   const port = await freePort();
   const applicationId = uniqueName(`outage-cli-${guarantee}`);
   const stateDir = mkdtempSync(join(tmpdir(), 'veroai-broker-outage-state-'));
@@ -184,7 +104,7 @@ async function startCli(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return Object.assign(new Spawned(name, child), { address: `http://127.0.0.1:${port}`, applicationId });
+  return Object.assign(watch(name, child), { address: `http://127.0.0.1:${port}`, applicationId });
 }
 
 interface Readiness {
@@ -225,7 +145,7 @@ function watchReadiness(address: string): {
 }
 
 /** Waits until readiness answers 200. */
-async function untilReady(cli: Spawned & { address: string }, timeoutMs: number): Promise<void> {
+async function untilReady(cli: WatchedProcess & { address: string }, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await readiness(cli.address);

@@ -6,7 +6,7 @@
  * Exit codes (cli/lifecycle.ts): 0 clean stop, 1 fatal error, 2 configuration
  * error, 3 stop deadline passed, 130/143 a second SIGINT/SIGTERM.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,91 +18,12 @@ import { ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import type { ConsumerListener } from '../../topology/transports/transport.js';
 import { startPrivateRedis } from '../support/redis.js';
+import { WatchedProcess } from '../support/watched-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'veroai.js');
 
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** A spawned `veroai`: its output so far, waits on what it prints and on its exit, each bounded. */
-class Veroai {
-  stdout = '';
-  stderr = '';
-  exit: Exit | undefined;
-  private readonly waiters = new Set<() => void>();
-  readonly exited: Promise<Exit>;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (chunk) => {
-      this.stdout += chunk;
-      this.notify();
-    });
-    child.stderr?.on('data', (chunk) => {
-      this.stderr += chunk;
-      this.notify();
-    });
-    this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.exit = { code, signal };
-        this.notify();
-        resolve(this.exit);
-      }),
-    );
-  }
-
-  /** What it printed, for failure messages. */
-  describe(): string {
-    const state = this.exit === undefined ? 'running' : `exited ${JSON.stringify(this.exit)}`;
-    return `veroai ${state}\n--- stdout (end)\n${this.stdout.slice(-3_000)}\n--- stderr (end)\n${this.stderr.slice(-5_000)}`;
-  }
-
-  /** Resolves once `pattern` appears in stdout or stderr; fails if the process exits first or `timeoutMs` passes. */
-  printed(pattern: RegExp, timeoutMs: number): Promise<void> {
-    return this.until(() => pattern.test(this.stdout) || pattern.test(this.stderr), `${pattern}`, timeoutMs);
-  }
-
-  /** Resolves with the exit once the process has exited; fails after `timeoutMs`. */
-  async exitsWithin(timeoutMs: number): Promise<Exit & { afterMs: number }> {
-    const start = Date.now();
-    await this.until(() => this.exit !== undefined, 'an exit', timeoutMs, true);
-    return { ...this.exit!, afterMs: Date.now() - start };
-  }
-
-  kill(): void {
-    if (this.exit === undefined) this.child.kill('SIGKILL');
-  }
-
-  private until(done: () => boolean, what: string, timeoutMs: number, exitIsAnswer = false): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (done()) finish();
-        else if (!exitIsAnswer && this.exit !== undefined)
-          finish(new Error(`waiting for ${what}: the process exited\n${this.describe()}`));
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`waiting for ${what}: nothing after ${timeoutMs} ms\n${this.describe()}`)),
-        timeoutMs,
-      );
-      const finish = (error?: Error) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  private notify(): void {
-    for (const check of [...this.waiters]) check();
-  }
-}
-
-const running: Veroai[] = [];
+const running: WatchedProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
 afterEach(async () => {
@@ -123,13 +44,13 @@ async function baseEnv(extra: Record<string, string>): Promise<Record<string, st
 }
 
 /** `veroai <args>` with its output redirected (pipes), as under a supervisor or in CI. */
-function veroai(args: string[], env: Record<string, string>): Veroai {
+function veroai(args: string[], env: Record<string, string>): WatchedProcess {
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const spawned = new Veroai(child);
+  const spawned = new WatchedProcess(child, { name: 'veroai' });
   running.push(spawned);
   return spawned;
 }
@@ -141,7 +62,10 @@ function veroai(args: string[], env: Record<string, string>): Veroai {
  * the terminal turns into SIGINT for the foreground process). `script -e`
  * exits with veroai's exit code (128 + n when a signal killed it).
  */
-function veroaiInTerminal(args: string[], env: Record<string, string>): Veroai & { pid: () => number } {
+function veroaiInTerminal(
+  args: string[],
+  env: Record<string, string>,
+): WatchedProcess & { pid: () => number } {
   const quoted = [process.execPath, bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // a terminal of a real size (a pty starts at 0x0, where the screen library draws nothing)
   const command = `stty cols 160 rows 50; echo "veroai-pid=$$"; cd '${root}' && exec ${quoted}`;
@@ -149,7 +73,7 @@ function veroaiInTerminal(args: string[], env: Record<string, string>): Veroai &
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const spawned = Object.assign(new Veroai(child), {
+  const spawned = Object.assign(new WatchedProcess(child, { name: 'veroai' }), {
     pid: () => Number(/veroai-pid=(\d+)/.exec(spawned.stdout)?.[1]),
   });
   running.push(spawned);
