@@ -4,6 +4,13 @@ import type { Serde } from '../topology/index.js';
 import { avroSerde, type SchemaRegistryClient } from './avro-serde.js';
 import type { CanaryCommand, CanaryDecision, KpiWindow } from './canary.js';
 import type { FeatureUpdate } from './feature-update.js';
+import type {
+  AnomalyScore,
+  IncidentCommand,
+  RemediationCommand,
+  RemediationResult,
+  SecurityIncident,
+} from './security.js';
 import type { TelemetryEvent } from './telemetry-event.js';
 import type { SessionSummary } from './user-session.js';
 
@@ -17,6 +24,7 @@ export {
   schemaIdOf,
 } from './catalog.js';
 export * from './feature-update.js';
+export * from './security.js';
 export * from './telemetry-event.js';
 export * from './user-session.js';
 
@@ -72,4 +80,29 @@ export function canaryCommandSerde(options: TopicSerdeOptions = {}): Serde<Canar
 /** The serde of `canary_decisions` values (schemas/canary_decision.avsc). */
 export function canaryDecisionSerde(options: TopicSerdeOptions = {}): Serde<CanaryDecision> {
   return catalogOrRegistry('CanaryDecision', options);
+}
+
+/** The serde of `anomaly_scores` values (schemas/anomaly_score.avsc): one entity's behaviour window, scored. */
+export function anomalyScoreSerde(options: TopicSerdeOptions = {}): Serde<AnomalyScore> {
+  return catalogOrRegistry('AnomalyScore', options);
+}
+
+/** The serde of `security_incidents` values (schemas/security_incident.avsc). */
+export function securityIncidentSerde(options: TopicSerdeOptions = {}): Serde<SecurityIncident> {
+  return catalogOrRegistry('SecurityIncident', options);
+}
+
+/** The serde of `remediation_commands` values (schemas/remediation_command.avsc). */
+export function remediationCommandSerde(options: TopicSerdeOptions = {}): Serde<RemediationCommand> {
+  return catalogOrRegistry('RemediationCommand', options);
+}
+
+/** The serde of `remediation_results` values (schemas/remediation_result.avsc). */
+export function remediationResultSerde(options: TopicSerdeOptions = {}): Serde<RemediationResult> {
+  return catalogOrRegistry('RemediationResult', options);
+}
+
+/** The serde of `incident_commands` values (schemas/incident_command.avsc). */
+export function incidentCommandSerde(options: TopicSerdeOptions = {}): Serde<IncidentCommand> {
+  return catalogOrRegistry('IncidentCommand', options);
 }
