@@ -1,8 +1,7 @@
-import { DDSketch } from '@datadog/sketches-js';
 import { seededRandom } from '../../cli/seeded-random.js';
 import type { KpiWindow, TelemetryEvent } from '../../schemas/index.js';
 import { offerLatency } from './judge/latency-reservoir.js';
-import { LatencySketch } from './judge/latency-sketch.js';
+import { addToLatencyBins, type LatencyBins, LatencySketch } from './judge/latency-sketch.js';
 
 /**
  * What a KPI window needs of one API event, and all that crosses the
@@ -29,13 +28,9 @@ export const kpiObservationOf = (event: TelemetryEvent): KpiObservation => ({
  * accuracy: one logarithm and one increment per request, no sketch decoded
  * per record) and a bounded reservoir of raw latencies for the rank tests.
  */
-export interface KpiAccumulator {
+export interface KpiAccumulator extends LatencyBins {
   requests: number;
   errors: number;
-  /** Latencies of 0 ms (a logarithmic key has no bin for them). */
-  zeros: number;
-  /** DDSketch key → requests. */
-  bins: Record<string, number>;
   /** Latencies offered to the reservoir. */
   seen: number;
   samples: number[];
@@ -43,8 +38,6 @@ export interface KpiAccumulator {
 
 /** Raw latencies kept per window for the rank tests (a uniform sample beyond that). */
 export const DEFAULT_RESERVOIR_CAPACITY = 400;
-
-const mapping = new DDSketch({ relativeAccuracy: LatencySketch.RELATIVE_ACCURACY }).mapping;
 
 export const emptyKpiAccumulator = (): KpiAccumulator => ({
   requests: 0,
@@ -70,11 +63,7 @@ export function addToKpiWindow(
   acc.requests += 1;
   if (observation.error) acc.errors += 1;
   const latency = observation.latencyMs;
-  if (latency <= mapping.minPossible) acc.zeros += 1;
-  else {
-    const key = String(mapping.key(latency));
-    acc.bins[key] = (acc.bins[key] ?? 0) + 1;
-  }
+  addToLatencyBins(acc, latency);
   // a store-kept reservoir updated in place: no LatencyReservoir (and no copy of its samples) per request
   const seen = acc.seen;
   acc.seen = offerLatency(acc.samples, seen, capacity, latency, () => seededRandom(seed ^ seen)());
@@ -83,10 +72,7 @@ export function addToKpiWindow(
 
 /** The window's latencies as a LatencySketch (each bin's count at its representative value). */
 export function sketchOf(acc: KpiAccumulator): LatencySketch {
-  const sketch = new LatencySketch();
-  if (acc.zeros > 0) sketch.add(0, acc.zeros);
-  for (const [key, count] of Object.entries(acc.bins)) sketch.add(mapping.value(Number(key)), count);
-  return sketch;
+  return LatencySketch.fromBins(acc);
 }
 
 /** The closed window as the `kpi_windows` record. */

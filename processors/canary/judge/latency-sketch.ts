@@ -3,6 +3,29 @@ import { DDSketch } from '@datadog/sketches-js';
 /** Format tag of `toBytes()`; a reader refuses any other. */
 const FORMAT_VERSION = 1;
 const HEADER_BYTES = 1 + 8 * 4;
+/** The key mapping of a sketch at the relative accuracy below (1%). */
+const binMapping = new DDSketch({ relativeAccuracy: 0.01 }).mapping;
+
+/**
+ * Latencies as DDSketch bins in a plain JSON value, for a window store: one
+ * logarithm and one increment per latency, no sketch decoded per record.
+ * `LatencySketch.fromBins` turns them into a sketch when the window closes.
+ */
+export interface LatencyBins {
+  /** Latencies of 0 ms (a logarithmic key has no bin for them). */
+  zeros: number;
+  /** DDSketch key → latencies. */
+  bins: Record<string, number>;
+}
+
+/** Counts one latency into `target`, in place. */
+export function addToLatencyBins(target: LatencyBins, latencyMs: number): void {
+  if (latencyMs <= binMapping.minPossible) target.zeros += 1;
+  else {
+    const key = String(binMapping.key(latencyMs));
+    target.bins[key] = (target.bins[key] ?? 0) + 1;
+  }
+}
 
 /**
  * A mergeable quantile sketch of one window's request latencies (milliseconds),
@@ -28,6 +51,14 @@ export class LatencySketch {
     const merged = new LatencySketch();
     for (const s of sketches) merged.merge(s);
     return merged;
+  }
+
+  /** The latencies of `bins` (each bin's count at its representative value). */
+  static fromBins(bins: LatencyBins): LatencySketch {
+    const sketch = new LatencySketch();
+    if (bins.zeros > 0) sketch.add(0, bins.zeros);
+    for (const [key, count] of Object.entries(bins.bins)) sketch.add(binMapping.value(Number(key)), count);
+    return sketch;
   }
 
   /** Counts one latency (or `count` requests of that latency). */
