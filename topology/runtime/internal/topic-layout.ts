@@ -54,15 +54,13 @@ export class TopicLayout {
       );
     }
     const specs: TopicSpec[] = [];
-    // sub-topologies are in build order, so a repartition topic's writer comes before its reader
-    for (const sub of topology.subTopologies) {
-      const tasks = this.taskCount(sub);
-      if (tasks === undefined) {
-        throw new TopologyError(
-          `sub-topology ${sub.id} reads a repartition topic written by a later sub-topology`,
-          'this is a bug in the topology compiler; please report it',
-        );
-      }
+    // a repartition topic with a fixed count is known before its writer; one without takes its writer's task count
+    for (const spec of topology.repartitionTopics.values())
+      if (spec.partitions !== undefined)
+        this.partitions.set(topicName({ kind: 'internal', name: spec.name }, applicationId), spec.partitions);
+    // a sub-topology is laid out once every topic it reads has a count: its writers' first, whatever the build order
+    let pending = [...topology.subTopologies];
+    const layOut = (sub: (typeof pending)[number], tasks: number) => {
       for (const sink of sub.sinks) {
         if (sink.topic.kind !== 'internal') continue;
         const name = topicName(sink.topic, applicationId);
@@ -78,6 +76,16 @@ export class TopicLayout {
       }
       for (const source of sub.sources)
         for (const t of source.topics) this.readers.set(topicName(t, applicationId), sub);
+    };
+    while (pending.length > 0) {
+      const ready = pending.filter((sub) => this.taskCount(sub) !== undefined);
+      if (ready.length === 0)
+        throw new TopologyError(
+          `sub-topologies ${pending.map((sub) => sub.id).join(', ')} read repartition topics whose partition count depends on each other`,
+          'give one of those repartition() calls a partition count',
+        );
+      for (const sub of ready) layOut(sub, this.taskCount(sub)!);
+      pending = pending.filter((sub) => !ready.includes(sub));
     }
     const dlq = deadLetterTopic(applicationId);
     const dlqPartitions = Math.max(1, ...this.partitions.values());
