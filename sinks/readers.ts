@@ -1,4 +1,11 @@
-import type { CanaryDecision, FeatureView, SessionSummary } from '../schemas/index.js';
+import type {
+  CanaryDecision,
+  FeatureView,
+  IncidentKind,
+  IncidentStatus,
+  SecurityIncident,
+  SessionSummary,
+} from '../schemas/index.js';
 
 /** One feature view of one entity as the store holds it. */
 export interface StoredFeatures {
@@ -36,6 +43,50 @@ export interface CanaryDecisionReader {
   latest(rolloutId: string): Promise<CanaryDecision | null>;
   /** The latest decision of each of a tenant's rollouts (every tenant's for `*`), newest first. */
   list(tenantScope: string, limit: number): Promise<CanaryDecision[]>;
+}
+
+/** An incident's latest state as a store keeps it, with its triage note. */
+export interface StoredSecurityIncident extends SecurityIncident {
+  /** Written apart from the incident record (`setTriageNote`), later or earlier; null while there is none. */
+  readonly triageNote: string | null;
+}
+
+/** Which incidents a list asks for: all its filters hold. */
+export interface IncidentQuery {
+  readonly status?: IncidentStatus;
+  readonly kind?: IncidentKind;
+  /** Epoch ms: only incidents detected at or after it (`detectedAt >= since`). */
+  readonly since?: number;
+  /** At most this many (a positive whole number). */
+  readonly limit: number;
+}
+
+/** The read side of the security incidents, what the query API needs. */
+export interface IncidentReader {
+  /** An incident's latest state, or null when none is kept (never written, trimmed or expired). */
+  get(incidentId: string): Promise<StoredSecurityIncident | null>;
+  /**
+   * A tenant's incidents (every incident for `*`, including the IP
+   * incidents, which have no tenant and are listed for `*` only) that match
+   * the query, newest detected first.
+   */
+  list(tenantScope: string, query: IncidentQuery): Promise<StoredSecurityIncident[]>;
+}
+
+/**
+ * Whether an incident belongs in a list of `tenantScope` under `query`,
+ * the rule every IncidentReader applies: a tenant's scope holds its own
+ * incidents only (never an IP incident, which has no tenant), `*` holds all.
+ */
+export function incidentMatches(
+  incident: SecurityIncident,
+  tenantScope: string,
+  query: Omit<IncidentQuery, 'limit'>,
+): boolean {
+  if (tenantScope !== '*' && incident.tenantId !== tenantScope) return false;
+  if (query.status !== undefined && incident.status !== query.status) return false;
+  if (query.kind !== undefined && incident.kind !== query.kind) return false;
+  return query.since === undefined || incident.detectedAt >= query.since;
 }
 
 /**

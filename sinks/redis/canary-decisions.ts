@@ -3,14 +3,14 @@ import type { Registry } from 'prom-client';
 import type { CanaryDecisionSink } from '../../processors/canary/canary-decision-sink.js';
 import { CANARY_VERDICTS, type CanaryDecision, ROLLOUT_STATUSES } from '../../schemas/index.js';
 import { ConfigError, SinkDataError } from '../../topology/errors.js';
-import { canaryStatusRank } from '../canary-decision-order.js';
+import { canaryStatusRank } from '../latest-state-order.js';
 import type { CanaryDecisionReader } from '../readers.js';
 import { RedisSinkMetrics } from './metrics.js';
 import { failedReplies } from './redis-failures.js';
 
 /**
  * Keeps a decision unless its rollout holds a later one (event time, then
- * status rank: the rule of `supersedes`, sinks/canary-decision-order.ts), indexes the rollout under its
+ * status rank: `canaryDecisionOrder`, sinks/latest-state-order.ts), indexes the rollout under its
  * tenant and in the all-tenants index by event time, drops index entries
  * older than the retention (by the decision's event time), renews the TTLs.
  * KEYS[1] decision hash, KEYS[2] tenant index, KEYS[3] all-tenants index;

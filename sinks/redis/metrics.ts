@@ -10,6 +10,8 @@ export const REDIS_OPERATIONS = [
   'session_read',
   'canary_write',
   'canary_read',
+  'incident_write',
+  'incident_read',
 ] as const;
 export type RedisOperation = (typeof REDIS_OPERATIONS)[number];
 
