@@ -12,6 +12,7 @@ import type {
   CanaryDecisionReader,
   DependencyProbe,
   FeatureReader,
+  IncidentReader,
   SessionHistoryReader,
 } from '../sinks/index.js';
 import { ConfigError, VeroaiError } from '../topology/errors.js';
@@ -21,6 +22,7 @@ import { apiErrors, clientErrorOf, errorResponseSchema } from './errors.js';
 import { recordRequestLatency } from './request-metrics.js';
 import { type CanaryCommandPublisher, canaryRoutes } from './routes/canary.js';
 import { featureRoutes } from './routes/features.js';
+import { type IncidentCommandPublisher, incidentRoutes } from './routes/incidents.js';
 import { operationsRoutes } from './routes/operations.js';
 import { type OpenSessionLookup, sessionRoutes } from './routes/sessions.js';
 
@@ -44,6 +46,13 @@ export interface ApiServerOptions {
    * when given with `canaryDecisions`, e.g. a TransportCanaryCommandPublisher.
    */
   readonly canaryCommands?: CanaryCommandPublisher;
+  /** Serves `/v1/incidents` when given (e.g. a RedisSecurityIncidents). */
+  readonly incidents?: IncidentReader;
+  /**
+   * Serves `POST /v1/incidents/{id}/close` when given with `incidents`,
+   * e.g. a TransportIncidentCommandPublisher.
+   */
+  readonly incidentCommands?: IncidentCommandPublisher;
   /** API key → tenant (`*` for admin), e.g. from `parseApiKeys(API_KEYS)`. Required with any `/v1` route. */
   readonly apiKeys?: ApiKeys;
   /**
@@ -55,7 +64,7 @@ export interface ApiServerOptions {
 
 /**
  * The query API: operations routes (`/metrics`, `/health/*`) always, open;
- * `/v1/features`, `/v1/sessions` and `/v1/canary` when their store is given,
+ * `/v1/features`, `/v1/sessions`, `/v1/canary` and `/v1/incidents` when their store is given,
  * behind API keys; the OpenAPI document at `/docs` (UI) and `/docs/json`.
  * Each resource is one plugin; route schemas validate requests and serialise responses; errors
  * are JSON `{ error, code, hint? }` from the catalogue in `errors.ts`.
@@ -66,15 +75,21 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     options.features !== undefined ||
     options.sessionHistory !== undefined ||
     options.openSession !== undefined ||
-    options.canaryDecisions !== undefined;
+    options.canaryDecisions !== undefined ||
+    options.incidents !== undefined;
   if (options.canaryCommands !== undefined && options.canaryDecisions === undefined) {
     throw new ConfigError(
       'the query API takes canary commands only with the canary decisions it reads rollouts from (canaryDecisions)',
     );
   }
+  if (options.incidentCommands !== undefined && options.incidents === undefined) {
+    throw new ConfigError(
+      'the query API takes incident commands only with the incidents it reads them from (incidents)',
+    );
+  }
   if (servesData && (options.apiKeys === undefined || options.apiKeys.size === 0)) {
     throw new ConfigError(
-      `the query API serves features, sessions and canary rollouts only behind API keys: set API_KEYS=key:tenant[,key:tenant…] (tenant '${ADMIN_TENANT}' for an admin key)`,
+      `the query API serves features, sessions, canary rollouts and incidents only behind API keys: set API_KEYS=key:tenant[,key:tenant…] (tenant '${ADMIN_TENANT}' for an admin key)`,
     );
   }
   const server: FastifyInstance = Fastify({
@@ -111,7 +126,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
         title: 'VeroAI query API',
         version: '1',
         description:
-          'Online features, user sessions and canary verdicts computed by VeroAI streams; canary rollout commands.',
+          'Online features, user sessions, canary verdicts and security incidents computed by VeroAI streams; canary rollout and incident commands.',
       },
       components: {
         securitySchemes: {
@@ -149,6 +164,13 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
           prefix: '/v1/canary/rollouts',
           decisions: options.canaryDecisions,
           ...(options.canaryCommands === undefined ? {} : { commands: options.canaryCommands }),
+        });
+      }
+      if (options.incidents !== undefined) {
+        await authenticated.register(incidentRoutes, {
+          prefix: '/v1/incidents',
+          incidents: options.incidents,
+          ...(options.incidentCommands === undefined ? {} : { commands: options.incidentCommands }),
         });
       }
     });
