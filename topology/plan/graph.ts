@@ -31,6 +31,12 @@ export interface StoreSpec {
    * grace for time windows, gap plus grace for sessions.
    */
   readonly windowRetentionMs?: number | undefined;
+  /**
+   * A store of windowed keys that keeps an index by window end (to read its
+   * windows in end order) with no retention: its reader deletes them (the
+   * suppress buffer). A store with `windowRetentionMs` has the index anyway.
+   */
+  readonly indexedByWindowEnd?: boolean | undefined;
 }
 
 export interface SourceNode {

@@ -2,7 +2,7 @@ import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { ChangelogBuffer } from './changelog-buffer.js';
 import type { KeyValueStore } from './store.js';
-import { notWindowed } from './window-retention.js';
+import { notWindowed, type WindowsAhead } from './window-retention.js';
 
 /**
  * Wraps a key-value store so that its writes are also records of its
@@ -54,9 +54,16 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   /** The inner store's keys whose window ended before `cutoff` (a store of windowed keys only). */
   windowsEndedBefore(cutoff: number): Promise<K[]> {
-    const inner = this.inner as Partial<{ windowsEndedBefore(cutoff: number): Promise<K[]> }>;
-    if (inner.windowsEndedBefore === undefined) return Promise.reject(notWindowed(this.name));
+    const inner = this.windowed();
+    if (inner === undefined) return Promise.reject(notWindowed(this.name));
     return inner.windowsEndedBefore(cutoff);
+  }
+
+  /** The inner store's read ahead in end order (a store of windowed keys only). */
+  windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<K>> {
+    const inner = this.windowed();
+    if (inner === undefined) return Promise.reject(notWindowed(this.name));
+    return inner.windowsFrom(from, limit, needed);
   }
 
   /** Emits the batch's changelog records (one per written key), then flushes the store. */
@@ -72,4 +79,18 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
   close(): Promise<void> {
     return this.inner.close();
   }
+
+  /** The inner store, when it keeps an index by window end. */
+  private windowed(): WindowIndexed<K> | undefined {
+    const inner = this.inner as Partial<WindowIndexed<K>>;
+    return inner.windowsEndedBefore === undefined || inner.windowsFrom === undefined
+      ? undefined
+      : (inner as WindowIndexed<K>);
+  }
+}
+
+/** What a store of windowed keys adds (see WindowedKeyValueStore), over keys of any type. */
+interface WindowIndexed<K> {
+  windowsEndedBefore(cutoff: number): Promise<K[]>;
+  windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<K>>;
 }

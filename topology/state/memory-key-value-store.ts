@@ -1,6 +1,6 @@
 import type { KeyValueStore } from './store.js';
 import { WindowEndIndex } from './window-end-index.js';
-import { notWindowed } from './window-retention.js';
+import { notWindowed, type WindowsAhead } from './window-retention.js';
 
 /**
  * An in-memory key-value store. Entries are keyed by the serialised key
@@ -56,6 +56,13 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   async windowsEndedBefore(cutoff: number): Promise<K[]> {
     if (this.byEnd === undefined) throw notWindowed(this.name);
     return this.byEnd.endedBefore(cutoff).map((id) => this.entries.get(id)![0]);
+  }
+
+  /** The keys ending from `from` on, by end, as WindowsAhead says. */
+  async windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<K>> {
+    if (this.byEnd === undefined) throw notWindowed(this.name);
+    const { windows, until } = this.byEnd.ahead(from, limit, needed);
+    return { windows: windows.map((id) => this.entries.get(id)![0]), until };
   }
 
   /** Windows and ends the retention sweeps have read (for tests of their cost). */

@@ -39,6 +39,8 @@ export interface ScanRange {
   readonly gte?: Buffer;
   readonly lte?: Buffer;
   readonly lt?: Buffer;
+  /** At most this many entries (RocksDB then reads no further ahead than it needs). */
+  readonly limit?: number;
 }
 
 const call = <T>(run: (callback: Callback<T>) => void): Promise<T> =>
@@ -101,6 +103,7 @@ export class RocksDbDatabase {
     if (range.gte !== undefined) options.gte = range.gte;
     if (range.lte !== undefined) options.lte = range.lte;
     if (range.lt !== undefined) options.lt = range.lt;
+    if (range.limit !== undefined) options.limit = range.limit;
     const iterator = this.db.iterator(options);
     try {
       while (true) {

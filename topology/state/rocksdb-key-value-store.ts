@@ -5,11 +5,13 @@ import {
   DATA_MARKER,
   DATA_RANGE,
   indexedBefore,
+  indexedFrom,
   indexedKey,
+  indexedTime,
   openWindowStore,
   windowIndexKey,
 } from './window-end-layout.js';
-import { notWindowed } from './window-retention.js';
+import { notWindowed, type WindowsAhead } from './window-retention.js';
 import { WriteBuffer } from './write-buffer.js';
 
 interface Buffered<K, V> {
@@ -93,10 +95,27 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     if (!this.options.windowed) throw notWindowed(this.name);
     // buffered writes go to disk first, with their index entries
     await this.flush();
-    const keys: K[] = [];
-    for await (const [indexKey] of this.database().scan(indexedBefore(cutoff)))
-      keys.push(await decode(this.serdes.key, indexedKey(indexKey), this.serdes.topic));
-    return keys;
+    return this.indexedKeys(indexedBefore(cutoff));
+  }
+
+  /**
+   * The (windowed) keys ending from `from` on, by end, as WindowsAhead says:
+   * one scan of at most `limit` index entries (RocksDB reads no further), and
+   * a second one only for an end that fills the first by itself and is needed.
+   */
+  async windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<K>> {
+    if (!this.options.windowed) throw notWindowed(this.name);
+    await this.flush();
+    const page: Buffer[] = [];
+    for await (const [indexKey] of this.database().scan({ ...indexedFrom(from), limit })) page.push(indexKey);
+    if (page.length < limit)
+      return { windows: await this.decodeIndexed(page), until: Number.POSITIVE_INFINITY };
+    // the page's last end may go on past it: it is read whole, or not at all
+    const last = indexedTime(page[page.length - 1]!);
+    const complete = page.filter((indexKey) => indexedTime(indexKey) < last);
+    if (complete.length > 0 || last >= needed)
+      return { windows: await this.decodeIndexed(complete), until: last };
+    return { windows: await this.indexedKeys(indexedFrom(last, last + 1)), until: last + 1 };
   }
 
   /** A windowed store holds two entries per window (data and index). */
@@ -149,6 +168,20 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     if (!this.options.windowed || (indexed && value !== null)) return;
     const index = windowIndexKey(keyBytes);
     operations.push(value === null ? { type: 'del', key: index } : { type: 'put', key: index, value: EMPTY });
+  }
+
+  /** The keys of the index entries within `range`, in index order (the store is flushed). */
+  private async indexedKeys(range: ScanRange): Promise<K[]> {
+    const page: Buffer[] = [];
+    for await (const [indexKey] of this.database().scan(range)) page.push(indexKey);
+    return this.decodeIndexed(page);
+  }
+
+  private async decodeIndexed(indexKeys: readonly Buffer[]): Promise<K[]> {
+    const keys: K[] = [];
+    for (const indexKey of indexKeys)
+      keys.push(await decode(this.serdes.key, indexedKey(indexKey), this.serdes.topic));
+    return keys;
   }
 
   private async *entries(range: ScanRange): AsyncIterable<[K, V]> {

@@ -85,7 +85,7 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     };
   }
   // a store with window retention is keyed Windowed<K>: it keeps an index by window end for the sweeps
-  const windowed = spec.windowRetentionMs !== undefined;
+  const windowed = spec.windowRetentionMs !== undefined || spec.indexedByWindowEnd === true;
   const inner: KeyValueStore<unknown, unknown> =
     type === 'rocksdb'
       ? new RocksDbKeyValueStore(spec.name, directory, serdes, { windowed })

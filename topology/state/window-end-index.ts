@@ -1,3 +1,6 @@
+import { MinHeap } from '../windows/min-heap.js';
+import type { WindowsAhead } from './window-retention.js';
+
 /** The items of one window end, and where that end sits in the heap. */
 interface Bucket<T> {
   readonly end: number;
@@ -64,6 +67,28 @@ export class WindowEndIndex<T> {
     for (const { items } of expired) for (const item of items) found.push(item);
     this.visits += found.length;
     return found;
+  }
+
+  /**
+   * The items ending from `from` on, by end, as `windowsFrom` reads them (see
+   * WindowsAhead): the heap is walked from its top in end order, a frontier of
+   * ends in a small heap, so that it reads the ends it returns and their
+   * children, not the whole index.
+   */
+  ahead(from: number, limit: number, needed: number): WindowsAhead<T> {
+    const frontier = new MinHeap<Bucket<T>>((a, b) => a.end - b.end);
+    if (this.heap[0] !== undefined) frontier.push(this.heap[0]);
+    const items: T[] = [];
+    for (let bucket = frontier.pop(); bucket !== undefined; bucket = frontier.pop()) {
+      for (const child of [this.heap[2 * bucket.at + 1], this.heap[2 * bucket.at + 2]])
+        if (child !== undefined) frontier.push(child);
+      if (bucket.end < from) continue;
+      const whole = items.length === 0 && bucket.end < needed;
+      if (items.length + bucket.items.size > limit && !whole) return { windows: items, until: bucket.end };
+      for (const item of bucket.items) items.push(item);
+      if (items.length >= limit) return { windows: items, until: bucket.end + 1 };
+    }
+    return { windows: items, until: Number.POSITIVE_INFINITY };
   }
 
   clear(): void {

@@ -1,4 +1,4 @@
-import { writeInt64BE } from '../serdes/int64.js';
+import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import { type BatchOperation, RocksDbDatabase, type ScanRange } from './rocksdb-database.js';
 
 /**
@@ -68,15 +68,36 @@ export function sessionIndexKey(keyBytes: Buffer, time: number): Buffer {
  * session store: a minute that starts before the cutoff).
  */
 export function indexedBefore(cutoff: number): ScanRange {
+  return { gte: Buffer.from([INDEX_MARKER]), lt: indexBound(cutoff) };
+}
+
+/**
+ * The index entries under a time from `from` (included) on, and before
+ * `cutoff` if given. A reader that took every window ending before `from`
+ * starts there: RocksDB's iterator would otherwise step over the tombstones
+ * of all it took, until a compaction drops them.
+ */
+export function indexedFrom(from: number, cutoff?: number): ScanRange {
+  return {
+    gte: indexBound(from),
+    lt: cutoff === undefined ? Buffer.from([INDEX_MARKER + 1]) : indexBound(cutoff),
+  };
+}
+
+/** The time an index key is under (a window end, or a session store's minute). */
+export function indexedTime(indexKey: Buffer): number {
+  const time = Buffer.from(indexKey.subarray(1, 1 + TIME_BYTES));
+  time[0]! ^= 0x80;
+  return readInt64BE(time, 0);
+}
+
+/** The first index key under `time` or later. */
+function indexBound(time: number): Buffer {
   const bound = Buffer.allocUnsafe(1 + TIME_BYTES);
   bound[0] = INDEX_MARKER;
   // times are whole milliseconds: time < cutoff is time < ceil(cutoff)
-  writeTime(
-    bound,
-    Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(cutoff))),
-    1,
-  );
-  return { gte: Buffer.from([INDEX_MARKER]), lt: bound };
+  writeTime(bound, Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(time))), 1);
+  return bound;
 }
 
 /** What an index key holds after its time: a windowed key, or a session store's key bytes. */

@@ -12,6 +12,21 @@ import type { KeyValueStore, StateStore } from './store.js';
 export interface WindowedKeyValueStore<K, V> extends KeyValueStore<Windowed<K>, V> {
   /** The keys whose window ended before `cutoff`, by end. */
   windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>>;
+  /** A read ahead in end order (see WindowsAhead). */
+  windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<Windowed<K>>>;
+}
+
+/**
+ * What `windowsFrom(from, limit, needed)` reads of a store's windows in end
+ * order: every window ending in `[from, until)`, by end, whole ends at a
+ * time, as many as fit in `limit`; an end that holds more than `limit` by
+ * itself is read whole when it comes first and is before `needed` (its
+ * windows are needed now), else not at all. `until` is +Infinity when no
+ * window ends later.
+ */
+export interface WindowsAhead<K> {
+  readonly windows: K[];
+  readonly until: number;
 }
 
 /**

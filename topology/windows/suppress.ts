@@ -1,14 +1,14 @@
 import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
-import type { KeyValueStore } from '../state/store.js';
 import { StoreError } from '../state/store-error.js';
+import type { WindowedKeyValueStore } from '../state/window-retention.js';
 import { MinHeap } from './min-heap.js';
 import type { Windowed } from './windows.js';
 
 type Update<K, V> = StreamRecord<Windowed<K>, V | null>;
 
 interface Pending<K> {
-  readonly closesAt: number;
+  readonly id: string;
   readonly key: Windowed<K>;
 }
 
@@ -21,14 +21,26 @@ interface Pending<K> {
  * commit, a window closed before a restart stays closed after it. A window
  * retracted before it closed (a merged-away session) is dropped from the
  * buffer and never emitted. A final result keeps the window end as its
- * timestamp.
+ * timestamp. Finals leave in closing order; windows that close together
+ * (same end) in the order of their serialised keys, as Kafka Streams' buffer
+ * orders them (by time, then key), with either store and across restarts.
  *
  * The buffer may be bounded (`maxRecords`): when full, the task fails
  * (Kafka Streams' shutDownWhenFull) rather than emit a window early.
  *
- * Cost per record: O(log open windows). Buffered windows are indexed by id
- * (a map) and by closing time (a heap); a retraction leaves its heap entry
- * behind, skipped when it surfaces.
+ * The buffer is a store of windowed keys with its index by window end (see
+ * window-end-layout.ts), which is closing-time order, so that the heap holds
+ * no entry per buffered window (1M open sessions would be ~300 B each):
+ * only the next windows to close, read ahead from the index up to
+ * READ_AHEAD at a time (`upcoming`: a map by id and a heap by end, then
+ * id), and the end below which every buffered window is among them
+ * (`horizon`). A record that closes nothing costs a look at the heap's
+ * top; a read of the store comes once the upcoming windows are all emitted
+ * and stream time has passed the horizon, and brings the next ones. On
+ * RocksDB the windows and their index live on disk. Under `maxRecords` it
+ * keeps the count of buffered windows, counted on the first record, and
+ * reads a window before writing it (new or not). A restarted task reads the
+ * restored store's index as it goes.
  */
 export function suppressUntilWindowCloses<K, V>(
   storeName: string,
@@ -39,69 +51,107 @@ export function suppressUntilWindowCloses<K, V>(
   /** Windows buffered at most; one more fails the task (shut down when full). */
   maxRecords = Number.POSITIVE_INFINITY,
 ) {
-  const closingTime = (key: Windowed<K>) => key.window.end + graceMs + (inclusiveEnd ? 1 : 0);
+  /** A window closes once stream time reaches its end plus this. */
+  const closesAfter = graceMs + (inclusiveEnd ? 1 : 0);
+  const bounded = Number.isFinite(maxRecords);
   return (context: ProcessorContext): RecordProcessor<Windowed<K>, V | null> => {
-    const buffer = context.getStateStore<KeyValueStore<Windowed<K>, V>>(storeName);
-    /** Buffered windows by id, and their ids by closing time; rebuilt from the store on the first record. */
-    let byId: Map<string, Pending<K>> | undefined;
-    const byClosingTime = new MinHeap<{ closesAt: number; id: string }>((a, b) => a.closesAt - b.closesAt);
+    const buffer = context.getStateStore<WindowedKeyValueStore<K, V>>(storeName);
+    /** The buffered windows ending before `horizon`, all of them: by id, and by end then id (a heap with stale entries). */
+    const upcoming = new Map<string, Pending<K>>();
+    const byEnd = new MinHeap<Pending<K>>(
+      (a, b) => a.key.window.end - b.key.window.end || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    /** Every buffered window ending before this is in `upcoming`; nothing is known before the first read. */
+    let horizon = Number.NEGATIVE_INFINITY;
+    /** Windows buffered (kept under `maxRecords` only); undefined until counted. */
+    let buffered: number | undefined;
 
-    const index = async (): Promise<Map<string, Pending<K>>> => {
-      if (byId === undefined) {
-        const rebuilt = new Map<string, Pending<K>>();
-        for await (const [key] of buffer.all()) {
-          const id = keyId(key);
-          rebuilt.set(id, { closesAt: closingTime(key), key });
-          byClosingTime.push({ closesAt: closingTime(key), id });
-        }
-        byId = rebuilt;
+    const count = async (): Promise<number> => {
+      if (buffered === undefined) {
+        let n = 0;
+        for await (const _ of buffer.all()) n += 1;
+        buffered = n;
       }
-      return byId;
+      return buffered;
     };
 
-    const emitClosed = async (pending: Map<string, Pending<K>>, record: Update<K, V>) => {
-      const now = context.streamTime();
-      for (
-        let top = byClosingTime.peek();
-        top !== undefined && top.closesAt <= now;
-        top = byClosingTime.peek()
-      ) {
-        byClosingTime.pop();
-        const entry = pending.get(top.id);
-        // retracted (or already emitted) since it was indexed
-        if (entry === undefined) continue;
-        pending.delete(top.id);
-        const value = await buffer.get(entry.key);
-        buffer.delete(entry.key);
-        if (value !== undefined)
-          context.forward({ ...record, key: entry.key, value, timestamp: entry.key.window.end });
+    const add = (key: Windowed<K>, id = keyId(key)) => {
+      if (upcoming.has(id)) return;
+      const pending = { id, key };
+      upcoming.set(id, pending);
+      byEnd.push(pending);
+    };
+
+    /** The upcoming window that closes first (dropping heap entries retracted since). */
+    const first = (): Pending<K> | undefined => {
+      for (let top = byEnd.peek(); top !== undefined; top = byEnd.peek()) {
+        if (upcoming.get(top.id) === top) return top;
+        byEnd.pop();
+      }
+      return undefined;
+    };
+
+    const emitClosed = async (record: Update<K, V>) => {
+      // closed: end + closesAfter <= stream time, i.e. end < stream time - closesAfter + 1
+      const cutoff = context.streamTime() - closesAfter + 1;
+      for (;;) {
+        const next = first();
+        if (next === undefined) {
+          if (horizon >= cutoff) return;
+          const { windows, until } = await buffer.windowsFrom(horizon, READ_AHEAD, cutoff);
+          for (const key of windows) add(key);
+          // read to the end: later windows are written past the horizon, to the store alone
+          horizon =
+            until !== Number.POSITIVE_INFINITY
+              ? until
+              : Math.max(
+                  cutoff,
+                  windows.length === 0 ? horizon : windows[windows.length - 1]!.window.end + 1,
+                );
+          continue;
+        }
+        if (next.key.window.end >= cutoff) return;
+        byEnd.pop();
+        upcoming.delete(next.id);
+        const value = await buffer.get(next.key);
+        buffer.delete(next.key);
+        if (value === undefined) continue;
+        if (buffered !== undefined) buffered -= 1;
+        context.forward({ ...record, key: next.key, value, timestamp: next.key.window.end });
       }
     };
 
     return {
       process: async (record) => {
-        const pending = await index();
-        const id = keyId(record.key);
+        if (bounded) await count();
+        const ahead = record.key.window.end < horizon;
         if (record.value === null) {
-          if (pending.delete(id)) buffer.delete(record.key);
-        } else {
-          if (!pending.has(id) && pending.size >= maxRecords)
-            throw new StoreError(
-              storeName,
-              'buffering a window',
-              new Error(
-                `the suppress buffer is full (${maxRecords} windows open): raise maxRecords, shorten the grace, or add instances`,
-              ),
-            );
-          buffer.put(record.key, record.value);
-          if (!pending.has(id)) {
-            const entry = { closesAt: closingTime(record.key), key: record.key };
-            pending.set(id, entry);
-            byClosingTime.push({ closesAt: entry.closesAt, id });
+          // unbounded, a retraction of a window no longer buffered (emitted) costs a tombstone, not a read
+          if (bounded ? (await buffer.get(record.key)) !== undefined : true) {
+            buffer.delete(record.key);
+            if (buffered !== undefined) buffered -= 1;
           }
+          if (ahead) upcoming.delete(keyId(record.key));
+        } else {
+          if (bounded && (await buffer.get(record.key)) === undefined) {
+            if (buffered! >= maxRecords)
+              throw new StoreError(
+                storeName,
+                'buffering a window',
+                new Error(
+                  `the suppress buffer is full (${maxRecords} windows open): raise maxRecords, shorten the grace, or add instances`,
+                ),
+              );
+            buffered! += 1;
+          }
+          buffer.put(record.key, record.value);
+          if (ahead) add(record.key);
         }
-        await emitClosed(pending, record as Update<K, V>);
+        await emitClosed(record as Update<K, V>);
       },
     };
   };
 }
+
+/** How many windows a read of the buffer's index brings into the heap, at most (unless they close at once). */
+const READ_AHEAD = 1_024;

@@ -76,6 +76,8 @@ export class KTableImpl<K, V> implements KTable<K, V> {
       keySerde: windowing.keySerde as Serde<unknown>,
       valueSerde: windowing.valueSerde as Serde<unknown>,
       changelog: true,
+      // its windows are read in closing order, from the store's index by window end (not from the heap)
+      indexedByWindowEnd: true,
     });
     const keyBytes = windowing.keySerde;
     const supplier = suppressUntilWindowCloses<unknown, V>(
