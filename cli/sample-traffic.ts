@@ -30,7 +30,8 @@ export interface SampleTrafficOptions {
   readonly lateRate?: number;
 }
 
-const TENANT_NAMES = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'tyrell'];
+/** Tenant ids of generated traffic, in order; past the list, `tenant-<n>`. */
+export const TENANT_NAMES = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'tyrell'];
 const PAGES = [
   '/home',
   '/dashboard',
@@ -43,7 +44,8 @@ const PAGES = [
 ];
 const ELEMENTS = ['button.save', 'button.export', 'link.next', 'menu.open', 'tab.details', 'input.search'];
 const JOBS = ['nightly-export', 'invoice-run', 'reindex', 'email-digest'];
-const ENDPOINTS = [
+/** API endpoints of generated traffic: method and templated path. */
+export const ENDPOINTS = [
   ['GET', '/v1/orders'],
   ['GET', '/v1/orders/:id'],
   ['POST', '/v1/orders'],
@@ -69,14 +71,14 @@ interface UserState {
 }
 
 /** A burst of activity lasts 2 to 14 minutes of event time (8 on average). */
-const burstMs = (random: () => number) => 2 * MINUTE + random() * 12 * MINUTE;
+export const burstMs = (random: () => number) => 2 * MINUTE + random() * 12 * MINUTE;
 
 /**
  * Most idle gaps end the session (35 to 95 minutes, over the default 30-minute
  * session gap); some are a pause within it (1 to 11 minutes). With bursts of 8
  * minutes on average, about 15% of the users are active at any time.
  */
-const gapMs = (random: () => number) =>
+export const gapMs = (random: () => number) =>
   random() < 0.7 ? 35 * MINUTE + random() * 60 * MINUTE : MINUTE + random() * 10 * MINUTE;
 
 /** The share of users active when the generator starts, the steady state's (8 / (8 + 47.3) minutes). */
@@ -311,11 +313,20 @@ export class SampleTraffic {
   /** UUID-shaped and unique per generator: derived from the PRNG and a counter. */
   private eventId(): string {
     this.counter += 1;
-    const hex = (n: number, width: number) => Math.floor(n).toString(16).padStart(width, '0').slice(-width);
-    const a = hex(this.random() * 0xffffffff, 8);
-    const b = hex(this.random() * 0xffff, 4);
-    const c = `4${hex(this.random() * 0xfff, 3)}`;
-    const d = hex(0x8000 + this.random() * 0x3fff, 4);
-    return `${a}-${b}-${c}-${d}-${hex(this.counter, 12)}`;
+    return uuidShapedId(this.random, this.counter);
   }
+}
+
+/**
+ * A UUID-shaped event id: four random groups drawn from `random`, then
+ * `counter` as the last 12 hex digits, so ids with distinct counters (below
+ * 2^48) never collide.
+ */
+export function uuidShapedId(random: () => number, counter: number): string {
+  const hex = (n: number, width: number) => Math.floor(n).toString(16).padStart(width, '0').slice(-width);
+  const a = hex(random() * 0xffffffff, 8);
+  const b = hex(random() * 0xffff, 4);
+  const c = `4${hex(random() * 0xfff, 3)}`;
+  const d = hex(0x8000 + random() * 0x3fff, 4);
+  return `${a}-${b}-${c}-${d}-${hex(counter, 12)}`;
 }
