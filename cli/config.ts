@@ -57,6 +57,16 @@ const schema = z
     SESSION_GRACE_MS: z.coerce.number().int().min(0, 'expected 0 or more (milliseconds)').optional(),
     CANARY_WINDOW_MS: z.coerce.number().int().min(1_000, 'expected at least 1000 (milliseconds)').optional(),
     CANARY_WINDOW_GRACE_MS: z.coerce.number().int().min(0, 'expected 0 or more (milliseconds)').optional(),
+    SECURITY_WINDOW_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000, 'expected at least 1000 (milliseconds)')
+      .optional(),
+    SECURITY_WINDOW_GRACE_MS: z.coerce.number().int().min(0, 'expected 0 or more (milliseconds)').optional(),
+    REMEDIATION_DRY_RUN: z
+      .enum(['true', 'false'], { error: "expected 'true' or 'false'" })
+      .transform((v) => v === 'true')
+      .optional(),
     // how long a sink (Redis) may stay unavailable before the job gives up and exits non-zero
     SINK_MAX_OUTAGE_MS: z.coerce
       .number({ error: OUTAGE_FORM })

@@ -11,23 +11,41 @@ import { parseApiKeys } from '../api/auth.js';
 import { buildApiServer } from '../api/server.js';
 import { CANARY_COMMANDS_TOPIC } from '../processors/canary/canary-gate.js';
 import { CanaryMetrics } from '../processors/canary/canary-metrics.js';
+import { SecurityMetrics } from '../processors/incidents/security-metrics.js';
+import {
+  INCIDENT_COMMANDS_TOPIC,
+  REMEDIATION_RESULTS_TOPIC,
+} from '../processors/incidents/security-operations.js';
+import { triageFromEnv } from '../processors/incidents/triage/index.js';
 import { openSessionOf } from '../processors/sessions/open-session.js';
 import type { SinkFailure } from '../processors/write-batch-to-sink.js';
-import { canaryCommandSerde, type TopicSerdeOptions, telemetryEventSerde } from '../schemas/index.js';
+import {
+  canaryCommandSerde,
+  incidentCommandSerde,
+  type RemediationResult,
+  remediationResultSerde,
+  type SecurityIncident,
+  type TopicSerdeOptions,
+  telemetryEventSerde,
+} from '../schemas/index.js';
 import {
   API_REDIS_COMMAND_TIMEOUT_MS,
   type CanaryDecisionReader,
   connectRedis,
+  type IncidentReader,
   RedisCanaryDecisions,
   RedisFeatureStore,
+  RedisSecurityIncidents,
   RedisSessionHistory,
   redisProbe,
 } from '../sinks/index.js';
-import { StreamsApplication } from '../topology/index.js';
+import { StreamsApplication, type Transport } from '../topology/index.js';
 import { TransportCanaryCommandPublisher } from './canary-command-publisher.js';
 import type { AppConfig } from './config.js';
 import { defaultTopology } from './default-topology.js';
+import { DemoAttacks } from './demo-attacks.js';
 import { DemoRollout } from './demo-rollout.js';
+import { TransportIncidentCommandPublisher } from './incident-command-publisher.js';
 import { SampleFeed } from './sample-feed.js';
 import {
   checkStateDir,
@@ -37,6 +55,7 @@ import {
   StopRequestedDuringStartUp,
 } from './start-up.js';
 import { transportFor } from './transport.js';
+import { TransportCommandPublisher } from './transport-command-publisher.js';
 
 export interface MainJobOptions {
   /** Feed built-in sample traffic into `raw_events`. */
@@ -47,6 +66,13 @@ export interface MainJobOptions {
   readonly canaryDefaults?: { readonly windowMs: number; readonly graceMs: number };
   /** With the sample traffic, a service rolling out a canary that regresses after a while (the demo's). */
   readonly rollout?: boolean;
+  /**
+   * With the sample traffic, a credential-stuffing attack now and then, and a
+   * stand-in enforcer that applies the SOC's block_ip remediations (the demo's).
+   */
+  readonly attacks?: boolean;
+  /** Whether remediation commands are dry runs when REMEDIATION_DRY_RUN is not set. Default true. */
+  readonly remediationDryRun?: boolean;
   /** API keys when API_KEYS is not set (the demo makes some); without any, only /metrics and /health are served. */
   readonly fallbackApiKeys?: ReadonlyMap<string, string>;
   /**
@@ -70,6 +96,10 @@ export interface MainJob {
   readonly rollout: DemoRollout | undefined;
   /** The canary gate's decisions, as the API reads them. */
   readonly canaryDecisions: CanaryDecisionReader;
+  /** The sample traffic's attacks, when it has them. */
+  readonly attacks: DemoAttacks | undefined;
+  /** Security incidents, as the API reads them. */
+  readonly incidents: IncidentReader;
   /** Resolves when the job has failed for good (e.g. a sink down past its retries). */
   readonly failed: Promise<unknown>;
   /**
@@ -134,6 +164,18 @@ async function assembleMainJob(
   const sessionReader = new RedisSessionHistory({ redis: apiRedis, registry });
   const canaryDecisions = new RedisCanaryDecisions({ redis, registry });
   const canaryReader = new RedisCanaryDecisions({ redis: apiRedis, registry });
+  const securityIncidents = new RedisSecurityIncidents({ redis, registry });
+  const incidentReader = new RedisSecurityIncidents({ redis: apiRedis, registry });
+  // an optional Claude triage note per new incident (ANTHROPIC_API_KEY), written beside it, never in the way
+  const triage = triageFromEnv(process.env, { store: securityIncidents, logger, registry });
+  const attacks = options.sample && options.attacks === true ? new DemoAttacks() : undefined;
+  /** Set once the transport exists: the demo enforcer's confirmations. */
+  let confirm: ((result: RemediationResult) => void) | undefined;
+  const onIncident = (incident: SecurityIncident) => {
+    triage?.offer(incident);
+    const result = attacks?.enforce(incident, Date.now());
+    if (result !== undefined) confirm?.(result);
+  };
   const serdeOptions: TopicSerdeOptions =
     config.SCHEMA_REGISTRY_URL === undefined ? {} : { registryUrl: config.SCHEMA_REGISTRY_URL };
   let reportFailure: (reason: unknown) => void = () => undefined;
@@ -148,6 +190,8 @@ async function assembleMainJob(
   const { topology, topics, inputTopic } = defaultTopology(config, {
     sinks: { features, sessionHistory },
     canary: { decisions: canaryDecisions, metrics: new CanaryMetrics(registry) },
+    security: { incidents: securityIncidents, metrics: new SecurityMetrics(registry), onIncident },
+    ...(options.remediationDryRun === undefined ? {} : { remediationDryRun: options.remediationDryRun }),
     ...(options.canaryDefaults === undefined ? {} : { canaryDefaults: options.canaryDefaults }),
     sessionGapMs: session.gapMs,
     sessionGraceMs: session.graceMs,
@@ -196,6 +240,24 @@ async function assembleMainJob(
     topic: CANARY_COMMANDS_TOPIC,
   });
   startUp.remember('the canary command publisher', () => canaryCommands.close());
+  const incidentCommands = new TransportIncidentCommandPublisher({
+    transport,
+    serde: incidentCommandSerde(serdeOptions),
+    topic: INCIDENT_COMMANDS_TOPIC,
+  });
+  startUp.remember('the incident command publisher', () => incidentCommands.close());
+  const remediationResults = attacks === undefined ? undefined : demoEnforcerResults(transport, serdeOptions);
+  if (remediationResults !== undefined) {
+    startUp.remember('the demo enforcer', () => remediationResults.close());
+    confirm = (result) => {
+      remediationResults
+        .publish(result)
+        .catch((error: unknown) =>
+          logger.warn({ err: error }, 'demo enforcer could not confirm a remediation'),
+        );
+    };
+  }
+  if (triage !== undefined) startUp.remember('the triage queue', () => triage.close());
   const api = await buildApiServer({
     registry,
     app,
@@ -210,6 +272,8 @@ async function assembleMainJob(
           openSession: openSessionOf(app),
           canaryDecisions: canaryReader,
           canaryCommands,
+          incidents: incidentReader,
+          incidentCommands,
         }),
   });
   if (apiKeys === undefined)
@@ -224,6 +288,7 @@ async function assembleMainJob(
         // a little of everything a real firehose carries, so every path and dashboard panel has data
         traffic: { anonymousRate: 0.05, duplicateRate: 0.01, invalidRate: 0.002, lateRate: 0.002 },
         logger,
+        ...(attacks === undefined ? {} : { attacks }),
         ...(rollout === undefined
           ? {}
           : {
@@ -270,6 +335,8 @@ async function assembleMainJob(
     feed,
     rollout,
     canaryDecisions: canaryReader,
+    attacks,
+    incidents: incidentReader,
     failed,
     stop() {
       stopping ??= (async () => {
@@ -282,6 +349,9 @@ async function assembleMainJob(
         sinksGiveUp.abort(new Error('the application has stopped'));
         await api.close();
         await canaryCommands.close();
+        await incidentCommands.close();
+        await remediationResults?.close();
+        await triage?.close();
         await transport.close();
         // without an offline queue QUIT fails while Redis is down: then just close the socket
         for (const connection of [redis, apiRedis])
@@ -296,4 +366,20 @@ async function assembleMainJob(
 /** A start-up that did not finish closes its Redis connections at once: no QUIT to wait for. */
 function closeRedis(redis: { disconnect(): void }): void {
   redis.disconnect();
+}
+
+/** The demo enforcer's confirmations on `remediation_results`, keyed by command id. */
+function demoEnforcerResults(transport: Transport, serdeOptions: TopicSerdeOptions) {
+  return new TransportCommandPublisher<RemediationResult>({
+    transport,
+    serde: remediationResultSerde(serdeOptions),
+    commands: {
+      topic: REMEDIATION_RESULTS_TOPIC,
+      name: 'remediation results',
+      keyOf: (result) => result.commandId,
+      timeOf: (result) => result.at,
+      describe: (result) => `remediation result of '${result.commandId}'`,
+      missingTopicHint: "create the application's topics (veroai topics create)",
+    },
+  });
 }

@@ -14,12 +14,20 @@ export interface SampleFeedOptions {
   /** What the traffic looks like beyond its rate (anonymous, duplicate, invalid, late shares). */
   readonly traffic?: Omit<SampleTrafficOptions, 'seed' | 'startTime' | 'eventsPerSecond'>;
   readonly logger: Logger;
+  /** Attacks now and then, for the SOC processors (the demo's). */
+  readonly attacks?: TimedTraffic;
   /** A service rolling out a canary: its start command is written first, then its requests with the rest. */
   readonly rollout?: {
     readonly traffic: DemoRollout;
     readonly commandTopic: string;
     readonly commandSerde: Serde<CanaryCommand>;
   };
+}
+
+/** Traffic beside the sample's: `eventsPerSecond` asked for each second, taken at the time it is sent. */
+export interface TimedTraffic {
+  readonly eventsPerSecond: number;
+  take(n: number, now: number): TelemetryEvent[];
 }
 
 /**
@@ -50,20 +58,24 @@ export class SampleFeed {
     const rollout = this.options.rollout;
     if (rollout !== undefined) await this.startRollout(rollout, producer);
     const tickMs = 100;
+    const extra = [rollout?.traffic, this.options.attacks].filter((t) => t !== undefined);
     let owed = 0;
-    let owedRollout = 0;
+    const owedExtra = extra.map(() => 0);
     this.timer = setInterval(() => {
       owed += (eventsPerSecond * tickMs) / 1000;
-      owedRollout += ((rollout?.traffic.eventsPerSecond ?? 0) * tickMs) / 1000;
       const n = Math.floor(owed);
-      const m = Math.floor(owedRollout);
       owed -= n;
-      owedRollout -= m;
-      if (n + m === 0) return;
       // stamped with the time they are sent, as a service's producer does (CreateTime): validation bounds
       // each event's own time by it, so the sample's fast-clock events are dead-lettered
       const sentAt = Date.now();
-      const events = [...traffic.take(n), ...(rollout?.traffic.take(m, sentAt) ?? [])];
+      const events = traffic.take(n);
+      extra.forEach((source, i) => {
+        owedExtra[i]! += (source.eventsPerSecond * tickMs) / 1000;
+        const m = Math.floor(owedExtra[i]!);
+        owedExtra[i]! -= m;
+        if (m > 0) events.push(...source.take(m, sentAt));
+      });
+      if (events.length === 0) return;
       const records = events.map((event) => {
         const key = Buffer.from(traffic.key(event));
         return {

@@ -305,8 +305,7 @@ export class SampleTraffic {
         version: '2.4.1',
       },
       deployment: null,
-      clientIp: null,
-      userAgent: null,
+      ...clientOf(user.tenantId, user.userId),
     };
   }
 
@@ -329,4 +328,27 @@ export function uuidShapedId(random: () => number, counter: number): string {
   const c = `4${hex(random() * 0xfff, 3)}`;
   const d = hex(0x8000 + random() * 0x3fff, 4);
   return `${a}-${b}-${c}-${d}-${hex(counter, 12)}`;
+}
+
+const USER_AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0',
+  'saas-sdk-node/5.0.4 (node 20.12.2)',
+];
+
+/**
+ * A user's client: a stable private IP and user agent derived from the user
+ * (no random draw, so the rest of the traffic is as before), for the
+ * behaviour windows per IP.
+ */
+function clientOf(tenantId: string, userId: string): { clientIp: string; userAgent: string } {
+  let h = 0x811c9dc5;
+  const text = `${tenantId}/${userId}`;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h >>>= 0;
+  return {
+    clientIp: `10.${h & 0xff}.${(h >>> 8) & 0xff}.${((h >>> 16) & 0xfd) + 1}`,
+    userAgent: USER_AGENTS[(h >>> 24) % USER_AGENTS.length] as string,
+  };
 }

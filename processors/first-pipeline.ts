@@ -4,6 +4,7 @@ import { type CanaryGateOptions, canaryGate } from './canary/canary-gate.js';
 import type { FeatureSink } from './features/feature-sink.js';
 import { FEATURE_UPDATES_TOPIC, featureUpdates } from './features/feature-updates.js';
 import type { SessionHistorySink } from './sessions/session-history-sink.js';
+import { type SecurityOperationsOptions, securityOperations } from './incidents/security-operations.js';
 import { USER_SESSIONS_TOPIC, userSessions } from './sessions/user-sessions.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from './telemetry/clean-telemetry.js';
 import type { ValidationLimits } from './telemetry/validate.js';
@@ -31,6 +32,8 @@ export interface FirstPipelineOptions {
   readonly sinkRetry?: SinkRetryOptions;
   /** The canary KPI gate on the same clean telemetry (processors/canary), when given. */
   readonly canary?: Omit<CanaryGateOptions, 'partitions' | 'retry'>;
+  /** Security operations on the same clean telemetry (processors/anomaly, processors/incidents), when given. */
+  readonly security?: Omit<SecurityOperationsOptions, 'partitions' | 'retry'>;
 }
 
 export interface FirstPipeline {
@@ -46,7 +49,9 @@ export const FIRST_PIPELINE_PARTITIONS = 3;
  * The first pipeline: `raw_events` → clean telemetry (validate, normalise, key by
  * user, de-duplicate) → user sessions (`user_sessions` + session history sink)
  * and feature views (`feature_updates` + feature sink); with `canary`, the
- * canary KPI gate too (`kpi_windows`, `canary_commands` → `canary_decisions`).
+ * canary KPI gate too (`kpi_windows`, `canary_commands` → `canary_decisions`); with
+ * `security`, security operations (`anomaly_scores`, `security_incidents`,
+ * `remediation_commands`, from `remediation_results` and `incident_commands`).
  * @example
  * const { topology, externalTopics } = firstPipelineTopology({ serdes, sinks });
  * await transport.ensureTopics(externalTopics);
@@ -80,6 +85,14 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
           partitions: FIRST_PIPELINE_PARTITIONS,
           retry: options.sinkRetry,
         });
+  const securityTopics =
+    options.security === undefined
+      ? []
+      : securityOperations(builder, events, {
+          ...options.security,
+          partitions: FIRST_PIPELINE_PARTITIONS,
+          retry: options.sinkRetry,
+        });
   return {
     topology: builder.build(),
     externalTopics: [
@@ -88,6 +101,7 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
         partitions: FIRST_PIPELINE_PARTITIONS,
       })),
       ...canaryTopics,
+      ...securityTopics,
     ],
   };
 }

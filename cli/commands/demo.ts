@@ -23,7 +23,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'run the whole pipeline with built-in traffic (several tenants, sessions, errors, slow endpoints, a canary rollout that regresses) on the embedded memory transport, Redis and the query API, with a live one-screen summary',
+      'run the whole pipeline with built-in traffic (several tenants, sessions, errors, slow endpoints, a canary rollout that regresses, a credential-stuffing attack now and then) on the embedded memory transport, Redis and the query API, with a live one-screen summary',
     )
     .option('--kafka', 'run against KAFKA_BROKERS instead of the embedded memory transport')
     .option('--duration <seconds>', 'stop by itself after this many seconds', parseDuration)
@@ -45,6 +45,9 @@ export function registerDemo(program: Command): void {
         sessionDefaults: DEMO_SESSION,
         canaryDefaults: DEMO_CANARY_WINDOWS,
         rollout: true,
+        attacks: true,
+        // the demo's stand-in enforcer applies the blocks it is sent
+        remediationDryRun: false,
         fallbackApiKeys,
         stopRequested,
       });
@@ -77,6 +80,8 @@ interface Figures {
   readonly late: number;
   /** The rollout's verdict line. */
   readonly canary: string;
+  /** The latest security incident's line. */
+  readonly security: string;
   readonly lag: number;
 }
 
@@ -142,6 +147,7 @@ class DemoScreen {
       `open sessions ${f.openSessions}   closed sessions ${f.closedSessions}   features written ${f.features}`,
       `dead letters ${f.deadLetters}   late ${f.late}   state ${this.job.app.state}`,
       f.canary,
+      f.security,
     ].join('\n');
     this.ticks += 1;
     if (this.live) logUpdate(text);
@@ -177,6 +183,7 @@ async function figures(job: MainJob): Promise<Figures> {
     late: await sum('veroai_late_records_total'),
     lag: await sum('veroai_consumer_lag'),
     canary: await canaryLine(job),
+    security: await securityLine(job),
   };
 }
 
@@ -186,4 +193,18 @@ async function canaryLine(job: MainJob): Promise<string> {
   const decision = await job.canaryDecisions.latest(job.rollout.rolloutId).catch(() => null);
   if (decision === null) return `canary ${job.rollout.rolloutId}: waiting for its first decision`;
   return `canary ${decision.rolloutId}: ${decision.verdict.toUpperCase()} (${decision.status}, score ${decision.score}, ${decision.windowsJudged} windows) ${decision.summary}`;
+}
+
+/** The latest security incident and the open count, as the API serves them to the admin. */
+async function securityLine(job: MainJob): Promise<string> {
+  if (job.attacks === undefined) return '';
+  const recent = await job.incidents.list('*', { limit: 20 }).catch(() => []);
+  const open = recent.filter((i) => i.status === 'open').length;
+  const latest = recent[0];
+  const attacking =
+    job.attacks.attacker === undefined ? 'no attack now' : `attack from ${job.attacks.attacker}`;
+  if (latest === undefined) return `security: ${attacking}; no incident yet`;
+  const remediation =
+    latest.remediation === null ? '' : `, ${latest.remediation.action} ${latest.remediation.status}`;
+  return `security: ${attacking}; ${open} open; latest ${latest.kind} ${latest.entityId}: ${latest.status.toUpperCase()} (${latest.severity}${remediation}) ${latest.resolution ?? latest.summary}`;
 }
