@@ -68,6 +68,7 @@ export class SampleFeed {
       // stamped with the time they are sent, as a service's producer does (CreateTime): validation bounds
       // each event's own time by it, so the sample's fast-clock events are dead-lettered
       const sentAt = Date.now();
+      traffic.follow(sentAt - tickMs);
       const events = traffic.take(n);
       extra.forEach((source, i) => {
         owedExtra[i]! += (source.eventsPerSecond * tickMs) / 1000;

@@ -163,6 +163,16 @@ export class SampleTraffic {
     return userKeyOf(event);
   }
 
+  /**
+   * Keeps the generator's event time from falling behind `now` (a live feed's
+   * wall clock, which runs ahead of the generator's when its timer fires
+   * late): other traffic stamped with the wall clock would otherwise drag
+   * stream time ahead and make these events late for their windows.
+   */
+  follow(now: number): void {
+    if (this.clock < now) this.clock = now;
+  }
+
   take(n: number): TelemetryEvent[] {
     const out: TelemetryEvent[] = [];
     for (let i = 0; i < n; i++) out.push(this.next());

@@ -20,6 +20,32 @@ describe('sample traffic', () => {
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
   });
 
+  it('gives each user one stable client IP and user agent', () => {
+    const clients = new Map<string, string>();
+    for (const e of events) {
+      if (e.userId === null) continue;
+      expect(e.clientIp).toMatch(/^10\.\d+\.\d+\.\d+$/);
+      const client = `${e.clientIp} ${e.userAgent}`;
+      expect(clients.get(`${e.tenantId}/${e.userId}`) ?? client).toBe(client);
+      clients.set(`${e.tenantId}/${e.userId}`, client);
+    }
+    expect(new Set(clients.values()).size).toBe(clients.size);
+  });
+
+  it('follows a live clock: a feed whose timer fires late does not fall behind the wall clock', () => {
+    // a feed asks for 20 events (100 ms of traffic at 200/s) per tick, but its ticks come 300 ms apart
+    const start = 1_700_000_000_000;
+    const traffic = new SampleTraffic({ seed: 42, startTime: start });
+    let wall = start;
+    for (let tick = 0; tick < 600; tick++) {
+      wall += 300;
+      traffic.follow(wall - 100);
+      const batch = traffic.take(20);
+      // events a second late are part of the traffic (0-2 s); none falls further behind the wall clock
+      for (const e of batch) expect(wall - e.timestamp).toBeLessThan(2_200);
+    }
+  });
+
   it('has sessions: users come back after gaps longer than 30 minutes', () => {
     const traffic = new SampleTraffic({ seed: 42, startTime: 1_700_000_000_000, eventsPerSecond: 5 });
     const lastSeen = new Map<string, number>();
