@@ -11,6 +11,7 @@
  *   npm run bench -- freshness [--rate 10000] [--seconds 30]
  *   npm run bench -- sliding [--records 100000] [--keys 1000]
  *   npm run bench -- canary [--runs 200] [--seed 1]
+ *   npm run bench -- soc [--seeds 3] [--seed 1]
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchCanary } from './canary.js';
@@ -21,6 +22,7 @@ import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
 import { benchSessionCount } from './session-count.js';
 import { benchSlidingWindows } from './sliding-windows.js';
+import { benchSoc } from './soc.js';
 import { benchStateless } from './stateless.js';
 
 /** A commander parser of integers from `min` up. */
@@ -78,6 +80,15 @@ program
   .option('--runs <n>', 'seeded rollouts per scenario for the rates', positiveInt, 200)
   .option('--seed <n>', 'first seed', positiveInt, 1)
   .action(printing(benchCanary));
+
+program
+  .command('soc')
+  .description(
+    'the security processors on every labelled scenario over seeded runs, attacks off the 30 s window grid, in process on the memory transport: precision, recall, false-positive rate, time to detect, auto-resolution, events/s vs clean telemetry alone',
+  )
+  .option('--seeds <n>', 'seeded runs of each scenario', positiveInt, 3)
+  .option('--seed <n>', 'first seed', positiveInt, 1)
+  .action(printing(benchSoc));
 
 program
   .command('eos')

@@ -275,7 +275,12 @@ describe('Grafana dashboards over a running main job', () => {
 
   it('finds the dashboards', () => {
     expect(dashboards.map((d) => d.file)).toEqual(
-      expect.arrayContaining(['canary.json', 'features-api.json', 'processors-overview.json']),
+      expect.arrayContaining([
+        'canary.json',
+        'features-api.json',
+        'processors-overview.json',
+        'security.json',
+      ]),
     );
   });
 
