@@ -100,22 +100,29 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
 
   /**
    * The (windowed) keys ending from `from` on, by end, as WindowsAhead says:
-   * one scan of at most `limit` index entries (RocksDB reads no further), and
-   * a second one only for an end that fills the first by itself and is needed.
+   * one scan of at most `limit` + 1 index entries (RocksDB reads no further;
+   * the last one tells whether the end before it goes on), and two more only
+   * for an end that fills the first by itself and is needed.
    */
   async windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<K>> {
     if (!this.options.windowed) throw notWindowed(this.name);
     await this.flush();
-    const page: Buffer[] = [];
-    for await (const [indexKey] of this.database().scan({ ...indexedFrom(from), limit })) page.push(indexKey);
-    if (page.length < limit)
+    const page = await this.indexKeys({ ...indexedFrom(from), limit: limit + 1 });
+    if (page.length <= limit)
       return { windows: await this.decodeIndexed(page), until: Number.POSITIVE_INFINITY };
-    // the page's last end may go on past it: it is read whole, or not at all
-    const last = indexedTime(page[page.length - 1]!);
+    const last = indexedTime(page[limit - 1]!);
+    const next = indexedTime(page[limit]!);
+    if (next > last) return { windows: await this.decodeIndexed(page.slice(0, limit)), until: next };
+    // the last end goes on past the page: it is read whole, or not at all
     const complete = page.filter((indexKey) => indexedTime(indexKey) < last);
     if (complete.length > 0 || last >= needed)
       return { windows: await this.decodeIndexed(complete), until: last };
-    return { windows: await this.indexedKeys(indexedFrom(last, last + 1)), until: last + 1 };
+    const whole = await this.indexKeys(indexedFrom(last, last + 1));
+    const [after] = await this.indexKeys({ ...indexedFrom(last + 1), limit: 1 });
+    return {
+      windows: await this.decodeIndexed(whole),
+      until: after === undefined ? Number.POSITIVE_INFINITY : indexedTime(after),
+    };
   }
 
   /** A windowed store holds two entries per window (data and index). */
@@ -170,11 +177,16 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     operations.push(value === null ? { type: 'del', key: index } : { type: 'put', key: index, value: EMPTY });
   }
 
-  /** The keys of the index entries within `range`, in index order (the store is flushed). */
-  private async indexedKeys(range: ScanRange): Promise<K[]> {
+  /** The index entries' keys within `range`, in order (the store is flushed). */
+  private async indexKeys(range: ScanRange): Promise<Buffer[]> {
     const page: Buffer[] = [];
     for await (const [indexKey] of this.database().scan(range)) page.push(indexKey);
-    return this.decodeIndexed(page);
+    return page;
+  }
+
+  /** The store's keys of the index entries within `range`, in index order (the store is flushed). */
+  private async indexedKeys(range: ScanRange): Promise<K[]> {
+    return this.decodeIndexed(await this.indexKeys(range));
   }
 
   private async decodeIndexed(indexKeys: readonly Buffer[]): Promise<K[]> {

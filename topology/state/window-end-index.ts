@@ -84,9 +84,9 @@ export class WindowEndIndex<T> {
         if (child !== undefined) frontier.push(child);
       if (bucket.end < from) continue;
       const whole = items.length === 0 && bucket.end < needed;
-      if (items.length + bucket.items.size > limit && !whole) return { windows: items, until: bucket.end };
+      if (items.length >= limit || (items.length + bucket.items.size > limit && !whole))
+        return { windows: items, until: bucket.end };
       for (const item of bucket.items) items.push(item);
-      if (items.length >= limit) return { windows: items, until: bucket.end + 1 };
     }
     return { windows: items, until: Number.POSITIVE_INFINITY };
   }

@@ -21,8 +21,8 @@ export interface WindowedKeyValueStore<K, V> extends KeyValueStore<Windowed<K>, 
  * order: every window ending in `[from, until)`, by end, whole ends at a
  * time, as many as fit in `limit`; an end that holds more than `limit` by
  * itself is read whole when it comes first and is before `needed` (its
- * windows are needed now), else not at all. `until` is +Infinity when no
- * window ends later.
+ * windows are needed now), else not at all. `until` is the end of the first
+ * window not read (+Infinity: none).
  */
 export interface WindowsAhead<K> {
   readonly windows: K[];

@@ -28,6 +28,7 @@ import type { ProcessorContext } from '../../../topology/processor.js';
 import type { PersistentStore } from '../../../topology/state/persistent-store.js';
 import type { StoreType } from '../../../topology/state/store.js';
 import { createTaskStore } from '../../../topology/state/task-stores.js';
+import type { WindowedKeyValueStore } from '../../../topology/state/window-retention.js';
 import { suppressUntilWindowCloses } from '../../../topology/windows/suppress.js';
 
 let root: string;
@@ -126,6 +127,71 @@ describe('suppress buffer: its index is in the store, not in the heap', () => {
     await task.store.close();
   });
 });
+
+describe.each<StoreType>(['memory', 'rocksdb'])(
+  'windowsFrom, the read ahead by window end (%s store)',
+  (store) => {
+    it('reads whole ends in order up to the limit, an end too big for it only when needed, and says where it stopped', async () => {
+      const task = createTaskStore(
+        {
+          name: 'ahead',
+          type: 'key-value',
+          keySerde: keys as never,
+          valueSerde: numberSerde as never,
+          changelog: false,
+          storeType: store,
+          indexedByWindowEnd: true,
+        },
+        {
+          changelogTopic: 'app-ahead-changelog',
+          partition: 0,
+          emit: () => undefined,
+          now: () => 0,
+          taskDirectory: freshDirectory(),
+          defaultStoreType: store,
+        },
+      );
+      await (task.persistent as PersistentStore | undefined)?.open();
+      const windows = task.store as WindowedKeyValueStore<string, number>;
+      const w = (key: string, end: number): Windowed<string> => ({ key, window: { start: end - 5, end } });
+      // ends 10 (a, b), 20 (c), 30 (d, e, f), 40 (g); written out of order, 20 twice
+      for (const [key, end] of [
+        ['g', 40],
+        ['e', 30],
+        ['a', 10],
+        ['c', 20],
+        ['f', 30],
+        ['b', 10],
+        ['d', 30],
+        ['c', 20],
+      ] as const)
+        windows.put(w(key, end), end);
+      windows.delete(w('h', 50));
+      const names = async (from: number, limit: number, needed: number) => {
+        const { windows: found, until } = await windows.windowsFrom(from, limit, needed);
+        return [
+          found
+            .map((k) => k.key)
+            .sort((x, y) => (x < y ? -1 : 1))
+            .join(''),
+          until,
+        ];
+      };
+      expect(await names(Number.NEGATIVE_INFINITY, 100, 0)).toEqual(['abcdefg', Number.POSITIVE_INFINITY]);
+      // 10 and 20 fit in 3; 30 would not: it is left for the next read, which starts there
+      expect(await names(Number.NEGATIVE_INFINITY, 3, 0)).toEqual(['abc', 30]);
+      expect(await names(11, 3, 0)).toEqual(['c', 30]);
+      // 30 alone holds more than 2: not read unless it ends before `needed`
+      expect(await names(30, 2, 30)).toEqual(['', 30]);
+      expect(await names(30, 2, 31)).toEqual(['def', 40]);
+      expect(await names(31, 1, 0)).toEqual(['g', Number.POSITIVE_INFINITY]);
+      expect(await names(41, 5, 0)).toEqual(['', Number.POSITIVE_INFINITY]);
+      windows.delete(w('e', 30));
+      expect(await names(21, 100, 0)).toEqual(['dfg', Number.POSITIVE_INFINITY]);
+      await task.store.close();
+    });
+  },
+);
 
 /** A brute-force replay of session counting + suppress over one partition's records, in order. */
 class Oracle {
