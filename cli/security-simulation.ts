@@ -35,6 +35,7 @@ import { TestDriver } from '../topology/testing/index.js';
 import {
   type SecurityScenarioName,
   type SecurityTraffic,
+  type SecurityTrafficOptions,
   securityEventKey,
   securityTraffic,
 } from './security-scenarios.js';
@@ -48,6 +49,8 @@ export interface SecuritySimulationOptions {
   /** Seconds (event time) an enforcer takes to apply a command. Default 5 s. */
   readonly enforcerDelayMs?: number;
   readonly tracker?: Omit<IncidentTrackerOptions, 'windowMs' | 'dryRun'>;
+  /** The traffic's size and phases (tenants, users, warm-up, attack and after lengths); the scenario's defaults otherwise. */
+  readonly traffic?: Omit<SecurityTrafficOptions, 'seed' | 'startTime'>;
 }
 
 export interface SecuritySimulation {
@@ -84,7 +87,11 @@ export async function simulateSecurity(
     partitions: 1,
     tracker: { ...options.tracker, dryRun },
   });
-  const traffic = securityTraffic(name, { seed: options.seed, startTime: options.startTime });
+  const traffic = securityTraffic(name, {
+    ...options.traffic,
+    seed: options.seed,
+    startTime: options.startTime,
+  });
   const driver = await TestDriver.create(builder.build(), { applicationId: 'veroai-simulate-security' });
   const updates: SecurityIncident[] = [];
   const commands: RemediationCommand[] = [];
