@@ -1,3 +1,4 @@
+import { hashOf } from '../processors/anomaly/behaviour-window.js';
 import { userKeyOf } from '../processors/telemetry/user-key.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../schemas/index.js';
 import { seededRandom } from './seeded-random.js';
@@ -353,10 +354,7 @@ const USER_AGENTS = [
  * behaviour windows per IP.
  */
 function clientOf(tenantId: string, userId: string): { clientIp: string; userAgent: string } {
-  let h = 0x811c9dc5;
-  const text = `${tenantId}/${userId}`;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h >>>= 0;
+  const h = hashOf(`${tenantId}/${userId}`);
   return {
     clientIp: `10.${h & 0xff}.${(h >>> 8) & 0xff}.${((h >>> 16) & 0xfd) + 1}`,
     userAgent: USER_AGENTS[(h >>> 24) % USER_AGENTS.length] as string,

@@ -210,9 +210,11 @@ export function behaviourScorer(options: BehaviourScorerOptions = {}) {
       time: number,
       value: number,
     ): { score: number; baseline: number | undefined } {
-      const scorer = SeasonalScorer.fromJSON(target.scorers[index]!, scorerOptions(feature));
-      const point = scorer.scorePoint(time, value);
-      target.scorers[index] = scorer.toJSON();
+      // scores and learns in the stored state itself
+      const point = SeasonalScorer.over(target.scorers[index]!, scorerOptions(feature)).scorePoint(
+        time,
+        value,
+      );
       // one-sided: less traffic, fewer failures or faster answers are not a threat
       const above = point.baseline !== undefined && value > point.baseline;
       return { score: above ? point.score : 0, baseline: point.baseline };

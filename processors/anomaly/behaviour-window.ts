@@ -10,7 +10,6 @@
  * capped (`MAX_DISTINCT`), so a window's state is bounded whatever the
  * traffic: a count at the cap means "at least".
  */
-import { createHash } from 'node:crypto';
 import { type EntityRef, entityKeyOf, type TelemetryEvent } from '../../schemas/index.js';
 import { addToLatencyBins, type LatencyBins, LatencySketch } from '../canary/judge/latency-sketch.js';
 
@@ -88,9 +87,11 @@ export interface BehaviourWindow {
   readonly sampleEventIds: string[];
 }
 
-/** A 32-bit hash of a string (first 4 bytes of SHA-1): for distinct counts, where a rare collision costs one. */
+/** A 32-bit hash of a string (FNV-1a): for distinct counts, where a rare collision costs one. */
 export function hashOf(text: string): number {
-  return createHash('sha1').update(text).digest().readUInt32BE(0);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 const isServerError = (event: TelemetryEvent): boolean =>

@@ -71,8 +71,10 @@ export class SeasonalScorer {
   private global: Baseline;
   private slots: Baseline[];
 
-  constructor(options: SeasonalScorerOptions = {}) {
-    const { alpha = 0.1, seasonality = 'daily', warmup = 5, cap = 3, epsilon = 1e-9 } = options;
+  /** `adopted`: a state the scorer works on in place (see `over`), whose seasonality wins over the options'. */
+  constructor(options: SeasonalScorerOptions = {}, adopted?: SeasonalScorerState) {
+    const { alpha = 0.1, warmup = 5, cap = 3, epsilon = 1e-9 } = options;
+    const seasonality = adopted?.seasonality ?? options.seasonality ?? 'daily';
     const mapping = options.mapping ?? DEFAULT_SCORE_MAPPING;
     if (!(alpha > 0 && alpha <= 1)) throw new ConfigError(`alpha: expected a number in (0, 1], got ${alpha}`);
     if (!SEASONALITIES.includes(seasonality))
@@ -87,9 +89,10 @@ export class SeasonalScorer {
     this.params = { alpha, warmup, cap };
     this.epsilon = epsilon;
     this.mapping = mapping;
-    this.slots = Array.from({ length: slotCount(seasonality) }, emptyBaseline);
+    if (adopted !== undefined) checkState(adopted, slotCount(seasonality));
+    this.slots = adopted?.slots ?? Array.from({ length: slotCount(seasonality) }, emptyBaseline);
     // without seasonality the one slot is the global baseline
-    this.global = seasonality === 'none' ? (this.slots[0] as Baseline) : emptyBaseline();
+    this.global = seasonality === 'none' ? (this.slots[0] as Baseline) : (adopted?.global ?? emptyBaseline());
   }
 
   /** Scores `value` at `timeMs` (epoch ms), then learns from it. Stateful. */
@@ -128,16 +131,31 @@ export class SeasonalScorer {
     };
   }
 
+  /**
+   * A scorer that works on `state` itself (no copy): scoring updates it in
+   * place, so a caller that keeps states in a store reads and writes them
+   * without a `toJSON` per point.
+   */
+  static over(state: SeasonalScorerState, options: SeasonalScorerOptions = {}): SeasonalScorer {
+    return new SeasonalScorer(options, state);
+  }
+
   /** A scorer that continues from `state`, with `options` (whose seasonality must match the state's). */
   static fromJSON(state: SeasonalScorerState, options: SeasonalScorerOptions = {}): SeasonalScorer {
-    if (state.version !== 1) throw new ConfigError(`scorer state: unknown version ${String(state.version)}`);
     const scorer = new SeasonalScorer({ ...options, seasonality: state.seasonality });
-    if (state.slots.length !== scorer.slots.length)
-      throw new ConfigError(
-        `scorer state: ${state.slots.length} slots for seasonality '${state.seasonality}', expected ${scorer.slots.length}`,
-      );
+    checkState(state, scorer.slots.length);
     scorer.slots = state.slots.map((b) => ({ ...b }));
     scorer.global = scorer.seasonality === 'none' ? (scorer.slots[0] as Baseline) : { ...state.global };
     return scorer;
   }
+}
+
+function checkState(state: SeasonalScorerState, slots: number): void {
+  if (state.version !== 1) throw new ConfigError(`scorer state: unknown version ${String(state.version)}`);
+  if (!SEASONALITIES.includes(state.seasonality))
+    throw new ConfigError(`scorer state: unknown seasonality '${String(state.seasonality)}'`);
+  if (state.slots.length !== slots)
+    throw new ConfigError(
+      `scorer state: ${state.slots.length} slots for seasonality '${state.seasonality}', expected ${slots}`,
+    );
 }

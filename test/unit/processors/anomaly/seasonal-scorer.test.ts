@@ -95,6 +95,20 @@ describe('SeasonalScorer guarantees', () => {
     expect(rest).toEqual(full.slice(half));
   });
 
+  it('over(state) scores in the state itself: a point at a time from a stored state, as one scorer would', () => {
+    const series = syntheticSeries(9, 3);
+    for (const seasonality of ['daily', 'none'] as const) {
+      const full = scoreAll(series, { seasonality }).scores;
+      const state = new SeasonalScorer({ seasonality }).toJSON();
+      const stepwise = series.values.map((v, k) =>
+        SeasonalScorer.over(state, {}).score(series.times[k] as number, v),
+      );
+      expect(stepwise).toEqual(full);
+      expect(SeasonalScorer.fromJSON(state).toJSON().slots).toEqual(state.slots);
+    }
+    expect(() => SeasonalScorer.over({ ...new SeasonalScorer().toJSON(), slots: [] })).toThrow(/slots/);
+  });
+
   it('checks its options, naming the bad one', () => {
     expect(() => new SeasonalScorer({ alpha: 0 })).toThrow(ConfigError);
     expect(() => new SeasonalScorer({ alpha: 1.5 })).toThrow(/alpha/);
