@@ -13,7 +13,10 @@
  * timestamp. The generator prints the key spread and the share out of order,
  * and replays the engine's semantics to know how many final windows to
  * expect (`expected_windows`; the output is read back and its distinct
- * windows counted).
+ * windows counted) and the most windows open at once (`peak_open_windows`,
+ * summed over partitions: the suppress buffer's size). The defaults hold
+ * ~57k open at once, not 1M (a key's sessions close 5 min after its last
+ * record); `--keys 1000000 --grace-ms 86400000` holds ~924k (none closes).
  *
  * Measured from the parent, the same way for any engine: the time from the
  * child's start of the application to its group's first committed offset
@@ -117,6 +120,8 @@ class ExpectedFinals {
   private readonly closing = new MinHeap<{ closesAt: number; id: string }>((a, b) => a.closesAt - b.closesAt);
   emitted = 0;
   late = 0;
+  /** The most windows buffered (open) at once. */
+  peakOpen = 0;
 
   constructor(
     private readonly gapMs: number,
@@ -149,6 +154,7 @@ class ExpectedFinals {
       this.buffered.set(mergedId, closesAt);
       this.closing.push({ closesAt, id: mergedId });
     }
+    this.peakOpen = Math.max(this.peakOpen, this.buffered.size);
     this.emitClosed();
   }
 
@@ -177,6 +183,8 @@ interface WorkloadStats {
   readonly outOfOrderFraction: number;
   readonly expectedWindows: number;
   readonly expectedLate: number;
+  /** Sum over partitions of the most windows open at once in each (the replay's suppress buffer). */
+  readonly peakOpenWindows: number;
 }
 
 /** Generates the workload; writes it to `topic` unless `write` is false. */
@@ -240,6 +248,7 @@ async function generate(
     outOfOrderFraction: Number((outOfOrder / options.records).toFixed(4)),
     expectedWindows: expected.reduce((s, e) => s + e.emitted, 0),
     expectedLate: expected.reduce((s, e) => s + e.late, 0),
+    peakOpenWindows: expected.reduce((s, e) => s + e.peakOpen, 0),
   };
 }
 
@@ -358,7 +367,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
   log(`${options.input === undefined ? 'writing' : 'replaying (not writing)'} the workload: ${input}`);
   const stats = await generate(kafka, input, options, options.input === undefined);
   log(
-    `keys ${stats.keySpread.distinct} (records per key min ${stats.keySpread.min}, max ${stats.keySpread.max}, stddev ${stats.keySpread.stddev}), partitions ${stats.partitionRecords.join('/')}, out of order ${stats.outOfOrderFraction}, expected final windows ${stats.expectedWindows}, expected late ${stats.expectedLate}`,
+    `keys ${stats.keySpread.distinct} (records per key min ${stats.keySpread.min}, max ${stats.keySpread.max}, stddev ${stats.keySpread.stddev}), partitions ${stats.partitionRecords.join('/')}, out of order ${stats.outOfOrderFraction}, expected final windows ${stats.expectedWindows}, expected late ${stats.expectedLate}, peak open windows ${stats.peakOpenWindows}`,
   );
   const admin = kafka.admin();
   await admin.connect();
@@ -481,6 +490,7 @@ export async function benchSessionCount(options: SessionCountOptions) {
     cpu_s: cpuS === undefined ? null : Number(cpuS.toFixed(1)),
     raw_rps: rawRps,
     ratio: rps === undefined ? null : Number((rps / rawRps).toFixed(3)),
+    peak_open_windows: stats.peakOpenWindows,
     expected_windows: stats.expectedWindows,
     output_windows: outputWindows ?? null,
     output_records: outputRecords ?? null,
