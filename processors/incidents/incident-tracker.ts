@@ -23,7 +23,8 @@
  * new one). A confident incident of a kind that has a remediation also emits
  * a `remediation_commands` record (dry run by configuration).
  *
- * All times are event (stream) time, so a replay makes the same decisions.
+ * All times are event time: the latest window end the tracker has scored
+ * (its clock), so a replay makes the same decisions.
  * The state (the open incidents) lives in a changelogged key-value store.
  */
 import {
@@ -116,8 +117,18 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
         value: output,
       });
 
-    // quiet entities (blocked, gone) and overdue remediations are found on stream time, not on their next window
-    context.schedule(windowMs, 'stream-time', async (now) => {
+    /**
+     * The tracker's clock: the latest end of a window it scored. The task's
+     * stream time runs a window grace ahead of it (it counts the events
+     * being aggregated); measured by stream time, a long grace would time an
+     * incident out as it opens. After a restart it starts again with the
+     * next window.
+     */
+    let clock = -1;
+    // quiet entities (blocked, gone) and overdue remediations are found as time passes, not on their next window
+    context.schedule(windowMs, 'stream-time', async () => {
+      const now = clock;
+      if (now < 0) return;
       const changed: Array<[string, TrackedEntity]> = [];
       for await (const [key, entity] of store.all()) {
         let touched = false;
@@ -181,6 +192,7 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
       score: AnomalyScore,
       entity: TrackedEntity,
     ) => {
+      clock = Math.max(clock, score.windowEnd);
       for (const rule of rules) {
         if (rule.entityKind !== score.entityKind) continue;
         const { matched, signal } = matchRule(rule, score);
@@ -197,8 +209,11 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
         if (matchRule(rule, score, stayFactor).matched) {
           tracked.quietWindows = 0;
           tracked.lastSignalAt = score.windowEnd;
-          tracked.incident = strengthen(tracked.incident, rule, score, signal);
+          // an incident that became confident while open gets its remediation then
+          const strengthened = remediate(strengthen(tracked.incident, rule, score, signal), rule, score);
+          tracked.incident = strengthened.incident;
           emit(record, { incident: tracked.incident });
+          if (strengthened.command !== undefined) emit(record, { command: strengthened.command });
           continue;
         }
         tracked.quietWindows += 1;
@@ -230,7 +245,7 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
         tenantId: score.tenantId,
       };
       const summary = summaryOf(identity, score.features, windowMs);
-      let incident: SecurityIncident = {
+      const incident: SecurityIncident = {
         incidentId,
         ...identity,
         severity: severityOf(rule, signal, 1),
@@ -247,11 +262,21 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
         summary,
         remediation: null,
       };
-      if (rule.remediation === null || signal < remediateAbove) return { incident };
-      const commandId = remediationCommandIdOf(incidentId, rule.remediation);
+      return remediate(incident, rule, score);
+    };
+
+    /** The incident with a remediation and its command, when its kind has one and it is confident enough. */
+    const remediate = (
+      incident: SecurityIncident,
+      rule: IncidentRule,
+      score: AnomalyScore,
+    ): { incident: SecurityIncident; command?: RemediationCommand } => {
+      if (rule.remediation === null || incident.remediation !== null || incident.confidence < remediateAbove)
+        return { incident };
+      const commandId = remediationCommandIdOf(incident.incidentId, rule.remediation);
       const command: RemediationCommand = {
         commandId,
-        incidentId,
+        incidentId: incident.incidentId,
         action: rule.remediation,
         target: targetOf(score),
         tenantId: score.tenantId,
@@ -259,19 +284,21 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
         expiresAt: score.windowEnd + ttlMs,
         ttlMs,
         dryRun,
-        reason: summary,
+        reason: incident.summary,
       };
-      incident = {
-        ...incident,
-        remediation: {
-          commandId,
-          action: rule.remediation,
-          status: dryRun ? 'dry_run' : 'pending',
-          issuedAt: command.issuedAt,
-          expiresAt: command.expiresAt,
+      return {
+        incident: {
+          ...incident,
+          remediation: {
+            commandId,
+            action: rule.remediation,
+            status: dryRun ? 'dry_run' : 'pending',
+            issuedAt: command.issuedAt,
+            expiresAt: command.expiresAt,
+          },
         },
+        command,
       };
-      return { incident, command };
     };
 
     const strengthen = (
@@ -306,7 +333,8 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
       // a result for an incident no longer open, or for another command, changes nothing
       if (tracked === undefined || remediation?.commandId !== result.commandId) return undefined;
       if (remediation.status !== 'pending' && remediation.status !== 'timed_out') return undefined;
-      const now = Math.max(context.streamTime(), tracked.incident.updatedAt);
+      // the result's own time: when the enforcer acted
+      const now = Math.max(clock, result.at, tracked.incident.updatedAt);
       if (result.status === 'applied') {
         tracked.incident = {
           ...tracked.incident,
@@ -331,7 +359,7 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
       if (tracked === undefined || tracked.incident.incidentId !== command.incidentId) return undefined;
       delete entity[kind!];
       const why = command.reason === null ? '' : `: ${command.reason}`;
-      const now = Math.max(context.streamTime(), tracked.incident.updatedAt);
+      const now = Math.max(clock, command.issuedAt, tracked.incident.updatedAt);
       return leave(tracked.incident, 'closed', now, `closed by ${command.actor}${why}`);
     };
 

@@ -232,9 +232,17 @@ describe('incident tracker: opening', () => {
     const opened = openedStuffing(T0 + 3 * W, 0.85);
     expect(await send({ score: stuffing(T0 + 3 * W, 0.85) })).toEqual([incidentOut('203.0.113.7', opened)]);
 
-    // a second matching window, stronger: the same incident, updated, never a second one (nor a command)
+    // a second matching window, stronger: the same incident, updated, never a second one; now confident, it gets its remediation
+    const commandId = `${opened.incidentId}/block_ip`;
     const updated: SecurityIncident = {
       ...opened,
+      remediation: {
+        commandId,
+        action: 'block_ip',
+        status: 'pending',
+        issuedAt: T0 + 4 * W,
+        expiresAt: T0 + 4 * W + 3_600_000,
+      },
       confidence: 0.95,
       anomalousWindows: 2,
       updatedAt: T0 + 4 * W,
@@ -247,6 +255,18 @@ describe('incident tracker: opening', () => {
     };
     expect(await send({ score: stuffing(T0 + 4 * W, 0.95, { auth_failures: 60 }) })).toEqual([
       incidentOut('203.0.113.7', updated),
+      commandOut({
+        commandId,
+        incidentId: opened.incidentId,
+        action: 'block_ip',
+        target: '203.0.113.7',
+        tenantId: null,
+        issuedAt: T0 + 4 * W,
+        expiresAt: T0 + 4 * W + 3_600_000,
+        ttlMs: 3_600_000,
+        dryRun: false,
+        reason: updated.summary,
+      }),
     ]);
     // a replayed window (at-least-once) changes nothing
     expect(await send({ score: stuffing(T0 + 4 * W, 0.95, { auth_failures: 60 }) })).toEqual([]);
@@ -367,6 +387,32 @@ describe('incident tracker: hysteresis and auto-resolution', () => {
     expect(
       await send({ score: calm(BYSTANDER, T0 + 5 * W) }, { score: calm(BYSTANDER, T0 + 8 * W) }),
     ).toEqual([]);
+  });
+});
+
+describe("incident tracker: its clock is the windows', not the task's stream time", () => {
+  it('a long window grace (stream time far ahead of the windows) neither resolves nor times out an incident as it opens', async () => {
+    const d = await trackerDriver();
+    const graceMs = 10 * 60_000;
+    // windows reach the tracker a grace after their end: the task's stream time is that far ahead
+    const late = async (input: IncidentInput, key: string, windowEnd: number) => {
+      await d.pipeInput(INPUTS, key, input, windowEnd + graceMs);
+      return d.readOutput<string, IncidentOutput>(OUT).map((r) => r.value);
+    };
+    const opened = await late({ score: stuffing(T0 + W, 0.95) }, 'ip/203.0.113.7', T0 + W);
+    expect(opened.map((o) => ('incident' in o ? o.incident.status : o.command.action))).toEqual([
+      'open',
+      'block_ip',
+    ]);
+    // another IP's next window: a punctuation runs, 10 minutes of stream time later, but only one window later
+    const other = calm({ kind: 'ip', id: '198.51.100.1', tenantId: null }, T0 + 2 * W);
+    expect(await late({ score: other }, 'ip/198.51.100.1', T0 + 2 * W)).toEqual([]);
+    // three windows without the signal: resolved by the windows' time
+    const quiet = calm({ kind: 'ip', id: '198.51.100.1', tenantId: null }, T0 + 5 * W);
+    const resolved = await late({ score: quiet }, 'ip/198.51.100.1', T0 + 5 * W);
+    expect(resolved.map((o) => ('incident' in o ? [o.incident.status, o.incident.resolution] : []))).toEqual([
+      ['escalated', 'remediation block_ip not confirmed within 120 s'],
+    ]);
   });
 });
 
