@@ -15,7 +15,7 @@ import { uuidShapedId } from './sample-traffic.js';
 import { seededRandom } from './seeded-random.js';
 
 export interface DemoAttacksOptions {
-  /** Quiet time before the first attack (baselines learn the normal traffic). Default 90 s. */
+  /** Quiet time before the first attack (baselines learn the normal traffic). Default 60 s. */
   readonly firstAfterMs?: number;
   /** Quiet time between attacks. Default 4 minutes. */
   readonly everyMs?: number;
@@ -46,7 +46,7 @@ export class DemoAttacks {
 
   constructor(options: DemoAttacksOptions = {}) {
     this.random = seededRandom(options.seed ?? 13);
-    this.firstAfterMs = options.firstAfterMs ?? 90_000;
+    this.firstAfterMs = options.firstAfterMs ?? 60_000;
     this.everyMs = options.everyMs ?? 240_000;
     this.lastsMs = options.lastsMs ?? 120_000;
     this.eventsPerSecond = options.attemptsPerSecond ?? 8;

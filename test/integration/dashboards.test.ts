@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeAnthropic } from '../support/fake-anthropic.js';
 import {
   ensurePrometheus,
   freePort,
@@ -35,6 +36,19 @@ const SCRAPES_BEFORE_QUERYING = 12;
  * canary rollout, which needs a KPI window closed on both of its tracks).
  */
 const VARIABLES_RESOLVED_WITHIN_MS = 150_000;
+/**
+ * How long to wait for the security metrics of a whole incident: the demo's
+ * first attack starts a minute in, its incident opens a window later and,
+ * once the IP is blocked, resolves after 3 quiet 30 s windows.
+ */
+const INCIDENT_ENDED_WITHIN_MS = 300_000;
+/** Metrics that have series only once an incident opened, was triaged and ended. */
+const INCIDENT_METRICS = [
+  'veroai_security_incidents_ended_total',
+  'veroai_security_time_to_detect_seconds_bucket',
+  'veroai_remediation_commands_total',
+  'veroai_incident_triage_total',
+];
 /** How a panel names the dashboard's data-source variable (a Grafana placeholder, not a template string). */
 const DATASOURCE_VARIABLE = ['$', '{datasource}'].join('');
 
@@ -108,6 +122,8 @@ describe('Grafana dashboards over a running main job', () => {
   let appStderr = '';
   let prometheus: RunningPrometheus | undefined;
   let redis: { url: string; stop: () => Promise<void> } | undefined;
+  const anthropic = new FakeAnthropic();
+  let anthropicUrl = '';
   let apiUrl = '';
   let promtool = 'promtool';
   /** The job's RocksDB stores, deleted at the end. */
@@ -182,94 +198,120 @@ describe('Grafana dashboards over a running main job', () => {
     for (const [path, init] of requests) await fetch(`${apiUrl}${path}`, init).then((r) => r.arrayBuffer());
   };
 
-  beforeAll(async () => {
-    try {
-      const binary = ensurePrometheus();
-      promtool = join(dirname(binary), 'promtool');
-      // the job's own Redis: its feature and session keys never meet other suites'
-      redis = await startPrivateRedis();
-      const port = await freePort();
-      apiUrl = `http://127.0.0.1:${port}`;
-      app = spawn(process.execPath, MAIN_JOB, {
-        cwd: root,
-        env: {
-          ...process.env,
-          APPLICATION_ID,
-          API_KEYS: `${ADMIN_KEY}:*,${ACME_KEY}:acme`,
-          REDIS_URL: redis.url,
-          STATE_DIR: stateDir,
-          TRANSPORT: 'memory',
-          API_HOST: '127.0.0.1',
-          API_PORT: String(port),
-          LOG_LEVEL: 'warn',
-          SAMPLE_EVENTS_PER_SECOND: '300',
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      app.stderr?.on('data', (chunk) => {
-        appStderr = (appStderr + chunk).slice(-8_000);
-      });
-      const child = app;
-      appExited = new Promise((resolve) => child.once('exit', () => resolve()));
-      const readyBy = Date.now() + 60_000;
-      for (;;) {
-        if (app.exitCode !== null) throw new Error(`the main job exited with ${app.exitCode}:\n${appStderr}`);
-        const ready = await fetch(`${apiUrl}/health/ready`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ready) break;
-        if (Date.now() > readyBy) throw new Error(`the main job was not ready after 60 s:\n${appStderr}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      prometheus = await startPrometheus({
-        binary,
-        targets: [`127.0.0.1:${port}`],
-        job: SCRAPE_JOB,
-        scrapeIntervalSeconds: 1,
-      });
-      const scrapedBy = Date.now() + 60_000;
-      for (;;) {
-        await exerciseApi();
-        await new Promise((r) => setTimeout(r, 1_000));
-        const scrapes = await prometheus.query(`count_over_time(up{job="${SCRAPE_JOB}"}[1m])`);
-        if (Number(scrapes[0]?.value[1] ?? 0) >= SCRAPES_BEFORE_QUERYING) break;
-        if (Date.now() > scrapedBy) throw new Error('Prometheus did not scrape the main job for 60 s');
-      }
-      const up = await prometheus.query(`up{job="${SCRAPE_JOB}"}`);
-      if (up[0]?.value[1] !== '1')
-        throw new Error(`the main job's /metrics is down for Prometheus:\n${appStderr}`);
-      jobVariables = {
-        application: APPLICATION_ID,
-        instance: `127.0.0.1:${port}`,
-        job: SCRAPE_JOB,
-        __rate_interval: RATE_INTERVAL,
-        __interval: '1s',
-        __range: '1m',
-      };
-      const resolvedBy = Date.now() + VARIABLES_RESOLVED_WITHIN_MS;
-      for (;;) {
-        const missing = await resolveVariables();
-        if (missing.length === 0) break;
-        if (Date.now() > resolvedBy)
-          throw new Error(
-            `dashboard variables offering no value after ${VARIABLES_RESOLVED_WITHIN_MS / 1000} s (their metrics have no series in the running job): ${missing.join(', ')}\n${appStderr}`,
+  beforeAll(
+    async () => {
+      try {
+        const binary = ensurePrometheus();
+        promtool = join(dirname(binary), 'promtool');
+        // the job's own Redis: its feature and session keys never meet other suites'
+        redis = await startPrivateRedis();
+        // triage notes for the demo's incidents, from a recorded answer: the triage panel has data, nothing leaves the machine
+        anthropicUrl = await anthropic.start();
+        const port = await freePort();
+        apiUrl = `http://127.0.0.1:${port}`;
+        app = spawn(process.execPath, MAIN_JOB, {
+          cwd: root,
+          env: {
+            ...process.env,
+            APPLICATION_ID,
+            API_KEYS: `${ADMIN_KEY}:*,${ACME_KEY}:acme`,
+            REDIS_URL: redis.url,
+            STATE_DIR: stateDir,
+            TRANSPORT: 'memory',
+            API_HOST: '127.0.0.1',
+            API_PORT: String(port),
+            LOG_LEVEL: 'warn',
+            SAMPLE_EVENTS_PER_SECOND: '300',
+            ANTHROPIC_API_KEY: 'sk-ant-dashboards-test',
+            ANTHROPIC_BASE_URL: anthropicUrl,
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        app.stderr?.on('data', (chunk) => {
+          appStderr = (appStderr + chunk).slice(-8_000);
+        });
+        const child = app;
+        appExited = new Promise((resolve) => child.once('exit', () => resolve()));
+        const readyBy = Date.now() + 60_000;
+        for (;;) {
+          if (app.exitCode !== null)
+            throw new Error(`the main job exited with ${app.exitCode}:\n${appStderr}`);
+          const ready = await fetch(`${apiUrl}/health/ready`).then(
+            (r) => r.ok,
+            () => false,
           );
-        await new Promise((r) => setTimeout(r, 2_000));
+          if (ready) break;
+          if (Date.now() > readyBy) throw new Error(`the main job was not ready after 60 s:\n${appStderr}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        prometheus = await startPrometheus({
+          binary,
+          targets: [`127.0.0.1:${port}`],
+          job: SCRAPE_JOB,
+          scrapeIntervalSeconds: 1,
+        });
+        const scrapedBy = Date.now() + 60_000;
+        for (;;) {
+          await exerciseApi();
+          await new Promise((r) => setTimeout(r, 1_000));
+          const scrapes = await prometheus.query(`count_over_time(up{job="${SCRAPE_JOB}"}[1m])`);
+          if (Number(scrapes[0]?.value[1] ?? 0) >= SCRAPES_BEFORE_QUERYING) break;
+          if (Date.now() > scrapedBy) throw new Error('Prometheus did not scrape the main job for 60 s');
+        }
+        const up = await prometheus.query(`up{job="${SCRAPE_JOB}"}`);
+        if (up[0]?.value[1] !== '1')
+          throw new Error(`the main job's /metrics is down for Prometheus:\n${appStderr}`);
+        jobVariables = {
+          application: APPLICATION_ID,
+          instance: `127.0.0.1:${port}`,
+          job: SCRAPE_JOB,
+          __rate_interval: RATE_INTERVAL,
+          __interval: '1s',
+          __range: '1m',
+        };
+        const resolvedBy = Date.now() + VARIABLES_RESOLVED_WITHIN_MS;
+        for (;;) {
+          const missing = await resolveVariables();
+          if (missing.length === 0) break;
+          if (Date.now() > resolvedBy)
+            throw new Error(
+              `dashboard variables offering no value after ${VARIABLES_RESOLVED_WITHIN_MS / 1000} s (their metrics have no series in the running job): ${missing.join(', ')}\n${appStderr}`,
+            );
+          await new Promise((r) => setTimeout(r, 2_000));
+        }
+        const endedBy = Date.now() + INCIDENT_ENDED_WITHIN_MS;
+        for (;;) {
+          const missing: string[] = [];
+          // a rate, as the panels read them: it has a series once two scrapes saw the metric
+          for (const metric of INCIDENT_METRICS)
+            if (
+              (await prometheus.query(`rate(${metric}{job="${SCRAPE_JOB}"}[${RATE_INTERVAL}])`)).length === 0
+            )
+              missing.push(metric);
+          if (missing.length === 0) break;
+          if (Date.now() > endedBy)
+            throw new Error(
+              `no series after ${INCIDENT_ENDED_WITHIN_MS / 1000} s for ${missing.join(', ')} (the demo's attack did not open, triage and end an incident)\n${appStderr}`,
+            );
+          await new Promise((r) => setTimeout(r, 2_000));
+        }
+      } catch (error) {
+        await prometheus?.stop();
+        await stopApp();
+        await redis?.stop();
+        await anthropic.stop();
+        rmSync(stateDir, { recursive: true, force: true });
+        throw error;
       }
-    } catch (error) {
-      await prometheus?.stop();
-      await stopApp();
-      await redis?.stop();
-      rmSync(stateDir, { recursive: true, force: true });
-      throw error;
-    }
-  }, 150_000 + VARIABLES_RESOLVED_WITHIN_MS);
+    },
+    150_000 + VARIABLES_RESOLVED_WITHIN_MS + INCIDENT_ENDED_WITHIN_MS,
+  );
 
   afterAll(async () => {
     await prometheus?.stop();
     await stopApp();
     await redis?.stop();
+    await anthropic.stop();
     rmSync(stateDir, { recursive: true, force: true });
   }, 30_000);
 

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -17,11 +15,7 @@ import {
   triageFromEnv,
 } from '../../../../processors/incidents/triage/index.js';
 import type { SecurityIncident } from '../../../../schemas/index.js';
-
-const recorded = JSON.parse(
-  readFileSync(new URL('../../../fixtures/anthropic/messages-triage-note.json', import.meta.url), 'utf8'),
-) as { content: Array<{ type: string; text: string }> };
-const recordedText = recorded.content[0]!.text;
+import { FakeAnthropic, failWith, recorded, recordedText } from '../../../support/fake-anthropic.js';
 
 const API_KEY = 'sk-ant-test-key';
 
@@ -78,77 +72,6 @@ const otherTenants = incident({
   summary: 'bob-7 of globex read 913 pages a minute',
   remediation: null,
 });
-
-interface Received {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly body: string;
-}
-
-type Reply = (req: IncomingMessage, res: ServerResponse) => void;
-
-const replay: Reply = (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_recorded' });
-  res.end(JSON.stringify(recorded));
-};
-
-const failWith =
-  (status: number, type: string): Reply =>
-  (_req, res) => {
-    // retry-after-ms keeps the SDK's one retry fast
-    res.writeHead(status, { 'content-type': 'application/json', 'retry-after-ms': '5' });
-    res.end(JSON.stringify({ type: 'error', error: { type, message: `recorded ${status}` } }));
-  };
-
-/** A local stand-in for the Messages API: records each request, answers with `reply`. */
-class FakeAnthropic {
-  readonly received: Received[] = [];
-  reply: Reply = replay;
-  /** Requests held by `hold()`, answered by `release()`. */
-  private readonly held: ServerResponse[] = [];
-  private arrivals: Array<() => void> = [];
-  private readonly server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      this.received.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      for (const arrived of this.arrivals.splice(0)) arrived();
-      this.reply(req, res);
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  /** Holds every request until `release()` (or until the client gives up). */
-  hold(): void {
-    this.reply = (_req, res) => {
-      this.held.push(res);
-    };
-  }
-
-  release(): void {
-    for (const res of this.held.splice(0)) if (!res.destroyed) replay({} as IncomingMessage, res);
-  }
-
-  /** Resolves once `n` requests have arrived. */
-  async requests(n: number): Promise<void> {
-    while (this.received.length < n) await new Promise<void>((resolve) => this.arrivals.push(resolve));
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 /** An in-memory TriageNoteStore (the real one is in sinks/redis). */
 class MemoryNoteStore implements TriageNoteStore {
