@@ -7,16 +7,12 @@ import type { SecurityMetrics } from '../processors/incidents/security-metrics.j
 import type { SessionHistorySink } from '../processors/sessions/session-history-sink.js';
 import { DEFAULT_VALIDATION_LIMITS } from '../processors/telemetry/validate.js';
 import {
-  anomalyScoreSerde,
   canaryCommandSerde,
   canaryDecisionSerde,
   featureUpdateSerde,
-  incidentCommandSerde,
   kpiWindowSerde,
-  remediationCommandSerde,
-  remediationResultSerde,
   type SecurityIncident,
-  securityIncidentSerde,
+  securitySerdes,
   telemetryEventSerde,
   userSessionSerde,
 } from '../schemas/index.js';
@@ -113,13 +109,7 @@ export function defaultTopology(
         config.CANARY_WINDOW_GRACE_MS ?? options.canaryDefaults?.graceMs ?? DEFAULT_CANARY_WINDOWS.graceMs,
     },
     security: {
-      serdes: {
-        score: anomalyScoreSerde(serdeOptions),
-        incident: securityIncidentSerde(serdeOptions),
-        command: remediationCommandSerde(serdeOptions),
-        result: remediationResultSerde(serdeOptions),
-        close: incidentCommandSerde(serdeOptions),
-      },
+      serdes: securitySerdes(serdeOptions),
       incidents: options.security?.incidents ?? unconnected.incidents,
       ...(options.security?.metrics === undefined ? {} : { metrics: options.security.metrics }),
       ...(options.security?.onIncident === undefined ? {} : { onIncident: options.security.onIncident }),

@@ -18,14 +18,10 @@ import {
 } from '../processors/incidents/security-operations.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from '../processors/telemetry/clean-telemetry.js';
 import {
-  anomalyScoreSerde,
-  incidentCommandSerde,
   type RemediationCommand,
   type RemediationResult,
-  remediationCommandSerde,
-  remediationResultSerde,
   type SecurityIncident,
-  securityIncidentSerde,
+  securitySerdes,
   type TelemetryEvent,
   telemetryEventSerde,
 } from '../schemas/index.js';
@@ -76,13 +72,7 @@ export async function simulateSecurity(
   const events = cleanTelemetry(builder, { telemetrySerde: telemetryEventSerde() });
   const dryRun = options.dryRun ?? false;
   securityOperations(builder, events, {
-    serdes: {
-      score: anomalyScoreSerde(),
-      incident: securityIncidentSerde(),
-      command: remediationCommandSerde(),
-      result: remediationResultSerde(),
-      close: incidentCommandSerde(),
-    },
+    serdes: securitySerdes(),
     incidents: new MemorySecurityIncidents(),
     partitions: 1,
     tracker: { ...options.tracker, dryRun },

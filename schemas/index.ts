@@ -106,3 +106,14 @@ export function remediationResultSerde(options: TopicSerdeOptions = {}): Serde<R
 export function incidentCommandSerde(options: TopicSerdeOptions = {}): Serde<IncidentCommand> {
   return catalogOrRegistry('IncidentCommand', options);
 }
+
+/** The serdes of the security topics, as `securityOperations` takes them (processors/incidents). */
+export function securitySerdes(options: TopicSerdeOptions = {}) {
+  return {
+    score: anomalyScoreSerde(options),
+    incident: securityIncidentSerde(options),
+    command: remediationCommandSerde(options),
+    result: remediationResultSerde(options),
+    close: incidentCommandSerde(options),
+  };
+}

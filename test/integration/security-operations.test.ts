@@ -35,7 +35,6 @@ import {
 } from '../../processors/incidents/security-operations.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from '../../processors/telemetry/clean-telemetry.js';
 import {
-  anomalyScoreSerde,
   entityKeyOf,
   type IncidentCommand,
   incidentCommandSerde,
@@ -45,6 +44,7 @@ import {
   remediationResultSerde,
   type SecurityIncident,
   securityIncidentSerde,
+  securitySerdes,
   type TelemetryEvent,
   telemetryEventSerde,
 } from '../../schemas/index.js';
@@ -132,13 +132,7 @@ describe('security operations on Kafka', () => {
     const builder = new TopologyBuilder();
     const events = cleanTelemetry(builder, { telemetrySerde: telemetryEventSerde() });
     securityOperations(builder, events, {
-      serdes: {
-        score: anomalyScoreSerde(),
-        incident: securityIncidentSerde(),
-        command: remediationCommandSerde(),
-        result: remediationResultSerde(),
-        close: incidentCommandSerde(),
-      },
+      serdes: securitySerdes(),
       incidents: sink,
       partitions: PARTITIONS,
       graceMs: GRACE_MS,

@@ -26,7 +26,6 @@ import {
 import { cleanTelemetry } from '../../../../processors/telemetry/clean-telemetry.js';
 import {
   type AnomalyScore,
-  anomalyScoreSerde,
   type EntityRef,
   entityKeyOf,
   type IncidentCommand,
@@ -35,10 +34,9 @@ import {
   incidentIdOf,
   type RemediationCommand,
   type RemediationResult,
-  remediationCommandSerde,
   remediationResultSerde,
   type SecurityIncident,
-  securityIncidentSerde,
+  securitySerdes,
   telemetryEventSerde,
 } from '../../../../schemas/index.js';
 import { MemorySecurityIncidents } from '../../../../sinks/memory/memory-sinks.js';
@@ -672,13 +670,7 @@ describe('incident tracker in securityOperations: malformed incident ids', () =>
     const builder = new TopologyBuilder();
     const events = cleanTelemetry(builder, { telemetrySerde: telemetryEventSerde() });
     securityOperations(builder, events, {
-      serdes: {
-        score: anomalyScoreSerde(),
-        incident: securityIncidentSerde(),
-        command: remediationCommandSerde(),
-        result: remediationResultSerde(),
-        close: incidentCommandSerde(),
-      },
+      serdes: securitySerdes(),
       incidents: new MemorySecurityIncidents(),
       partitions: 1,
     });
