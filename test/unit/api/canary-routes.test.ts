@@ -16,6 +16,7 @@ import { MemoryCanaryDecisions } from '../../../sinks/memory/memory-sinks.js';
 import { MemoryTransport, partitionForKey, VeroaiError } from '../../../topology/index.js';
 import { CANARY_T0, canaryDecision } from '../../support/canary-decision.js';
 import { idleApp } from '../../support/idle-app.js';
+import { readTopic } from '../../support/read-topic.js';
 
 const logger = pino({ level: 'silent' });
 const apiKeys = parseApiKeys('acme-key:acme, globex-key:globex, admin-key:*');
@@ -421,19 +422,7 @@ describe('TransportCanaryCommandPublisher', () => {
     for (const c of sent) await commandsOut.publish(c);
     await commandsOut.close();
 
-    const read: Array<{ partition: number; key: string; value: CanaryCommand; timestamp: number }> = [];
-    for await (const batch of transport.readPartitions(
-      'canary_commands',
-      new Map([0, 1, 2, 3].map((p) => [p, 0])),
-    )) {
-      for (const r of batch)
-        read.push({
-          partition: r.partition,
-          key: r.key!.toString(),
-          value: await serde.deserialize(r.value, 'canary_commands'),
-          timestamp: r.timestamp,
-        });
-    }
+    const read = await readTopic(transport, 'canary_commands', 4, serde);
     expect(read).toHaveLength(sent.length);
     for (const c of sent) {
       const key = rolloutKeyOf(c.tenantId, c.service);

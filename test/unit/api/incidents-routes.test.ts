@@ -16,6 +16,7 @@ import { type IncidentCommand, incidentCommandSerde } from '../../../schemas/ind
 import { MemorySecurityIncidents } from '../../../sinks/memory/memory-sinks.js';
 import { MemoryTransport, partitionForKey, VeroaiError } from '../../../topology/index.js';
 import { idleApp } from '../../support/idle-app.js';
+import { readTopic } from '../../support/read-topic.js';
 import {
   INCIDENT_T0,
   ipEntity,
@@ -466,19 +467,7 @@ describe('TransportIncidentCommandPublisher', () => {
     for (const c of sent) await commandsOut.publish(c);
     await commandsOut.close();
 
-    const read: Array<{ partition: number; key: string; value: IncidentCommand; timestamp: number }> = [];
-    for await (const batch of transport.readPartitions(
-      'incident_commands',
-      new Map([0, 1, 2, 3].map((p) => [p, 0])),
-    )) {
-      for (const r of batch)
-        read.push({
-          partition: r.partition,
-          key: r.key!.toString(),
-          value: await serde.deserialize(r.value, 'incident_commands'),
-          timestamp: r.timestamp,
-        });
-    }
+    const read = await readTopic(transport, 'incident_commands', 4, serde);
     expect(read).toHaveLength(sent.length);
     for (const c of sent)
       expect(read.find((r) => r.key === c.incidentId)).toEqual({

@@ -1,0 +1,28 @@
+import type { MemoryTransport, Serde } from '../../topology/index.js';
+
+export interface ReadRecord<V> {
+  readonly partition: number;
+  readonly key: string;
+  readonly value: V;
+  readonly timestamp: number;
+}
+
+/** Every record of `topic` (partitions 0 to `partitions` - 1) on a memory transport, values decoded. */
+export async function readTopic<V>(
+  transport: MemoryTransport,
+  topic: string,
+  partitions: number,
+  serde: Serde<V>,
+): Promise<Array<ReadRecord<V>>> {
+  const read: Array<ReadRecord<V>> = [];
+  const from = new Map(Array.from({ length: partitions }, (_, p) => [p, 0] as [number, number]));
+  for await (const batch of transport.readPartitions(topic, from))
+    for (const r of batch)
+      read.push({
+        partition: r.partition,
+        key: r.key!.toString(),
+        value: (await serde.deserialize(r.value, topic)) as V,
+        timestamp: r.timestamp,
+      });
+  return read;
+}
