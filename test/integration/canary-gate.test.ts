@@ -12,7 +12,6 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +36,7 @@ import {
 import { RedisCanaryDecisions, type RedisClient } from '../../sinks/index.js';
 import { StreamsApplication, TopologyBuilder } from '../../topology/index.js';
 import { KafkaTransport } from '../../topology/transports/kafka/index.js';
-import { endOffsets, eventually, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
+import { eventually, produce, readTopic, startGroupAtEnd, untilCaughtUp } from '../support/kafka-io.js';
 import { connectTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from '../support/redis.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -86,24 +85,6 @@ afterAll(async () => {
   await redis.quit();
 });
 
-/** Starts the application's group at the topics' current ends: it reads only what this test writes. */
-async function startGroupAtEnd(groupId: string, topics: readonly string[]): Promise<void> {
-  const admin = new Kafka({ clientId: 'canary-it', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    for (const topic of topics) {
-      const ends = await endOffsets(brokers, topic);
-      await admin.setOffsets({
-        groupId,
-        topic,
-        partitions: ends.map((end, partition) => ({ partition, offset: String(end) })),
-      });
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 function simulate(): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -145,7 +126,7 @@ function simulate(): Promise<string> {
 describe('canary gate on Kafka', () => {
   it('latency-regression written by `veroai simulate`: the windows the in-process run closes, then rollback', async () => {
     const applicationId = uniqueName('canary-it');
-    await startGroupAtEnd(applicationId, [RAW_EVENTS_TOPIC, CANARY_COMMANDS_TOPIC]);
+    await startGroupAtEnd(brokers, applicationId, [RAW_EVENTS_TOPIC, CANARY_COMMANDS_TOPIC]);
     const printed = JSON.parse((await simulate()).trim().split('\n').pop()!) as {
       rollout_id: string;
       events: number;

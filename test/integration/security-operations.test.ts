@@ -1,25 +1,3 @@
-/**
- * Security operations on the real broker: clean telemetry → behaviour
- * windows → anomaly scores → incident tracker (securityOperations, incidents
- * to a MemorySecurityIncidents sink; at_least_once, so that a group's progress
- * through its internal topics is its committed offsets) over a labelled
- * credential-stuffing scenario (≥ 50k events) written to raw_events. The
- * incident and its remediation command are read from Kafka; then an enforcer's
- * 'applied' result is written to remediation_results and the incident's next
- * state carries it, through to its auto-resolution; a person's close of the
- * resolved incident (incident_commands) changes nothing.
- *
- * Event time is written the way a live feed delivers it: the tasks reading a
- * repartition topic run minutes of event time apart when seconds of it are
- * written at once, and a behaviour window closes 15 s (its grace) after its
- * end. So the 2-hour warmup is written at once (a baseline window closed early
- * costs the baselines a few events), and from a minute before the attack on
- * the events are written 15 s of event time at a time, each once the
- * application has caught up (lag 0 on every topic it reads): no event of the
- * attack is late, and stream time is where the tracker's timeouts expect it
- * when the enforcer's result is written.
- */
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +29,7 @@ import {
 import { MemorySecurityIncidents } from '../../sinks/memory/memory-sinks.js';
 import { internalTopics, StreamsApplication, TopologyBuilder } from '../../topology/index.js';
 import { KafkaTransport } from '../../topology/transports/kafka/index.js';
-import { endOffsets, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
+import { produce, readTopic, startGroupAtEnd, untilCaughtUp } from '../support/kafka-io.js';
 
 const PARTITIONS = 3;
 const SECOND = 1_000;
@@ -94,24 +72,6 @@ afterAll(async () => {
   for (const close of closers.reverse()) await close().catch(() => undefined);
 });
 
-/** Starts the application's group at the topics' current ends: it reads only what this test writes. */
-async function startGroupAtEnd(groupId: string, topics: readonly string[]): Promise<void> {
-  const admin = new Kafka({ clientId: 'soc-it', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    for (const topic of topics) {
-      const ends = await endOffsets(brokers, topic);
-      await admin.setOffsets({
-        groupId,
-        topic,
-        partitions: ends.map((end, partition) => ({ partition, offset: String(end) })),
-      });
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 describe('security operations on Kafka', () => {
   it('credential stuffing: one incident for the attacker IP, a block command, applied by the enforcer, then resolved', async () => {
     const traffic = securityTraffic('credential-stuffing', {
@@ -127,7 +87,7 @@ describe('security operations on Kafka', () => {
 
     const applicationId = uniqueName('soc-it');
     const inputs = [RAW_EVENTS_TOPIC, REMEDIATION_RESULTS_TOPIC, INCIDENT_COMMANDS_TOPIC];
-    await startGroupAtEnd(applicationId, inputs);
+    await startGroupAtEnd(brokers, applicationId, inputs);
     const sink = new MemorySecurityIncidents();
     const builder = new TopologyBuilder();
     const events = cleanTelemetry(builder, { telemetrySerde: telemetryEventSerde() });

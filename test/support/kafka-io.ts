@@ -209,3 +209,29 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Starts a consumer group at the topics' current ends: an application in it reads only what a test writes next. */
+export async function startGroupAtEnd(
+  brokers: readonly string[],
+  groupId: string,
+  topics: readonly string[],
+): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'test-group-start',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    for (const topic of topics) {
+      const ends = await endOffsets(brokers, topic);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: ends.map((end, partition) => ({ partition, offset: String(end) })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

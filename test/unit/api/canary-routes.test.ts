@@ -8,32 +8,22 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../../api/auth.js';
-import type { CanaryCommandPublisher } from '../../../api/routes/canary.js';
 import { buildApiServer } from '../../../api/server.js';
 import { TransportCanaryCommandPublisher } from '../../../cli/canary-command-publisher.js';
 import { type CanaryCommand, canaryCommandSerde, rolloutKeyOf } from '../../../schemas/index.js';
 import { MemoryCanaryDecisions } from '../../../sinks/memory/memory-sinks.js';
-import { MemoryTransport, partitionForKey, VeroaiError } from '../../../topology/index.js';
+import { MemoryTransport, partitionForKey } from '../../../topology/index.js';
 import { CANARY_T0, canaryDecision } from '../../support/canary-decision.js';
 import { idleApp } from '../../support/idle-app.js';
-import { readTopic } from '../../support/read-topic.js';
+import { readMemoryTopic } from '../../support/memory-topic.js';
+import { RecordingPublisher } from '../../support/recording-publisher.js';
 
 const logger = pino({ level: 'silent' });
 const apiKeys = parseApiKeys('acme-key:acme, globex-key:globex, admin-key:*');
 const T0 = CANARY_T0;
 
-/** Commands the routes publish, in order; fails the next publications while `down`. */
-class RecordingPublisher implements CanaryCommandPublisher {
-  readonly published: CanaryCommand[] = [];
-  down = false;
-  async publish(command: CanaryCommand): Promise<void> {
-    if (this.down) throw new VeroaiError('VEROAI_ERR_KAFKA_UNREACHABLE', 'brokers down');
-    this.published.push(command);
-  }
-}
-
 const decisions = new MemoryCanaryDecisions();
-const publisher = new RecordingPublisher();
+const publisher = new RecordingPublisher<CanaryCommand>();
 let server: FastifyInstance;
 
 beforeAll(async () => {
@@ -422,7 +412,7 @@ describe('TransportCanaryCommandPublisher', () => {
     for (const c of sent) await commandsOut.publish(c);
     await commandsOut.close();
 
-    const read = await readTopic(transport, 'canary_commands', 4, serde);
+    const read = await readMemoryTopic(transport, 'canary_commands', 4, serde);
     expect(read).toHaveLength(sent.length);
     for (const c of sent) {
       const key = rolloutKeyOf(c.tenantId, c.service);

@@ -9,14 +9,15 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../../api/auth.js';
-import { type IncidentCommandPublisher, parseSince } from '../../../api/routes/incidents.js';
+import { parseSince } from '../../../api/routes/incidents.js';
 import { buildApiServer } from '../../../api/server.js';
 import { TransportIncidentCommandPublisher } from '../../../cli/incident-command-publisher.js';
 import { type IncidentCommand, incidentCommandSerde } from '../../../schemas/index.js';
 import { MemorySecurityIncidents } from '../../../sinks/memory/memory-sinks.js';
-import { MemoryTransport, partitionForKey, VeroaiError } from '../../../topology/index.js';
+import { MemoryTransport, partitionForKey } from '../../../topology/index.js';
 import { idleApp } from '../../support/idle-app.js';
-import { readTopic } from '../../support/read-topic.js';
+import { readMemoryTopic } from '../../support/memory-topic.js';
+import { RecordingPublisher } from '../../support/recording-publisher.js';
 import {
   INCIDENT_T0,
   ipEntity,
@@ -30,18 +31,8 @@ const apiKeys = parseApiKeys('acme-key:acme, globex-key:globex, admin-key:*');
 const T0 = INCIDENT_T0;
 const MINUTE = 60_000;
 
-/** Commands the routes publish, in order; fails the next publications while `down`. */
-class RecordingPublisher implements IncidentCommandPublisher {
-  readonly published: IncidentCommand[] = [];
-  down = false;
-  async publish(command: IncidentCommand): Promise<void> {
-    if (this.down) throw new VeroaiError('VEROAI_ERR_KAFKA_UNREACHABLE', 'brokers down');
-    this.published.push(command);
-  }
-}
-
 const incidents = new MemorySecurityIncidents();
-const publisher = new RecordingPublisher();
+const publisher = new RecordingPublisher<IncidentCommand>();
 let server: FastifyInstance;
 
 const acmeOpen = securityIncident(userEntity('acme', 'alice'), { detectedAfterMs: 1 * MINUTE });
@@ -467,7 +458,7 @@ describe('TransportIncidentCommandPublisher', () => {
     for (const c of sent) await commandsOut.publish(c);
     await commandsOut.close();
 
-    const read = await readTopic(transport, 'incident_commands', 4, serde);
+    const read = await readMemoryTopic(transport, 'incident_commands', 4, serde);
     expect(read).toHaveLength(sent.length);
     for (const c of sent)
       expect(read.find((r) => r.key === c.incidentId)).toEqual({

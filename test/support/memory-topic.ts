@@ -1,6 +1,6 @@
 import type { MemoryTransport, Serde } from '../../topology/index.js';
 
-export interface ReadRecord<V> {
+export interface MemoryTopicRecord<V> {
   readonly partition: number;
   readonly key: string;
   readonly value: V;
@@ -8,13 +8,13 @@ export interface ReadRecord<V> {
 }
 
 /** Every record of `topic` (partitions 0 to `partitions` - 1) on a memory transport, values decoded. */
-export async function readTopic<V>(
+export async function readMemoryTopic<V>(
   transport: MemoryTransport,
   topic: string,
   partitions: number,
   serde: Serde<V>,
-): Promise<Array<ReadRecord<V>>> {
-  const read: Array<ReadRecord<V>> = [];
+): Promise<Array<MemoryTopicRecord<V>>> {
+  const read: Array<MemoryTopicRecord<V>> = [];
   const from = new Map(Array.from({ length: partitions }, (_, p) => [p, 0] as [number, number]));
   for await (const batch of transport.readPartitions(topic, from))
     for (const r of batch)
