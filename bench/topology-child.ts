@@ -73,7 +73,7 @@ async function runSessions(job: Extract<TopologyJob, { kind: 'session' }>, rss: 
     .groupByKey()
     .windowedBy(SessionWindows.ofInactivityGapAndGrace(job.gapMs, job.graceMs))
     .count({ name: 'sessions' })
-    // final counts only: the suppress buffer holds every open session too (its index in the heap)
+    // final counts only: the suppress buffer holds every open session too (on RocksDB, with its index by end)
     .suppress(Suppressed.untilWindowCloses(), { name: 'session-finals' });
   const registry = new Registry();
   const transport = new KafkaTransport({ brokers: job.brokers, clientId: 'veroai-bench' });
