@@ -3,8 +3,8 @@ import { type Serde, type TopicSpec, type Topology, TopologyBuilder } from '../t
 import { type CanaryGateOptions, canaryGate } from './canary/canary-gate.js';
 import type { FeatureSink } from './features/feature-sink.js';
 import { FEATURE_UPDATES_TOPIC, featureUpdates } from './features/feature-updates.js';
-import type { SessionHistorySink } from './sessions/session-history-sink.js';
 import { type SecurityOperationsOptions, securityOperations } from './incidents/security-operations.js';
+import type { SessionHistorySink } from './sessions/session-history-sink.js';
 import { USER_SESSIONS_TOPIC, userSessions } from './sessions/user-sessions.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from './telemetry/clean-telemetry.js';
 import type { ValidationLimits } from './telemetry/validate.js';
