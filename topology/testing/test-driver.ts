@@ -16,6 +16,8 @@ export interface TestDriverOptions {
   defaultPartitions?: number;
   /** Initial wall-clock time (epoch ms). Default 0. */
   startTime?: number;
+  /** How long a pipeInput waits for the topology to settle before it calls it a hang. Default 60 s. */
+  settleTimeoutMs?: number;
 }
 
 export interface TestOutputRecord<K, V> {
@@ -27,7 +29,10 @@ export interface TestOutputRecord<K, V> {
   readonly headers: Headers;
 }
 
-const MAX_SETTLE_ROUNDS = 100_000;
+/** How long `pipeInput` waits for the topology to settle before calling it a hang. */
+const DEFAULT_SETTLE_TIMEOUT_MS = 60_000;
+/** Event-loop turns a settle spins through before it naps between checks. */
+const SPIN_ROUNDS = 10_000;
 
 /**
  * Runs a topology on the memory transport with no broker, like Kafka Streams'
@@ -50,6 +55,7 @@ export class TestDriver {
     readonly transport: MemoryTransport,
     readonly app: StreamsApplication,
     startTime: number,
+    private readonly settleTimeoutMs: number,
   ) {
     this.wallClock = startTime;
   }
@@ -78,7 +84,13 @@ export class TestDriver {
       logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
       metricsRegistry: new Registry(),
     });
-    driver = new TestDriver(topology, transport, app, options.startTime ?? 0);
+    driver = new TestDriver(
+      topology,
+      transport,
+      app,
+      options.startTime ?? 0,
+      options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS,
+    );
     await app.start();
     return driver;
   }
@@ -208,20 +220,29 @@ export class TestDriver {
     await this.transport.close();
   }
 
+  /**
+   * Waits until the transport is idle and no batch runs, twice in a row. The
+   * bound is wall time, not event-loop turns: a store call on a loaded
+   * machine (RocksDB works on libuv's thread pool) may take longer than any
+   * count of turns, and is still no hang.
+   */
   private async settle(): Promise<void> {
     let quiet = 0;
-    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
-      await new Promise((resolve) => setImmediate(resolve));
+    const deadline = Date.now() + this.settleTimeoutMs;
+    for (let round = 0; ; round++) {
+      // turns first, then 1 ms naps: a long wait does not spin a core
+      await new Promise((resolve) => (round < SPIN_ROUNDS ? setImmediate(resolve) : setTimeout(resolve, 1)));
       if (this.transport.isIdle() && !this.app.busy()) {
         quiet += 1;
         if (quiet >= 2) return;
       } else {
         quiet = 0;
       }
+      if (Date.now() > deadline)
+        throw new Error(
+          `TestDriver: the topology did not settle within ${this.settleTimeoutMs / 1000} s; is a processor waiting on something that never completes?`,
+        );
     }
-    throw new Error(
-      'TestDriver: the topology did not settle; is a processor waiting on something that never completes?',
-    );
   }
 
   private sourceFor(topic: string): SourceNode {
