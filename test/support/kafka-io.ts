@@ -127,14 +127,27 @@ export async function readTopic(
   }
 }
 
-/** The end offset (last stable offset: kafkajs lists offsets read_committed) of each partition of a topic. */
+/**
+ * The end offset (last stable offset: kafkajs lists offsets read_committed)
+ * of each partition of a topic. A topic created a moment ago may not have its
+ * leaders yet ("not the leader for that topic-partition", retriable): asked
+ * again until it has, for up to 30 s.
+ */
 export async function endOffsets(brokers: readonly string[], topic: string): Promise<number[]> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    const out: number[] = [];
-    for (const p of await admin.fetchTopicOffsets(topic)) out[p.partition] = Number(p.high);
-    return out;
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const out: number[] = [];
+        for (const p of await admin.fetchTopicOffsets(topic)) out[p.partition] = Number(p.high);
+        return out;
+      } catch (error) {
+        if ((error as { retriable?: boolean }).retriable !== true || Date.now() > until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   } finally {
     await admin.disconnect();
   }
