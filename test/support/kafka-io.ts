@@ -128,26 +128,31 @@ export async function readTopic(
 }
 
 /**
- * The end offset (last stable offset: kafkajs lists offsets read_committed)
- * of each partition of a topic. A topic created a moment ago may not have its
- * leaders yet ("not the leader for that topic-partition", retriable): asked
- * again until it has, for up to 30 s.
+ * Asks again while the broker answers a retriable error, for up to 30 s: a
+ * topic created a moment ago may not have its leaders yet ("not the leader
+ * for that topic-partition").
  */
+async function whileRetriable<T>(ask: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if ((error as { retriable?: boolean }).retriable !== true || Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** The end offset (last stable offset: kafkajs lists offsets read_committed) of each partition of a topic. */
 export async function endOffsets(brokers: readonly string[], topic: string): Promise<number[]> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    const until = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const out: number[] = [];
-        for (const p of await admin.fetchTopicOffsets(topic)) out[p.partition] = Number(p.high);
-        return out;
-      } catch (error) {
-        if ((error as { retriable?: boolean }).retriable !== true || Date.now() > until) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    const out: number[] = [];
+    for (const p of await whileRetriable(() => admin.fetchTopicOffsets(topic)))
+      out[p.partition] = Number(p.high);
+    return out;
   } finally {
     await admin.disconnect();
   }
@@ -165,10 +170,9 @@ export async function groupProgress(
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    const [ends, [committed]] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchOffsets({ groupId, topics: [topic] }),
-    ]);
+    const [ends, [committed]] = await whileRetriable(() =>
+      Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]),
+    );
     const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     return ends
       .map((e) => ({
