@@ -34,6 +34,13 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner.get(key);
   }
 
+  /** The inner store's values of `keys`, in one read when it reads many at once. */
+  getMany(keys: readonly K[]): Promise<Array<V | undefined>> {
+    const inner = this.inner as Partial<{ getMany(keys: readonly K[]): Promise<Array<V | undefined>> }>;
+    if (inner.getMany !== undefined) return inner.getMany(keys);
+    return Promise.all(keys.map((key) => this.inner.get(key)));
+  }
+
   put(key: K, value: V): void {
     this.inner.put(key, value);
     this.changelog.write(this.keySerde.serialize(key, this.topic), value);

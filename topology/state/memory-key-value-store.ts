@@ -25,6 +25,10 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
   }
 
+  async getMany(keys: readonly K[]): Promise<Array<V | undefined>> {
+    return keys.map((key) => this.entries.get(this.keyBytes(key).toString('latin1'))?.[1]);
+  }
+
   put(key: K, value: V): void {
     const id = this.keyBytes(key).toString('latin1');
     this.entries.set(id, [key, value]);

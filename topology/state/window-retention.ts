@@ -14,6 +14,8 @@ export interface WindowedKeyValueStore<K, V> extends KeyValueStore<Windowed<K>, 
   windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>>;
   /** A read ahead in end order (see WindowsAhead). */
   windowsFrom(from: number, limit: number, needed: number): Promise<WindowsAhead<Windowed<K>>>;
+  /** The values of `keys` (undefined where absent), in one read of the store. */
+  getMany(keys: ReadonlyArray<Windowed<K>>): Promise<Array<V | undefined>>;
 }
 
 /**

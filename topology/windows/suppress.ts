@@ -7,9 +7,11 @@ import type { Windowed } from './windows.js';
 
 type Update<K, V> = StreamRecord<Windowed<K>, V | null>;
 
-interface Pending<K> {
+interface Pending<K, V> {
   readonly id: string;
   readonly key: Windowed<K>;
+  /** The window's buffered value (undefined: none), kept up to date by its puts. */
+  value: V | undefined;
 }
 
 /**
@@ -36,7 +38,10 @@ interface Pending<K> {
  * id), and the end below which every buffered window is among them
  * (`horizon`). A record that closes nothing costs a look at the heap's
  * top; a read of the store comes once the upcoming windows are all emitted
- * and stream time has passed the horizon, and brings the next ones. On
+ * and stream time has passed the horizon, and brings the next ones with
+ * their values (one multi-get, kept up to date by later puts: a window
+ * closing is emitted without a read of its own, which cost a round trip
+ * to RocksDB's thread pool per final result). On
  * RocksDB the windows and their index live on disk. Under `maxRecords` it
  * keeps the count of buffered windows, counted on the first record, and
  * reads a window before writing it (new or not). A restarted task reads the
@@ -57,8 +62,8 @@ export function suppressUntilWindowCloses<K, V>(
   return (context: ProcessorContext): RecordProcessor<Windowed<K>, V | null> => {
     const buffer = context.getStateStore<WindowedKeyValueStore<K, V>>(storeName);
     /** The buffered windows ending before `horizon`, all of them: by id, and by end then id (a heap with stale entries). */
-    const upcoming = new Map<string, Pending<K>>();
-    const byEnd = new MinHeap<Pending<K>>(
+    const upcoming = new Map<string, Pending<K, V>>();
+    const byEnd = new MinHeap<Pending<K, V>>(
       (a, b) => a.key.window.end - b.key.window.end || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
     /** Every buffered window ending before this is in `upcoming`; nothing is known before the first read. */
@@ -75,15 +80,19 @@ export function suppressUntilWindowCloses<K, V>(
       return buffered;
     };
 
-    const add = (key: Windowed<K>, id = keyId(key)) => {
-      if (upcoming.has(id)) return;
-      const pending = { id, key };
+    const add = (key: Windowed<K>, value: V | undefined, id = keyId(key)) => {
+      const known = upcoming.get(id);
+      if (known !== undefined) {
+        known.value = value;
+        return;
+      }
+      const pending = { id, key, value };
       upcoming.set(id, pending);
       byEnd.push(pending);
     };
 
     /** The upcoming window that closes first (dropping heap entries retracted since). */
-    const first = (): Pending<K> | undefined => {
+    const first = (): Pending<K, V> | undefined => {
       for (let top = byEnd.peek(); top !== undefined; top = byEnd.peek()) {
         if (upcoming.get(top.id) === top) return top;
         byEnd.pop();
@@ -99,7 +108,9 @@ export function suppressUntilWindowCloses<K, V>(
         if (next === undefined) {
           if (horizon >= cutoff) return;
           const { windows, until } = await buffer.windowsFrom(horizon, READ_AHEAD, cutoff);
-          for (const key of windows) add(key);
+          // their values in one read, not one read per window as it closes
+          const values = await buffer.getMany(windows);
+          for (let i = 0; i < windows.length; i++) add(windows[i]!, values[i]);
           // read to the end: later windows are written past the horizon, to the store alone
           horizon =
             until !== Number.POSITIVE_INFINITY
@@ -113,7 +124,7 @@ export function suppressUntilWindowCloses<K, V>(
         if (next.key.window.end >= cutoff) return;
         byEnd.pop();
         upcoming.delete(next.id);
-        const value = await buffer.get(next.key);
+        const { value } = next;
         buffer.delete(next.key);
         if (value === undefined) continue;
         if (buffered !== undefined) buffered -= 1;
@@ -145,7 +156,7 @@ export function suppressUntilWindowCloses<K, V>(
             buffered! += 1;
           }
           buffer.put(record.key, record.value);
-          if (ahead) add(record.key);
+          if (ahead) add(record.key, record.value);
         }
         await emitClosed(record as Update<K, V>);
       },

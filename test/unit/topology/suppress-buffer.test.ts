@@ -190,6 +190,45 @@ describe.each<StoreType>(['memory', 'rocksdb'])(
       expect(await names(21, 100, 0)).toEqual(['dfg', Number.POSITIVE_INFINITY]);
       await task.store.close();
     });
+
+    it('getMany reads the values of many windows at once: buffered writes, flushed ones, deleted and absent', async () => {
+      const task = createTaskStore(
+        {
+          name: 'many',
+          type: 'key-value',
+          keySerde: keys as never,
+          valueSerde: numberSerde as never,
+          changelog: true,
+          storeType: store,
+          indexedByWindowEnd: true,
+        },
+        {
+          changelogTopic: 'app-many-changelog',
+          partition: 0,
+          emit: () => undefined,
+          now: () => 0,
+          taskDirectory: freshDirectory(),
+          defaultStoreType: store,
+        },
+      );
+      await (task.persistent as PersistentStore | undefined)?.open();
+      const windows = task.store as WindowedKeyValueStore<string, number>;
+      const w = (key: string, end: number): Windowed<string> => ({ key, window: { start: end - 5, end } });
+      windows.put(w('a', 10), 1);
+      windows.put(w('b', 20), 2);
+      windows.put(w('c', 30), 3);
+      await windows.flush();
+      // after the flush: b is deleted and c rewritten in the buffer, d only buffered
+      windows.delete(w('b', 20));
+      windows.put(w('c', 30), 33);
+      windows.put(w('d', 40), 4);
+      const read = [w('a', 10), w('b', 20), w('c', 30), w('d', 40), w('e', 50), w('a', 11)];
+      expect(await windows.getMany(read)).toEqual([1, undefined, 33, 4, undefined, undefined]);
+      await windows.flush();
+      expect(await windows.getMany(read)).toEqual([1, undefined, 33, 4, undefined, undefined]);
+      expect(await windows.getMany([])).toEqual([]);
+      await task.store.close();
+    });
   },
 );
 
