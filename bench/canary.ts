@@ -12,9 +12,9 @@
  */
 import { CANARY_SCENARIOS, type CanaryScenario, drawWindow } from '../cli/canary-scenarios.js';
 import { simulateInProcess } from '../cli/canary-simulation.js';
-import { seededRandom } from '../cli/seeded-random.js';
 import { judgeRollout, type KpiWindowSummary, type Verdict } from '../processors/canary/judge/index.js';
 import { addToKpiWindow, emptyKpiAccumulator, sketchOf } from '../processors/canary/kpi-accumulator.js';
+import { seededRandom } from '../processors/seeded-random.js';
 
 export interface CanaryBenchOptions {
   /** Seeded rollouts per scenario for the rates. Default 200. */

@@ -29,6 +29,7 @@
 import { readFile } from 'node:fs/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { seededRandom as random } from '../processors/seeded-random.js';
 import type { ProcessingGuarantee } from '../topology/index.js';
 import { partitionForKey } from '../topology/runtime/partitioner.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
@@ -60,18 +61,6 @@ export interface SessionCountOptions {
   readonly kafkaStreams?: boolean;
   /** Reuses an input topic written by an earlier run with the same workload options (skips the fill). */
   readonly input?: string;
-}
-
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same workload. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 interface Generated {

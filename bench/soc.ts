@@ -51,8 +51,8 @@ import {
   securityEventKey,
 } from '../cli/security-scenarios.js';
 import { simulateSecurity } from '../cli/security-simulation.js';
-import { seededRandom } from '../cli/seeded-random.js';
 import { entitiesOf } from '../processors/anomaly/behaviour-window.js';
+import { seededRandom } from '../processors/seeded-random.js';
 import { cleanTelemetry, RAW_EVENTS_TOPIC } from '../processors/telemetry/clean-telemetry.js';
 import { entityKeyOf, type SecurityIncident, telemetryEventSerde } from '../schemas/index.js';
 import { TopologyBuilder } from '../topology/index.js';

@@ -4,6 +4,8 @@
  * track's latencies log-normal around a median, errors at a rate, per
  * scenario of issue 11. Seeded: the same seed gives the same requests.
  */
+
+import { seededRandom } from '../processors/seeded-random.js';
 import { userKeyOf } from '../processors/telemetry/user-key.js';
 import {
   type CanaryCommand,
@@ -12,7 +14,6 @@ import {
   rolloutKeyOf,
   type TelemetryEvent,
 } from '../schemas/index.js';
-import { seededRandom } from './seeded-random.js';
 
 /** How one track (canary or baseline) behaves. */
 export interface TrackModel {

@@ -5,6 +5,8 @@
  * ends (then a quiet spell, and the next run from another IP). The SOC processors should open an incident, remediate it, and
  * auto-resolve it once the IP is quiet; the demo's screen shows it.
  */
+
+import { seededRandom } from '../processors/seeded-random.js';
 import {
   EMPTY_PAYLOAD,
   type RemediationResult,
@@ -12,7 +14,6 @@ import {
   type TelemetryEvent,
 } from '../schemas/index.js';
 import { uuidShapedId } from './sample-traffic.js';
-import { seededRandom } from './seeded-random.js';
 
 export interface DemoAttacksOptions {
   /** Quiet time before the first attack (baselines learn the normal traffic). Default 60 s. */

@@ -4,6 +4,8 @@
  * first and regresses after a while (slower, more errors), so the gate's
  * verdict on the demo's screen goes from hold to rollback.
  */
+
+import { seededRandom } from '../processors/seeded-random.js';
 import type { CanaryCommand, DeploymentTrack, TelemetryEvent } from '../schemas/index.js';
 import { rolloutKeyOf } from '../schemas/index.js';
 import {
@@ -16,7 +18,6 @@ import {
   startCommand,
   type TrackModel,
 } from './canary-scenarios.js';
-import { seededRandom } from './seeded-random.js';
 
 export interface DemoRolloutOptions {
   /** Requests per second per track (canary and baseline; stable gets twice as many). Default 20. */

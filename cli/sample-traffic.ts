@@ -1,7 +1,7 @@
 import { hashOf } from '../processors/anomaly/behaviour-window.js';
+import { seededRandom } from '../processors/seeded-random.js';
 import { userKeyOf } from '../processors/telemetry/user-key.js';
 import { EMPTY_PAYLOAD, type TelemetryEvent, type TelemetryEventType } from '../schemas/index.js';
-import { seededRandom } from './seeded-random.js';
 
 export interface SampleTrafficOptions {
   /** Same seed, same events. Default 1. */

@@ -26,6 +26,8 @@
  * - error storm: a tenant's 5xx share ~35% (baseline 1%);
  * - latency spike: a tenant's median latency ~480 ms (baseline 80 ms).
  */
+
+import { seededRandom } from '../processors/seeded-random.js';
 import { userKeyOf } from '../processors/telemetry/user-key.js';
 import {
   EMPTY_PAYLOAD,
@@ -36,7 +38,6 @@ import {
 } from '../schemas/index.js';
 import { normalSource } from './canary-scenarios.js';
 import { burstMs, ENDPOINTS, gapMs, TENANT_NAMES, uuidShapedId } from './sample-traffic.js';
-import { seededRandom } from './seeded-random.js';
 
 export type SecurityScenarioName =
   | 'credential-stuffing'

@@ -52,8 +52,9 @@
  * const detector = new HalfSpaceTrees({ dimensions: 6, seed: 42 });
  * for (const point of points) console.log(detector.scoreAndLearn(point));
  */
-import { seededRandom } from '../../cli/seeded-random.js';
+
 import { ConfigError } from '../../topology/errors.js';
+import { seededRandom } from '../seeded-random.js';
 import { anomalyScore, DEFAULT_SCORE_MAPPING } from './anomaly-score.js';
 import {
   type Baseline,

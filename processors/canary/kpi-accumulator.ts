@@ -1,5 +1,5 @@
-import { seededRandom } from '../../cli/seeded-random.js';
 import type { KpiWindow, TelemetryEvent } from '../../schemas/index.js';
+import { seededRandom } from '../seeded-random.js';
 import { offerLatency } from './judge/latency-reservoir.js';
 import { addToLatencyBins, type LatencyBins, LatencySketch } from './judge/latency-sketch.js';
 

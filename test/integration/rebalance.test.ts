@@ -24,8 +24,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Admin, AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '../../cli/seeded-random.js';
 import { createTopic, ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
+import { seededRandom } from '../../processors/seeded-random.js';
 import {
   deadLetterTopic,
   lateRecordsTopic,

@@ -12,6 +12,7 @@ import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom as random } from '../../../processors/seeded-random.js';
 import {
   MemoryTransport,
   numberSerde,
@@ -269,18 +270,6 @@ class Oracle {
       this.emitted.push(`${w.key}[${w.start},${w.end}]=${w.count}`);
     }
   }
-}
-
-/** A seeded PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 describe.each<StoreType>(['memory', 'rocksdb'])(

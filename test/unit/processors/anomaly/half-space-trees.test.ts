@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../../cli/seeded-random.js';
 import { HalfSpaceTrees, type HalfSpaceTreesOptions } from '../../../../processors/anomaly/index.js';
+import { seededRandom } from '../../../../processors/seeded-random.js';
 import { ConfigError } from '../../../../topology/errors.js';
 
 interface ClusteredStream {

@@ -1,4 +1,4 @@
-import { seededRandom } from '../../../../cli/seeded-random.js';
+import { seededRandom } from '../../../../processors/seeded-random.js';
 
 export const FIVE_MINUTES = 300_000;
 const DAY = 86_400_000;

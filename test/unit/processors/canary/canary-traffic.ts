@@ -5,7 +5,6 @@ import {
   HEALTHY,
   type TrackModel,
 } from '../../../../cli/canary-scenarios.js';
-import { seededRandom } from '../../../../cli/seeded-random.js';
 import {
   type JudgeConfigOverrides,
   judgeRollout,
@@ -14,6 +13,7 @@ import {
   LatencySketch,
   type Verdict,
 } from '../../../../processors/canary/judge/index.js';
+import { seededRandom } from '../../../../processors/seeded-random.js';
 
 /** A rollout scenario as these tests draw it (cli/canary-scenarios.ts holds the models). */
 export type Scenario = Pick<CanaryScenario, 'name' | 'windows' | 'requestsPerWindow' | 'canary' | 'baseline'>;

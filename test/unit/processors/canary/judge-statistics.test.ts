@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../../cli/seeded-random.js';
 import {
   DEFAULT_JUDGE_CONFIG,
   LatencyReservoir,
@@ -23,6 +22,7 @@ import {
   twoSampleWidening,
   widenedZ,
 } from '../../../../processors/canary/judge/internal/window-heterogeneity.js';
+import { seededRandom } from '../../../../processors/seeded-random.js';
 
 const sorted = (values: readonly number[]): Float64Array => Float64Array.from(values).sort();
 
