@@ -112,11 +112,18 @@ export function scaledFeature(feature: BehaviourFeature, value: number): number 
 export function behaviourScorer(options: BehaviourScorerOptions = {}) {
   const ttl = options.entityTtlMs ?? DEFAULT_TTL_MS;
   const newModel = options.multivariate ?? defaultMultivariate;
-  const scorerOptions = (feature: BehaviourFeature) => ({
-    alpha: options.alpha ?? 0.1,
-    warmup: options.warmup ?? 5,
-    epsilon: FEATURE_MODELS[feature].noiseFloor,
-  });
+  /** Each feature's scorer options, made once (not per window and feature). */
+  const optionsOf = new Map(
+    BEHAVIOUR_FEATURES.map((feature) => [
+      feature,
+      {
+        alpha: options.alpha ?? 0.1,
+        warmup: options.warmup ?? 5,
+        epsilon: FEATURE_MODELS[feature].noiseFloor,
+      },
+    ]),
+  );
+  const scorerOptions = (feature: BehaviourFeature) => optionsOf.get(feature)!;
   const fresh = (kind: EntityKind): EntityBaselines => ({
     lastSeen: -1,
     userAgents: [],

@@ -5,7 +5,13 @@
  * every floor holds; the signal then decides (with hysteresis) whether an
  * incident opens or stays open (incident-tracker.ts).
  */
-import type { AnomalyScore, EntityKind, IncidentKind, RemediationAction } from '../../schemas/index.js';
+import type {
+  AnomalyScore,
+  EntityKind,
+  FeatureScore,
+  IncidentKind,
+  RemediationAction,
+} from '../../schemas/index.js';
 import type { BehaviourFeature } from '../anomaly/behaviour-window.js';
 
 export interface IncidentRule {
@@ -71,12 +77,17 @@ export interface RuleMatch {
   readonly signal: number;
 }
 
+/** A scored window's features by name, built once per window for every rule. */
+export type WindowFeatures = ReadonlyMap<string, FeatureScore>;
+
+export const featuresOf = (window: AnomalyScore): WindowFeatures =>
+  new Map(window.features.map((f) => [f.name, f]));
+
 /** How a scored window stands against `rule`, its floors scaled by `floorFactor` (hysteresis: lower to stay open). */
-export function matchRule(rule: IncidentRule, window: AnomalyScore, floorFactor = 1): RuleMatch {
-  const byName = new Map(window.features.map((f) => [f.name, f]));
+export function matchRule(rule: IncidentRule, features: WindowFeatures, floorFactor = 1): RuleMatch {
   const matched = Object.entries(rule.floors).every(
-    ([feature, floor]) => (byName.get(feature)?.value ?? 0) >= (floor as number) * floorFactor,
+    ([feature, floor]) => (features.get(feature)?.value ?? 0) >= (floor as number) * floorFactor,
   );
-  const signal = Math.max(0, ...rule.signal.map((feature) => byName.get(feature)?.score ?? 0));
+  const signal = Math.max(0, ...rule.signal.map((feature) => features.get(feature)?.score ?? 0));
   return { matched, signal };
 }

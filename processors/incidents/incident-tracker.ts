@@ -42,7 +42,7 @@ import {
   type SecurityIncident,
 } from '../../schemas/index.js';
 import type { KeyValueStore, ProcessorContext, RecordProcessor, StreamRecord } from '../../topology/index.js';
-import { DEFAULT_INCIDENT_RULES, type IncidentRule, matchRule } from './incident-rules.js';
+import { DEFAULT_INCIDENT_RULES, featuresOf, type IncidentRule, matchRule } from './incident-rules.js';
 import { summaryOf } from './incident-summary.js';
 
 export const SECURITY_INCIDENTS_STORE = 'security-incidents';
@@ -193,9 +193,10 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
       entity: TrackedEntity,
     ) => {
       clock = Math.max(clock, score.windowEnd);
+      const features = featuresOf(score);
       for (const rule of rules) {
         if (rule.entityKind !== score.entityKind) continue;
-        const { matched, signal } = matchRule(rule, score);
+        const { matched, signal } = matchRule(rule, features);
         const tracked = entity[rule.kind];
         if (tracked === undefined) {
           if (!(matched && signal >= openAbove)) continue;
@@ -206,7 +207,7 @@ export function incidentTracker(options: IncidentTrackerOptions = {}) {
           continue;
         }
         if (score.windowEnd <= tracked.lastSignalAt) continue;
-        if (matchRule(rule, score, stayFactor).matched) {
+        if (matchRule(rule, features, stayFactor).matched) {
           tracked.quietWindows = 0;
           tracked.lastSignalAt = score.windowEnd;
           // an incident that became confident while open gets its remediation then

@@ -75,22 +75,23 @@ export function securityOperations(
   const { serdes, metrics } = options;
   const windowMs = options.windowMs ?? 30_000;
   const inputSerde = Serdes.json<IncidentInput>();
-  const byEntity = <V>(topic: string, serde: Serde<V>, name: string, toInput: (value: V) => IncidentInput) =>
+  /** A topic of records about an incident, re-keyed by the entity its id names (co-partitioned with the scores). */
+  const byEntity = <V extends { readonly incidentId: string }>(
+    topic: string,
+    serde: Serde<V>,
+    name: string,
+    toInput: (value: V) => IncidentInput,
+  ) =>
     builder
       .stream(topic, { key: Serdes.string, value: serde, name })
       .map(
         (value) => {
-          const input = toInput(value);
-          const incidentId =
-            'result' in input
-              ? input.result.incidentId
-              : (input as { close: IncidentCommand }).close.incidentId;
-          const key = entityKeyOfIncident(incidentId);
+          const key = entityKeyOfIncident(value.incidentId);
           if (key === undefined)
             throw new TopologyError(
-              `'${incidentId}' is not an incident id (<base64url entity>.<kind>.<time>)`,
+              `'${value.incidentId}' is not an incident id (<base64url entity>.<kind>.<time>)`,
             );
-          return { key, value: input };
+          return { key, value: toInput(value) };
         },
         { name: `${name}-by-entity`, key: Serdes.string as Serde<string>, value: inputSerde },
       )
