@@ -54,7 +54,13 @@ export {
 export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serdes/builtin.js';
 export type { Serde } from './serdes/serde.js';
 export type { SessionStore } from './state/session-store.js';
-export type { KeyValueStore, StateStore, StoreType } from './state/store.js';
+export {
+  type KeyValueStore,
+  NOT_IN_MEMORY,
+  readStored,
+  type StateStore,
+  type StoreType,
+} from './state/store.js';
 export { StoreError } from './state/store-error.js';
 export { TimeIndex } from './state/time-index.js';
 export { MemoryLog } from './transports/memory/memory-log.js';

@@ -4,6 +4,7 @@ import {
   type ProcessorContext,
   type ProcessorSupplier,
   type RecordProcessor,
+  readStored,
   type StreamRecord,
   TimeIndex,
 } from '../../topology/index.js';
@@ -71,17 +72,26 @@ export function featureView<S, V>(
       });
     }
 
-    const fold = async (record: StreamRecord<string, V>): Promise<void> => {
+    const add = (
+      record: StreamRecord<string, V>,
+      state: S,
+      before: number | undefined,
+    ): void | Promise<void> => {
+      const added = definition.add(state, record.value, record.timestamp, record.key);
+      const touch = () => void touched.set(record.key, { state, last: record, before });
+      return added instanceof Promise ? added.then(touch) : touch();
+    };
+    // synchronous (no promise for the record) when the entity was touched in the batch or its state is in memory
+    const fold = (record: StreamRecord<string, V>): void | Promise<void> => {
       const entry = touched.get(record.key);
-      let state = entry?.state;
-      let before = entry?.before;
-      if (state === undefined) {
-        const stored = await store.get(record.key);
-        before = stored === undefined ? undefined : definition.asOf(stored);
-        state = structuredClone(stored ?? definition.initial());
-      }
-      await definition.add(state, record.value, record.timestamp, record.key);
-      touched.set(record.key, { state, last: record, before });
+      if (entry !== undefined) return add(record, entry.state, entry.before);
+      return readStored(store, record.key, (stored) =>
+        add(
+          record,
+          structuredClone(stored ?? definition.initial()),
+          stored === undefined ? undefined : definition.asOf(stored),
+        ),
+      );
     };
 
     return {

@@ -4,6 +4,7 @@ import {
   type ProcessorContext,
   type ProcessorSupplier,
   type RecordProcessor,
+  readStored,
   type StreamRecord,
   TimeIndex,
 } from '../../topology/index.js';
@@ -67,10 +68,14 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
     );
   }
 
-  async process(record: Events): Promise<void> {
+  process(record: Events): void | Promise<void> {
     const id = `${record.value.tenantId}/${record.value.eventId}`;
+    return readStored(this.seen, id, (previous) => this.decide(record, id, previous));
+  }
+
+  /** Forwards the record unless `previous` says its id was seen within the window (a replay is not a copy). */
+  private decide(record: Events, id: string, previous: SeenEvent | number | undefined): void {
     const at = positionOf(record);
-    const previous = await this.seen.get(id);
     if (previous !== undefined) {
       // stores written before positions were kept hold the bare event time
       const claimed = typeof previous === 'number' ? { t: previous, at: '' } : previous;

@@ -1,7 +1,7 @@
 import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { ChangelogBuffer } from './changelog-buffer.js';
-import type { KeyValueStore } from './store.js';
+import { type KeyValueStore, NOT_IN_MEMORY } from './store.js';
 import { notWindowed, type WindowsAhead } from './window-retention.js';
 
 /**
@@ -32,6 +32,10 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   get(key: K): Promise<V | undefined> {
     return this.inner.get(key);
+  }
+
+  readNow(key: K): V | undefined | typeof NOT_IN_MEMORY {
+    return this.inner.readNow === undefined ? NOT_IN_MEMORY : this.inner.readNow(key);
   }
 
   /** The inner store's values of `keys`, in one read when it reads many at once. */

@@ -21,6 +21,10 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.byEnd = windowEnd === undefined ? undefined : new WindowEndIndex();
   }
 
+  readNow(key: K): V | undefined {
+    return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
+  }
+
   async get(key: K): Promise<V | undefined> {
     return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
   }

@@ -1,6 +1,6 @@
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import { type BatchOperation, RocksDbDatabase, type ScanRange } from './rocksdb-database.js';
-import type { KeyValueStore } from './store.js';
+import { type KeyValueStore, NOT_IN_MEMORY } from './store.js';
 import {
   DATA_MARKER,
   DATA_RANGE,
@@ -58,6 +58,12 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     this.db ??= this.options.windowed
       ? await openWindowStore(this.directory, rewriteWithIndex)
       : await RocksDbDatabase.open(this.directory);
+  }
+
+  /** A write not yet flushed (or being flushed) answers without I/O; anything else is on disk. */
+  readNow(key: K): V | undefined | typeof NOT_IN_MEMORY {
+    const buffered = this.buffer.get(this.keyBytes(key).toString('latin1'));
+    return buffered === undefined ? NOT_IN_MEMORY : buffered.value;
   }
 
   async get(key: K): Promise<V | undefined> {

@@ -18,6 +18,25 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** What `KeyValueStore.readNow` answers when the value is not in memory. */
+export const NOT_IN_MEMORY: unique symbol = Symbol('not in memory');
+
+/**
+ * `then(the value of key)`: synchronously when the store has it in memory
+ * (see `readNow`), else once `get` resolves. A RecordProcessor that returns
+ * this keeps the runtime's synchronous path (no promise per record) for
+ * reads that need no I/O.
+ */
+export function readStored<K, V, R>(
+  store: KeyValueStore<K, V>,
+  key: K,
+  then: (value: V | undefined) => R,
+): R | Promise<Awaited<R>> {
+  const now = store.readNow === undefined ? NOT_IN_MEMORY : store.readNow(key);
+  if (now !== NOT_IN_MEMORY) return then(now);
+  return store.get(key).then(then) as Promise<Awaited<R>>;
+}
+
 /** A store that can read keys ahead of a batch (a persistent store, whose reads go to disk). */
 export interface ReadAheadStore {
   /**
@@ -44,6 +63,13 @@ export interface ReadAheadStore {
  */
 export interface KeyValueStore<K, V> extends StateStore {
   get(key: K): Promise<V | undefined>;
+  /**
+   * The value of `key` when the store has it in memory without I/O (a memory
+   * store; a persistent store's writes not yet flushed), else NOT_IN_MEMORY
+   * (then ask `get`). A processor reads through `readStored`, which makes no
+   * promise for a read that needs none.
+   */
+  readNow?(key: K): V | undefined | typeof NOT_IN_MEMORY;
   put(key: K, value: V): void;
   delete(key: K): void;
   /** Entries with `from <= key <= to`, compared as serialised bytes, in that order. */

@@ -6,8 +6,10 @@
 import { concatMap } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type KeyValueStore,
   type ProcessorContext,
   type RecordProcessor,
+  readStored,
   Serdes,
   type StreamRecord,
   TopologyBuilder,
@@ -95,5 +97,48 @@ describe('the per-record processor contract', () => {
     // no record was dead-lettered on a guess, and no offset of the batch was committed
     expect(driver.readDeadLetters()).toEqual([]);
     expect(await driver.transport.committedOffsets('test-app', 'in')).toEqual([undefined]);
+  });
+
+  it('a step reading a changelogged memory store through readStored makes no promise for any record', async () => {
+    const returned: unknown[] = [];
+    const builder = new TopologyBuilder();
+    builder.addStateStore('counts', { key: Serdes.string, value: Serdes.json<number>() });
+    builder
+      .stream('in', { key: Serdes.string, value: Serdes.number })
+      .process(
+        (context: ProcessorContext): RecordProcessor<string, number> => {
+          const counts = context.getStateStore<KeyValueStore<string, number>>('counts');
+          const step: RecordProcessor<string, number> = {
+            process: (record) =>
+              readStored(counts, record.key, (count) => {
+                counts.put(record.key, (count ?? 0) + 1);
+                context.forward({ ...record, value: (count ?? 0) + 1 });
+              }),
+          };
+          return {
+            process(record) {
+              const result = step.process(record);
+              returned.push(result);
+              return result;
+            },
+          };
+        },
+        { name: 'count', stores: ['counts'], keyPreserving: true },
+      )
+      .to('out', { key: Serdes.string, value: Serdes.number });
+    driver = await TestDriver.create(builder.build());
+    await driver.pipeInputs(
+      'in',
+      ['a', 'b', 'a', 'a', 'b'].map((key, i) => ({ key, value: i, timestamp: i })),
+    );
+    expect(driver.readOutput<string, number>('out').map((r) => `${r.key}${r.value}`)).toEqual([
+      'a1',
+      'b1',
+      'a2',
+      'a3',
+      'b2',
+    ]);
+    expect(returned).toHaveLength(5);
+    expect(returned.filter((r) => r instanceof Promise)).toEqual([]);
   });
 });

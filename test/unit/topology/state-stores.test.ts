@@ -27,7 +27,7 @@ import { MemoryKeyValueStore } from '../../../topology/state/memory-key-value-st
 import { RocksDbKeyValueStore } from '../../../topology/state/rocksdb-key-value-store.js';
 import { RocksDbSessionStore } from '../../../topology/state/rocksdb-session-store.js';
 import { MemorySessionStore, type SessionStore } from '../../../topology/state/session-store.js';
-import type { KeyValueStore, StoreType } from '../../../topology/state/store.js';
+import { type KeyValueStore, readStored, type StoreType } from '../../../topology/state/store.js';
 import { createTaskStore } from '../../../topology/state/task-stores.js';
 import { TestDriver } from '../../../topology/testing/index.js';
 
@@ -128,6 +128,25 @@ describe.each(kvBackends)('key-value store contract: %s', (_type, backend) => {
     expect(await store.get('a')).toBeUndefined();
     await store.flush();
     expect(await store.get('a')).toBeUndefined();
+    await store.close();
+  });
+
+  it('readStored answers without a promise what is in memory, and what get answers in every case', async () => {
+    const store = await backend.create();
+    store.put('a', { n: 1 });
+    store.put('gone', { n: 0 });
+    store.delete('gone');
+    // unflushed writes (and deletes) are in memory for both backends
+    expect(readStored(store, 'a', (v) => v)).toEqual({ n: 1 });
+    expect(readStored(store, 'gone', (v) => v ?? 'absent')).toBe('absent');
+    await store.flush();
+    const flushed = readStored(store, 'a', (v) => v);
+    const missing = readStored(store, 'never', (v) => v ?? 'absent');
+    // after a flush a RocksDB store must go to disk: a promise, with the same answer as get
+    expect(flushed instanceof Promise).toBe(backend.persistent);
+    expect(missing instanceof Promise).toBe(backend.persistent);
+    expect(await flushed).toEqual(await store.get('a'));
+    expect(await missing).toBe('absent');
     await store.close();
   });
 
