@@ -4,7 +4,7 @@
  * memory is measured alone. The job goes over IPC, the result comes back the
  * same way, and so may progress reports on the way.
  */
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** What a child sends on its way to the result (see `report`). */
@@ -26,8 +26,18 @@ export function runInChild<Job, Result>(
   nodeOptions: readonly string[] = [],
   onProgress: (progress: unknown) => void = () => undefined,
 ): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(module), { execArgv: ['--import', 'tsx', ...nodeOptions] });
+  return startInChild<Job, Result>(module, job, nodeOptions, onProgress).result;
+}
+
+/** As runInChild, with the child at hand: e.g. to send it a message that ends its job. */
+export function startInChild<Job, Result>(
+  module: URL,
+  job: Job,
+  nodeOptions: readonly string[] = [],
+  onProgress: (progress: unknown) => void = () => undefined,
+): { readonly child: ChildProcess; readonly result: Promise<Result> } {
+  const child = fork(fileURLToPath(module), { execArgv: ['--import', 'tsx', ...nodeOptions] });
+  const result = new Promise<Result>((resolve, reject) => {
     child.on('message', (message) => {
       if (isProgress(message)) onProgress(message.progress);
       else resolve(message as Result);
@@ -36,8 +46,9 @@ export function runInChild<Job, Result>(
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`${fileURLToPath(module)} exited with ${code}`));
     });
-    child.send(job as object);
   });
+  child.send(job as object);
+  return { child, result };
 }
 
 /** In a module started by `runInChild`: runs `handler` on the job and sends its result back, then exits. */

@@ -8,20 +8,11 @@
  * appears.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
-import { firstPipelineTopology } from '../processors/first-pipeline.js';
-import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
-import {
-  connectRedis,
-  deleteKeysWithPrefix,
-  RedisFeatureStore,
-  RedisSessionHistory,
-} from '../sinks/index.js';
-import { StreamsApplication } from '../topology/index.js';
-import { KafkaTransport } from '../topology/transports/kafka/index.js';
+import { deleteKeysWithPrefix } from '../sinks/index.js';
+import { startInChild } from './child-process.js';
 import { runFreshnessLoad, wallClockMs } from './freshness-load.js';
+import { createFreshnessPipeline, type FreshnessPipelineOptions } from './freshness-pipeline.js';
 import { percentile } from './percentile.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
@@ -32,6 +23,8 @@ export interface FreshnessOptions {
   readonly warmupSeconds: number;
   readonly seconds: number;
   readonly redisUrl: string;
+  /** Instances of the pipeline's application: this process and `instances - 1` child processes. */
+  readonly instances: number;
 }
 
 const TRACER_TENANT = 'freshness';
@@ -42,31 +35,23 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 export async function benchFreshness(options: FreshnessOptions) {
   const brokers = await ensureKafka();
   const rss = new RssSampler();
-  const logger = pino({ level: 'warn' }, pino.destination(2));
   const applicationId = uniqueName('bench-freshness');
-  const keyPrefix = `veroai-bench-${process.pid}`;
-  const registry = new Registry();
-  const redis = await connectRedis(options.redisUrl);
-  const features = new RedisFeatureStore({ redis, registry, keyPrefix, ttlMs: 3_600_000 });
-  const sessionHistory = new RedisSessionHistory({ redis, registry, keyPrefix });
-  const telemetry = telemetryEventSerde();
-  const { topology, externalTopics } = firstPipelineTopology({
-    serdes: { telemetry, session: userSessionSerde(), feature: featureUpdateSerde() },
-    sinks: { features, sessionHistory },
-  });
-  const transport = new KafkaTransport({ brokers, clientId: applicationId, logger });
-  await transport.ensureTopics(externalTopics);
+  const pipelineOptions: FreshnessPipelineOptions = {
+    brokers,
+    redisUrl: options.redisUrl,
+    applicationId,
+    keyPrefix: `veroai-bench-${process.pid}`,
+  };
   const input = 'raw_events';
-  const partitions = (await transport.partitionCount(input))!;
-
-  // the pipeline and the raw consumer start at the end of raw_events, not at its history
+  // this instance's pipeline makes the topics as its topology declares them; it starts after the others
+  const pipeline = await createFreshnessPipeline(pipelineOptions);
+  const { features } = pipeline;
   const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const ends = (await transport.endOffsets(input)).map((high, partition) => ({
-    partition,
-    high: String(high),
-  }));
+  // the pipeline and the raw consumer start at the end of raw_events, not at its history
+  const ends = await admin.fetchTopicOffsets(input);
+  const partitions = ends.length;
   const rawGroup = `${applicationId}-raw`;
   for (const groupId of [applicationId, rawGroup]) {
     await admin.setOffsets({
@@ -75,19 +60,29 @@ export async function benchFreshness(options: FreshnessOptions) {
       partitions: ends.map((o) => ({ partition: o.partition, offset: o.high })),
     });
   }
+
+  // more instances first, each in a process of its own; then this one, and the group settles before any traffic
+  const others = Array.from({ length: options.instances - 1 }, () => {
+    let running: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    const instance = startInChild<FreshnessPipelineOptions, { stopped: true }>(
+      new URL('./freshness-instance.ts', import.meta.url),
+      pipelineOptions,
+      [],
+      () => running(),
+    );
+    return { ...instance, started };
+  });
+  await Promise.all(others.map((o) => o.started));
+  await pipeline.start();
+  await untilGroupStable(admin, applicationId, options.instances);
   await admin.disconnect();
 
   const sentAt = new Map<string, number>();
   const readableMs: number[] = [];
   const pending = new Set<string>();
-  const app = new StreamsApplication(topology, {
-    applicationId,
-    transport,
-    logger,
-    metricsRegistry: registry,
-    commitIntervalMs: 1_000,
-  });
-  await app.start();
 
   const poller = setInterval(() => {
     if (pending.size === 0) return;
@@ -129,16 +124,17 @@ export async function benchFreshness(options: FreshnessOptions) {
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   clearInterval(poller);
   const lost = pending.size;
-  await app.stop();
-  await transport.close();
-  await deleteKeysWithPrefix(redis, keyPrefix);
-  await redis.quit();
+  for (const other of others) other.child.send('stop');
+  await Promise.all(others.map((o) => o.result));
+  await deleteKeysWithPrefix(pipeline.redis, pipelineOptions.keyPrefix);
+  await pipeline.close();
   readableMs.sort((a, b) => a - b);
   const { deliveredMs } = load;
   const p99 = percentile(readableMs, 99);
   const rawP99 = percentile(deliveredMs, 99);
   return {
     bench: 'freshness',
+    instances: options.instances,
     warmup_seconds: options.warmupSeconds,
     events: load.produced,
     produced_eps: Math.round(load.produced / load.seconds),
@@ -151,4 +147,16 @@ export async function benchFreshness(options: FreshnessOptions) {
     p99_ratio_to_raw: Math.round((p99 / rawP99) * 100) / 100,
     rss_mb: rss.stop(),
   };
+}
+
+/** Waits until the application's group is stable with `members` members, each holding partitions. */
+async function untilGroupStable(admin: ReturnType<Kafka['admin']>, groupId: string, members: number) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { groups } = await admin.describeGroups([groupId]);
+    const group = groups[0];
+    if (group?.state === 'Stable' && group.members.length === members) return;
+    if (Date.now() > deadline) throw new Error(`group ${groupId} not stable with ${members} members in 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -179,6 +179,12 @@ program
   .option('--rate <n>', 'events per second into raw_events', positiveInt, 10_000)
   .option('--warmup-seconds <n>', 'traffic without tracers before the measured part', nonNegativeInt, 5)
   .option('--seconds <n>', 'how long to produce tracers, after the warm-up', positiveInt, 30)
+  .option(
+    '--instances <n>',
+    "instances of the pipeline's application (one group): this process and n-1 child processes",
+    positiveInt,
+    1,
+  )
   .action(printing(withRedisUrl(benchFreshness)));
 
 program

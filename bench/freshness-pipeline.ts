@@ -1,0 +1,60 @@
+/**
+ * The freshness bench's pipeline: the first pipeline (telemetry → sessions →
+ * features) on the local broker, writing to Redis under a key prefix, as one
+ * instance of its application. The bench runs one in its own process and,
+ * with `--instances`, more in child processes (freshness-instance.ts), all
+ * members of one consumer group, as Kafka Streams scales out with instances.
+ */
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { firstPipelineTopology } from '../processors/first-pipeline.js';
+import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
+import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
+import { StreamsApplication } from '../topology/index.js';
+import { KafkaTransport } from '../topology/transports/kafka/index.js';
+
+export interface FreshnessPipelineOptions {
+  readonly brokers: string[];
+  readonly redisUrl: string;
+  readonly applicationId: string;
+  readonly keyPrefix: string;
+}
+
+/**
+ * The pipeline, its topics made (the input's partitions as the topology
+ * declares them) but not started: `start` joins the group; `close` stops it
+ * and closes its transport and Redis connection.
+ */
+export async function createFreshnessPipeline(options: FreshnessPipelineOptions) {
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const registry = new Registry();
+  const redis = await connectRedis(options.redisUrl);
+  const { keyPrefix } = options;
+  const features = new RedisFeatureStore({ redis, registry, keyPrefix, ttlMs: 3_600_000 });
+  const sessionHistory = new RedisSessionHistory({ redis, registry, keyPrefix });
+  const { topology, externalTopics } = firstPipelineTopology({
+    serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
+    sinks: { features, sessionHistory },
+  });
+  const transport = new KafkaTransport({ brokers: options.brokers, clientId: options.applicationId, logger });
+  await transport.ensureTopics(externalTopics);
+  const app = new StreamsApplication(topology, {
+    applicationId: options.applicationId,
+    transport,
+    logger,
+    metricsRegistry: registry,
+    commitIntervalMs: 1_000,
+  });
+  return {
+    app,
+    transport,
+    features,
+    redis,
+    start: () => app.start(),
+    async close(): Promise<void> {
+      await app.stop();
+      await transport.close();
+      await redis.quit();
+    },
+  };
+}
