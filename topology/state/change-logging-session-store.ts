@@ -3,6 +3,7 @@ import type { Serde } from '../serdes/serde.js';
 import type { Windowed } from '../windows/windows.js';
 import { ChangelogBuffer } from './changelog-buffer.js';
 import type { SessionStore } from './session-store.js';
+import { NOT_IN_MEMORY } from './store.js';
 
 /**
  * Wraps a session store so its writes are also records of its compacted
@@ -31,6 +32,17 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
 
   findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
     return this.inner.findSessions(key, earliestEnd, latestStart);
+  }
+
+  findSessionsNow(
+    key: K,
+    earliestEnd: number,
+    latestStart: number,
+  ): Array<[Windowed<K>, V]> | typeof NOT_IN_MEMORY {
+    const inner = this.inner;
+    return inner.findSessionsNow === undefined
+      ? NOT_IN_MEMORY
+      : inner.findSessionsNow(key, earliestEnd, latestStart);
   }
 
   fetch(key: K): Promise<Array<[Windowed<K>, V]>> {

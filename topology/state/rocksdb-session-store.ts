@@ -3,7 +3,7 @@ import type { Window, Windowed } from '../windows/windows.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import type { BatchOperation, RocksDbDatabase } from './rocksdb-database.js';
 import type { SessionStore } from './session-store.js';
-import type { ReadAheadStore } from './store.js';
+import { NOT_IN_MEMORY, type ReadAheadStore } from './store.js';
 import {
   DATA_MARKER,
   DATA_RANGE,
@@ -154,6 +154,32 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
 
   async findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
     return this.sessionsOf(key, (w) => w.end >= earliestEnd && w.start <= latestStart);
+  }
+
+  /**
+   * findSessions without a promise when the key's sessions were read ahead
+   * for the batch (or written since) and their values decode synchronously.
+   */
+  findSessionsNow(
+    key: K,
+    earliestEnd: number,
+    latestStart: number,
+  ): Array<[Windowed<K>, V]> | typeof NOT_IN_MEMORY {
+    const state = this.keys.get(this.keyBytes(key).toString('latin1'));
+    if (state?.sessions === undefined) return NOT_IN_MEMORY;
+    const out: Array<[Windowed<K>, V]> = [];
+    const { value: serde, topic } = this.serdes;
+    for (const s of state.sessions.values()) {
+      const w = s.window;
+      if (w.end < earliestEnd || w.start > latestStart) continue;
+      if (s.value === undefined) {
+        const decoded = serde.deserialize(s.bytes!, topic);
+        if (isPromise(decoded)) return NOT_IN_MEMORY;
+        s.value = decoded;
+      }
+      out.push([{ key, window: w }, s.value]);
+    }
+    return out.sort(([a], [b]) => byStart(a.window, b.window));
   }
 
   async fetch(key: K): Promise<Array<[Windowed<K>, V]>> {

@@ -1,5 +1,5 @@
 import type { Window, Windowed } from '../windows/windows.js';
-import type { StateStore } from './store.js';
+import type { NOT_IN_MEMORY, StateStore } from './store.js';
 import { WindowEndIndex } from './window-end-index.js';
 
 /**
@@ -10,6 +10,17 @@ import { WindowEndIndex } from './window-end-index.js';
 export interface SessionStore<K, V> extends StateStore {
   /** Sessions of `key` with `end >= earliestEnd` and `start <= latestStart`, by start. */
   findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>>;
+  /**
+   * What `findSessions` answers, when the store has the key's sessions in
+   * memory without I/O (a memory store; a RocksDB store's keys read ahead for
+   * the batch), else NOT_IN_MEMORY: a session aggregation then makes no
+   * promise for the record.
+   */
+  findSessionsNow?(
+    key: K,
+    earliestEnd: number,
+    latestStart: number,
+  ): Array<[Windowed<K>, V]> | typeof NOT_IN_MEMORY;
   /** Every session of `key`, by start (for interactive queries). */
   fetch(key: K): Promise<Array<[Windowed<K>, V]>>;
   put(session: Windowed<K>, value: V): void;
@@ -40,6 +51,10 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
   ) {}
 
   async findSessions(key: K, earliestEnd: number, latestStart: number): Promise<Array<[Windowed<K>, V]>> {
+    return this.findSessionsNow(key, earliestEnd, latestStart);
+  }
+
+  findSessionsNow(key: K, earliestEnd: number, latestStart: number): Array<[Windowed<K>, V]> {
     const list = this.byKey.get(this.id(key));
     if (list === undefined) return [];
     const out: Array<[Windowed<K>, V]> = [];

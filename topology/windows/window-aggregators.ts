@@ -14,7 +14,7 @@ import { TopologyError } from '../errors.js';
 import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
 import type { SessionStore } from '../state/session-store.js';
-import type { KeyValueStore } from '../state/store.js';
+import { type KeyValueStore, NOT_IN_MEMORY } from '../state/store.js';
 import type { TimestampedAggregate } from './timestamped-serde.js';
 import { WindowStartIndex } from './window-start-index.js';
 import {
@@ -37,7 +37,7 @@ type Out<K, VA> = StreamRecord<Windowed<K>, VA | null>;
 /** Per record: forwards the updates it causes, in order. */
 function perRecord<K, V, VA>(
   context: ProcessorContext,
-  fn: (record: In<K, V>) => Promise<Array<Out<K, VA>>>,
+  fn: (record: In<K, V>) => Array<Out<K, VA>> | Promise<Array<Out<K, VA>>>,
 ): RecordProcessor<K, V> {
   const forwardAll = (updates: Array<Out<K, VA>>) => {
     for (const update of updates) context.forward(update);
@@ -46,7 +46,8 @@ function perRecord<K, V, VA>(
     process: (record) => {
       if (record.key === null || record.key === undefined)
         throw new TopologyError(`${context.nodeName}: a record with a null key cannot be windowed`);
-      return fn(record).then(forwardAll);
+      const updates = fn(record);
+      return updates instanceof Promise ? updates.then(forwardAll) : forwardAll(updates);
     },
   };
 }
@@ -95,11 +96,10 @@ export function sessionWindowAggregator<K, V, VA>(
 ) {
   return (context: ProcessorContext): RecordProcessor<K, V> => {
     const store = context.getStateStore<SessionStore<K, VA>>(storeName);
-    return perRecord(context, async (record) => {
+    const merge = (record: In<K, V>, overlapping: Array<[Windowed<K>, VA]>): Array<Out<K, VA>> => {
       const observed = context.streamTime();
       const t = record.timestamp;
       const gap = windows.inactivityGapMs;
-      const overlapping = await store.findSessions(record.key, t - gap, t + gap);
       let merged: Window = { start: t, end: t };
       let aggregate = agg.initializer();
       for (const [session, value] of overlapping) {
@@ -128,6 +128,15 @@ export function sessionWindowAggregator<K, V, VA>(
       store.put(key, aggregate);
       updates.push({ ...record, key, value: aggregate });
       return updates;
+    };
+    // no promise for the record when the key's sessions are in memory (read ahead for the batch)
+    return perRecord(context, (record) => {
+      const from = record.timestamp - windows.inactivityGapMs;
+      const to = record.timestamp + windows.inactivityGapMs;
+      const now =
+        store.findSessionsNow === undefined ? NOT_IN_MEMORY : store.findSessionsNow(record.key, from, to);
+      if (now !== NOT_IN_MEMORY) return merge(record, now);
+      return store.findSessions(record.key, from, to).then((overlapping) => merge(record, overlapping));
     });
   };
 }

@@ -27,7 +27,13 @@ import { MemoryKeyValueStore } from '../../../topology/state/memory-key-value-st
 import { RocksDbKeyValueStore } from '../../../topology/state/rocksdb-key-value-store.js';
 import { RocksDbSessionStore } from '../../../topology/state/rocksdb-session-store.js';
 import { MemorySessionStore, type SessionStore } from '../../../topology/state/session-store.js';
-import { type KeyValueStore, readStored, type StoreType } from '../../../topology/state/store.js';
+import {
+  type KeyValueStore,
+  NOT_IN_MEMORY,
+  type ReadAheadStore,
+  readStored,
+  type StoreType,
+} from '../../../topology/state/store.js';
 import { createTaskStore } from '../../../topology/state/task-stores.js';
 import { TestDriver } from '../../../topology/testing/index.js';
 
@@ -191,6 +197,27 @@ describe.each(kvBackends)('key-value store contract: %s', (_type, backend) => {
 });
 
 describe.each(sessionBackends)('session store contract: %s', (_type, backend) => {
+  it('findSessionsNow answers as findSessions without a promise once the key is in memory, else NOT_IN_MEMORY', async () => {
+    const store = await backend.create();
+    store.put(session('u1', 100, 200), { n: 1 });
+    store.put(session('u1', 1_000, 1_500), { n: 2 });
+    await store.flush();
+    store.put(session('u1', 300, 400), { n: 3 });
+    const now = () => store.findSessionsNow!('u1', 180, 1_000);
+    // a RocksDB store has not read the key since its flush: only a memory store answers at once
+    expect(now() === NOT_IN_MEMORY).toBe(backend.persistent);
+    if (backend.persistent) await (store as unknown as ReadAheadStore).prefetch([keyBytes('u1')]);
+    expect(now()).toEqual(await store.findSessions('u1', 180, 1_000));
+    expect(now()).toEqual([
+      [session('u1', 100, 200), { n: 1 }],
+      [session('u1', 300, 400), { n: 3 }],
+      [session('u1', 1_000, 1_500), { n: 2 }],
+    ]);
+    store.remove(session('u1', 300, 400));
+    expect(store.findSessionsNow!('u1', 201, 999)).toEqual([]);
+    await store.close();
+  });
+
   it('findSessions returns the sessions of a key overlapping [earliestEnd, latestStart], by start', async () => {
     const store = await backend.create();
     store.put(session('u1', 100, 200), { n: 1 });
