@@ -5,12 +5,15 @@
  * with `--instances`, more in child processes (freshness-instance.ts), all
  * members of one consumer group, as Kafka Streams scales out with instances.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { firstPipelineTopology } from '../processors/first-pipeline.js';
 import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
 import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
-import { StreamsApplication } from '../topology/index.js';
+import { type StoreType, StreamsApplication } from '../topology/index.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
 
 export interface FreshnessPipelineOptions {
@@ -18,6 +21,8 @@ export interface FreshnessPipelineOptions {
   readonly redisUrl: string;
   readonly applicationId: string;
   readonly keyPrefix: string;
+  /** Where the pipeline keeps its state: memory (StreamsApplication's default) or RocksDB (`veroai run`'s). */
+  readonly store: StoreType;
 }
 
 /**
@@ -38,9 +43,13 @@ export async function createFreshnessPipeline(options: FreshnessPipelineOptions)
   });
   const transport = new KafkaTransport({ brokers: options.brokers, clientId: options.applicationId, logger });
   await transport.ensureTopics(externalTopics);
+  const stateDir =
+    options.store === 'rocksdb' ? await mkdtemp(join(tmpdir(), 'veroai-bench-freshness-')) : undefined;
   const app = new StreamsApplication(topology, {
     applicationId: options.applicationId,
     transport,
+    defaultStoreType: options.store,
+    ...(stateDir === undefined ? {} : { stateDir }),
     logger,
     metricsRegistry: registry,
     commitIntervalMs: 1_000,
@@ -55,6 +64,7 @@ export async function createFreshnessPipeline(options: FreshnessPipelineOptions)
       await app.stop();
       await transport.close();
       await redis.quit();
+      if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
     },
   };
 }

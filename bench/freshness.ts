@@ -10,6 +10,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
 import { deleteKeysWithPrefix } from '../sinks/index.js';
+import type { StoreType } from '../topology/index.js';
 import { startInChild } from './child-process.js';
 import { runFreshnessLoad, wallClockMs } from './freshness-load.js';
 import { createFreshnessPipeline, type FreshnessPipelineOptions } from './freshness-pipeline.js';
@@ -25,6 +26,7 @@ export interface FreshnessOptions {
   readonly redisUrl: string;
   /** Instances of the pipeline's application: this process and `instances - 1` child processes. */
   readonly instances: number;
+  readonly store: StoreType;
 }
 
 const TRACER_TENANT = 'freshness';
@@ -41,6 +43,7 @@ export async function benchFreshness(options: FreshnessOptions) {
     redisUrl: options.redisUrl,
     applicationId,
     keyPrefix: `veroai-bench-${process.pid}`,
+    store: options.store,
   };
   const input = 'raw_events';
   // this instance's pipeline makes the topics as its topology declares them; it starts after the others
@@ -135,6 +138,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   return {
     bench: 'freshness',
     instances: options.instances,
+    store: options.store,
     warmup_seconds: options.warmupSeconds,
     events: load.produced,
     produced_eps: Math.round(load.produced / load.seconds),

@@ -47,6 +47,11 @@ const guarantee = (value: string): 'at_least_once' | 'exactly_once' => {
   return value;
 };
 
+const storeType = (value: string): 'memory' | 'rocksdb' => {
+  if (value !== 'memory' && value !== 'rocksdb') throw new InvalidArgumentError('expected memory or rocksdb');
+  return value;
+};
+
 /** A command's action: runs the bench with its options and prints its one JSON line. */
 const printing =
   <O>(bench: (options: O) => Promise<object>) =>
@@ -184,6 +189,12 @@ program
     "instances of the pipeline's application (one group): this process and n-1 child processes",
     positiveInt,
     1,
+  )
+  .option(
+    '--store <type>',
+    "the pipeline's state stores: memory or rocksdb (veroai run's default)",
+    storeType,
+    'memory',
   )
   .action(printing(withRedisUrl(benchFreshness)));
 
