@@ -196,41 +196,38 @@ describe.each(kvBackends)('key-value store contract: %s', (_type, backend) => {
   });
 });
 
+/** Three sessions of u1, one of them written after a flush; THREE_SESSIONS is what [180, 1000] finds. */
+async function withThreeSessions(store: Sessions): Promise<Sessions> {
+  store.put(session('u1', 100, 200), { n: 1 });
+  store.put(session('u1', 1_000, 1_500), { n: 2 });
+  await store.flush();
+  store.put(session('u1', 300, 400), { n: 3 });
+  return store;
+}
+const THREE_SESSIONS = [
+  [session('u1', 100, 200), { n: 1 }],
+  [session('u1', 300, 400), { n: 3 }],
+  [session('u1', 1_000, 1_500), { n: 2 }],
+];
+
 describe.each(sessionBackends)('session store contract: %s', (_type, backend) => {
   it('findSessionsNow answers as findSessions without a promise once the key is in memory, else NOT_IN_MEMORY', async () => {
-    const store = await backend.create();
-    store.put(session('u1', 100, 200), { n: 1 });
-    store.put(session('u1', 1_000, 1_500), { n: 2 });
-    await store.flush();
-    store.put(session('u1', 300, 400), { n: 3 });
+    const store = await withThreeSessions(await backend.create());
     const now = () => store.findSessionsNow!('u1', 180, 1_000);
     // a RocksDB store has not read the key since its flush: only a memory store answers at once
     expect(now() === NOT_IN_MEMORY).toBe(backend.persistent);
     if (backend.persistent) await (store as unknown as ReadAheadStore).prefetch([keyBytes('u1')]);
     expect(now()).toEqual(await store.findSessions('u1', 180, 1_000));
-    expect(now()).toEqual([
-      [session('u1', 100, 200), { n: 1 }],
-      [session('u1', 300, 400), { n: 3 }],
-      [session('u1', 1_000, 1_500), { n: 2 }],
-    ]);
+    expect(now()).toEqual(THREE_SESSIONS);
     store.remove(session('u1', 300, 400));
     expect(store.findSessionsNow!('u1', 201, 999)).toEqual([]);
     await store.close();
   });
 
   it('findSessions returns the sessions of a key overlapping [earliestEnd, latestStart], by start', async () => {
-    const store = await backend.create();
-    store.put(session('u1', 100, 200), { n: 1 });
-    store.put(session('u1', 1_000, 1_500), { n: 2 });
-    await store.flush();
-    store.put(session('u1', 300, 400), { n: 3 });
+    const store = await withThreeSessions(await backend.create());
     store.put(session('u2', 150, 160), { n: 4 });
-    const found = await store.findSessions('u1', 180, 1_000);
-    expect(found).toEqual([
-      [session('u1', 100, 200), { n: 1 }],
-      [session('u1', 300, 400), { n: 3 }],
-      [session('u1', 1_000, 1_500), { n: 2 }],
-    ]);
+    expect(await store.findSessions('u1', 180, 1_000)).toEqual(THREE_SESSIONS);
     expect((await store.findSessions('u1', 201, 999)).map(([s]) => s.window)).toEqual([
       { start: 300, end: 400 },
     ]);
