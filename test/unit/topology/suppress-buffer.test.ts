@@ -129,32 +129,39 @@ describe('suppress buffer: its index is in the store, not in the heap', () => {
   });
 });
 
+/** A store of windowed keys indexed by window end, as suppress's buffer is, opened. */
+async function windowStore(name: string, store: StoreType, changelog: boolean) {
+  const task = createTaskStore(
+    {
+      name,
+      type: 'key-value',
+      keySerde: keys as never,
+      valueSerde: numberSerde as never,
+      changelog,
+      storeType: store,
+      indexedByWindowEnd: true,
+    },
+    {
+      changelogTopic: `app-${name}-changelog`,
+      partition: 0,
+      emit: () => undefined,
+      now: () => 0,
+      taskDirectory: freshDirectory(),
+      defaultStoreType: store,
+    },
+  );
+  await (task.persistent as PersistentStore | undefined)?.open();
+  return task.store as WindowedKeyValueStore<string, number>;
+}
+
+/** A window of `key` ending at `end`. */
+const w = (key: string, end: number): Windowed<string> => ({ key, window: { start: end - 5, end } });
+
 describe.each<StoreType>(['memory', 'rocksdb'])(
   'windowsFrom, the read ahead by window end (%s store)',
   (store) => {
     it('reads whole ends in order up to the limit, an end too big for it only when needed, and says where it stopped', async () => {
-      const task = createTaskStore(
-        {
-          name: 'ahead',
-          type: 'key-value',
-          keySerde: keys as never,
-          valueSerde: numberSerde as never,
-          changelog: false,
-          storeType: store,
-          indexedByWindowEnd: true,
-        },
-        {
-          changelogTopic: 'app-ahead-changelog',
-          partition: 0,
-          emit: () => undefined,
-          now: () => 0,
-          taskDirectory: freshDirectory(),
-          defaultStoreType: store,
-        },
-      );
-      await (task.persistent as PersistentStore | undefined)?.open();
-      const windows = task.store as WindowedKeyValueStore<string, number>;
-      const w = (key: string, end: number): Windowed<string> => ({ key, window: { start: end - 5, end } });
+      const windows = await windowStore('ahead', store, false);
       // ends 10 (a, b), 20 (c), 30 (d, e, f), 40 (g); written out of order, 20 twice
       for (const [key, end] of [
         ['g', 40],
@@ -189,32 +196,11 @@ describe.each<StoreType>(['memory', 'rocksdb'])(
       expect(await names(41, 5, 0)).toEqual(['', Number.POSITIVE_INFINITY]);
       windows.delete(w('e', 30));
       expect(await names(21, 100, 0)).toEqual(['dfg', Number.POSITIVE_INFINITY]);
-      await task.store.close();
+      await windows.close();
     });
 
     it('getMany reads the values of many windows at once: buffered writes, flushed ones, deleted and absent', async () => {
-      const task = createTaskStore(
-        {
-          name: 'many',
-          type: 'key-value',
-          keySerde: keys as never,
-          valueSerde: numberSerde as never,
-          changelog: true,
-          storeType: store,
-          indexedByWindowEnd: true,
-        },
-        {
-          changelogTopic: 'app-many-changelog',
-          partition: 0,
-          emit: () => undefined,
-          now: () => 0,
-          taskDirectory: freshDirectory(),
-          defaultStoreType: store,
-        },
-      );
-      await (task.persistent as PersistentStore | undefined)?.open();
-      const windows = task.store as WindowedKeyValueStore<string, number>;
-      const w = (key: string, end: number): Windowed<string> => ({ key, window: { start: end - 5, end } });
+      const windows = await windowStore('many', store, true);
       windows.put(w('a', 10), 1);
       windows.put(w('b', 20), 2);
       windows.put(w('c', 30), 3);
@@ -228,7 +214,7 @@ describe.each<StoreType>(['memory', 'rocksdb'])(
       await windows.flush();
       expect(await windows.getMany(read)).toEqual([1, undefined, 33, 4, undefined, undefined]);
       expect(await windows.getMany([])).toEqual([]);
-      await task.store.close();
+      await windows.close();
     });
   },
 );
