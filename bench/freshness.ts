@@ -67,7 +67,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   // more instances first, each in a process of its own; then this one, and the group settles before any traffic
   const others = Array.from({ length: options.instances - 1 }, () => {
     let running: () => void = () => undefined;
-    const started = new Promise<void>((resolve) => {
+    const reported = new Promise<void>((resolve) => {
       running = resolve;
     });
     const instance = startInChild<FreshnessPipelineOptions, { stopped: true }>(
@@ -76,7 +76,11 @@ export async function benchFreshness(options: FreshnessOptions) {
       [],
       () => running(),
     );
-    return { ...instance, started };
+    // an instance that fails (or ends) before it runs fails the bench instead of leaving it waiting
+    const ended = instance.result.then(() => {
+      throw new Error('a pipeline instance ended before it ran');
+    });
+    return { ...instance, started: Promise.race([reported, ended]) };
   });
   await Promise.all(others.map((o) => o.started));
   await pipeline.start();

@@ -26,11 +26,11 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   async get(key: K): Promise<V | undefined> {
-    return this.entries.get(this.keyBytes(key).toString('latin1'))?.[1];
+    return this.readNow(key);
   }
 
   async getMany(keys: readonly K[]): Promise<Array<V | undefined>> {
-    return keys.map((key) => this.entries.get(this.keyBytes(key).toString('latin1'))?.[1]);
+    return keys.map((key) => this.readNow(key));
   }
 
   put(key: K, value: V): void {
