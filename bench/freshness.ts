@@ -52,15 +52,16 @@ export async function benchFreshness(options: FreshnessOptions) {
   const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  // the pipeline and the raw consumer start at the end of raw_events, not at its history
-  const ends = await admin.fetchTopicOffsets(input);
+  // the pipeline and the raw consumer start at the end of raw_events, not at its history (the
+  // transport's read retries while a topic created a moment ago still elects its leaders)
+  const ends = (await pipeline.transport.endOffsets(input)).map((high, partition) => ({ partition, high }));
   const partitions = ends.length;
   const rawGroup = `${applicationId}-raw`;
   for (const groupId of [applicationId, rawGroup]) {
     await admin.setOffsets({
       groupId,
       topic: input,
-      partitions: ends.map((o) => ({ partition: o.partition, offset: o.high })),
+      partitions: ends.map((o) => ({ partition: o.partition, offset: String(o.high) })),
     });
   }
 

@@ -80,6 +80,17 @@ export interface Cancellable {
  */
 export interface RecordProcessor<KIn, VIn> {
   process(record: StreamRecord<KIn, VIn>): void | Promise<void>;
+  /**
+   * Before a batch, the records `process` is about to get, so that the state
+   * they need is read ahead, many keys at once (`store.prefetch`): a
+   * persistent store's read otherwise waits for the disk, one record after
+   * another. Called only for a processor fed straight by a source (a topic or
+   * a repartition topic, with nothing between), whose records are known
+   * before they arrive. It is a hint: if it fails, the failure is logged and
+   * the batch runs with reads from disk.
+   * @example readAhead(records) { return ids.prefetch?.(records.map((r) => r.value.eventId)); }
+   */
+  readAhead?(records: readonly StreamRecord<KIn, VIn>[]): void | Promise<void>;
   /** After the batch's last record: flush what was buffered for the batch (it may forward). */
   onBatchEnd?(): void | Promise<void>;
   /** When the task closes. */

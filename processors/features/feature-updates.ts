@@ -44,14 +44,16 @@ export function featureUpdates(
   options: FeatureUpdatesOptions,
 ): void {
   const json = <T>() => ({ key: Serdes.string as Serde<string>, value: Serdes.json<T>() });
-  builder.addStateStore(USER_ACTIVITY_STORE, json());
+  // each view's entity is the key of the records its task reads (the repartition topic's key)
+  const entities = { ...json(), keyedByInput: true };
+  builder.addStateStore(USER_ACTIVITY_STORE, entities);
   builder.addStateStore(idleIndexStoreOf(USER_ACTIVITY_STORE), { key: Serdes.string, value: Serdes.string });
   builder.addStateStore(idleIndexStoreOf(TENANT_USER_LAST_SEEN_STORE), {
     key: Serdes.string,
     value: Serdes.string,
   });
-  builder.addStateStore(ENDPOINT_HEALTH_STORE, json());
-  builder.addStateStore(TENANT_USAGE_STORE, json());
+  builder.addStateStore(ENDPOINT_HEALTH_STORE, entities);
+  builder.addStateStore(TENANT_USAGE_STORE, entities);
   builder.addStateStore(TENANT_USER_LAST_SEEN_STORE, json<number>());
   const activityInput = { value: Serdes.json<UserActivityInput>() };
 

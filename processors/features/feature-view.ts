@@ -20,6 +20,13 @@ export interface FeatureViewDefinition<S, V> {
   /** The event time the state is as of: the latest it has seen. */
   readonly asOf: (state: S) => number;
   readonly values: (state: S) => Record<string, number>;
+  /**
+   * Reads ahead what `add` will read of the context's other stores for the
+   * batch's records (RecordProcessor.readAhead; the entity store reads ahead
+   * by itself, declared `keyedByInput`). Called only when the view reads
+   * straight from its repartition topic.
+   */
+  readonly readAhead?: (records: readonly StreamRecord<string, V>[]) => void | Promise<void>;
   /** Called once per task (the definition is made per task), e.g. to get further stores or schedule expiry. */
   readonly init?: (context: ProcessorContext) => void;
   /**
@@ -63,12 +70,8 @@ export function featureView<S, V>(
       const ttl = definition.idleExpiryMs;
       context.schedule(IDLE_SWEEP_INTERVAL_MS, 'stream-time', async (streamTime) => {
         const cutoff = streamTime - ttl;
-        for (const [, entity] of await idle.takeBefore(cutoff)) {
-          if (touched.has(entity)) continue;
-          const state = await store.get(entity);
-          // an entity seen again since is indexed under its newer time
-          if (state !== undefined && definition.asOf(state) < cutoff) store.delete(entity);
-        }
+        // an entity touched in the batch is re-indexed at its end
+        await idle.expire(store, cutoff, definition.asOf, (entity) => touched.has(entity));
       });
     }
 
@@ -96,6 +99,7 @@ export function featureView<S, V>(
 
     return {
       process: fold,
+      ...(definition.readAhead === undefined ? {} : { readAhead: definition.readAhead }),
       onBatchEnd: () => {
         for (const [entity, { state, last, before }] of touched) {
           const values = definition.values(state);

@@ -1,5 +1,5 @@
 import type { TelemetryEvent } from '../../schemas/index.js';
-import { type KeyValueStore, TimeIndex } from '../../topology/index.js';
+import { type KeyValueStore, readStored, TimeIndex } from '../../topology/index.js';
 import { type FeatureViewDefinition, idleIndexStoreOf } from './feature-view.js';
 import { type Bucket, bucketAt, LAST_HOUR, slotOf, sumInWindow } from './rolling-buckets.js';
 
@@ -50,15 +50,17 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
       byTime = new TimeIndex(context.getStateStore(idleIndexStoreOf(TENANT_USER_LAST_SEEN_STORE)));
       context.schedule(60_000, 'stream-time', async (streamTime) => {
         const cutoff = streamTime - LAST_HOUR.bucketMs * LAST_HOUR.size - LAST_SEEN_SLACK_MS;
-        for (const [, user] of await byTime.takeBefore(cutoff)) {
-          const time = await lastSeen.get(user);
-          // a user seen again since is indexed under the newer time
-          if (time !== undefined && time < cutoff) lastSeen.delete(user);
-        }
+        await byTime.expire(lastSeen, cutoff, (time) => time);
       });
     },
     initial: () => ({ latest: -1, minutes: [] }),
-    async add(state, event, time, tenantId) {
+    // the batch's users' last-seen times, in one read (the records' keys are their tenants)
+    readAhead: (records) =>
+      lastSeen.prefetch?.(
+        records.flatMap((r) => (r.value.userId === null ? [] : [`${r.key}/${r.value.userId}`])),
+      ),
+    // synchronous when the user's last-seen time is in memory (written in the batch, or read ahead)
+    add(state, event, time, tenantId) {
       state.latest = Math.max(state.latest, time);
       const bucketFor = (t: number) =>
         bucketAt(state.minutes, LAST_HOUR, state.latest, t, (slot) => ({
@@ -71,15 +73,16 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
       bucket.events += 1;
       if (event.userId === null) return;
       const user = `${tenantId}/${event.userId}`;
-      const previous = await lastSeen.get(user);
-      if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
-      if (previous !== undefined) {
-        const old = bucketFor(previous);
-        if (old !== undefined && old.lastSeenUsers > 0) old.lastSeenUsers -= 1;
-      }
-      bucket.lastSeenUsers += 1;
-      lastSeen.put(user, time);
-      byTime.move(previous, time, user);
+      return readStored(lastSeen, user, (previous) => {
+        if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
+        if (previous !== undefined) {
+          const old = bucketFor(previous);
+          if (old !== undefined && old.lastSeenUsers > 0) old.lastSeenUsers -= 1;
+        }
+        bucket.lastSeenUsers += 1;
+        lastSeen.put(user, time);
+        byTime.move(previous, time, user);
+      });
     },
     asOf: (state) => state.latest,
     values: (state) => ({

@@ -68,8 +68,13 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
     );
   }
 
+  /** The batch's ids, read in one go (a RocksDB store): `process` then decides each record without I/O. */
+  readAhead(records: readonly Events[]): Promise<void> | undefined {
+    return this.seen.prefetch?.(records.map(idOf));
+  }
+
   process(record: Events): void | Promise<void> {
-    const id = `${record.value.tenantId}/${record.value.eventId}`;
+    const id = idOf(record);
     return readStored(this.seen, id, (previous) => this.decide(record, id, previous));
   }
 
@@ -94,13 +99,13 @@ class Deduplicator implements RecordProcessor<string, TelemetryEvent> {
 
   /** Deletes the ids seen before `cutoff`, reading only the index entries before it. */
   private async forgetBefore(cutoff: number): Promise<void> {
-    for (const [, id] of await this.byTime.takeBefore(cutoff)) {
-      const current = await this.seen.get(id);
-      // an id claimed again later is indexed under its newer time
-      const t = typeof current === 'number' ? current : current?.t;
-      if (t !== undefined && t < cutoff) this.seen.delete(id);
-    }
+    await this.byTime.expire(this.seen, cutoff, (seen) => (typeof seen === 'number' ? seen : seen.t));
   }
+}
+
+/** The id the store keeps an event under: unique per tenant. */
+function idOf(record: Events): string {
+  return `${record.value.tenantId}/${record.value.eventId}`;
 }
 
 /** The input record's place in its log: equal for a record and its replay, different for a copy. */

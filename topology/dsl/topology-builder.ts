@@ -31,6 +31,14 @@ export interface KeyValueStoreOptions<K, V> {
   changelog?: boolean;
   /** Where the store keeps its data; default: the application's `defaultStoreType`. */
   store?: StoreType;
+  /**
+   * The store is keyed by the key of the records its task reads (the topic,
+   * or the repartition topic, its processor's sub-topology reads), serialised
+   * alike: a RocksDB store then reads each batch's keys ahead in one
+   * multi-get, so that the processor's reads of them need no I/O (see
+   * RecordProcessor.readAhead for other keys). Default false.
+   */
+  keyedByInput?: boolean;
 }
 
 export interface TableOptions<K, V> extends StreamOptions<K, V> {
@@ -74,6 +82,7 @@ export class TopologyBuilder {
       valueSerde: options.value as Serde<unknown>,
       changelog: true,
       storeType: checkStoreType(storeType, `store '${storeName}'`),
+      keyedByInput: true,
     });
     const updates = source.chain<K, V>(
       'table',
@@ -148,6 +157,7 @@ export class TopologyBuilder {
       valueSerde: options.value as Serde<unknown>,
       changelog: options.changelog ?? true,
       storeType: checkStoreType(options.store, `store '${name}'`),
+      keyedByInput: options.keyedByInput === true,
     });
     return this;
   }

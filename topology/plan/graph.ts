@@ -37,6 +37,13 @@ export interface StoreSpec {
    * suppress buffer). A store with `windowRetentionMs` has the index anyway.
    */
   readonly indexedByWindowEnd?: boolean | undefined;
+  /**
+   * Key-value stores keyed by the key of the records their task reads (a
+   * table's store, an aggregation's after its repartition): a persistent one
+   * reads each batch's keys ahead, in one multi-get, from the records' key
+   * bytes. The bytes must be what the store's key serde writes.
+   */
+  readonly keyedByInput?: boolean | undefined;
 }
 
 export interface SourceNode {

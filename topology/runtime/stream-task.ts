@@ -244,16 +244,24 @@ export class StreamTask {
     try {
       const done = this.graph.beginBatch();
       const entry = this.graph.source(source.name);
-      await this.state.readAhead(records);
       await this.punctuate('all');
+      // after the punctuations, whose store scans flush (a flush forgets what was read ahead);
+      // decoded ahead when a processor reads ahead for the records it will get
+      const ahead = this.graph.readsAhead(source.name) ? await decodeAll(records, source) : undefined;
+      await Promise.all([
+        this.state.readAhead(records),
+        ahead === undefined ? undefined : this.readAhead(source.name, ahead),
+      ]);
       // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
       // stream time (and the state) of the record it processes, never of records behind it
-      for (const raw of records) {
+      for (let i = 0; i < records.length; i++) {
         if (this.taskFailure !== undefined) break;
+        const raw = records[i]!;
         this.currentSource = raw;
         let record: AnyRecord;
         try {
-          const decoded = decodeRecord(raw, source);
+          const decoded = ahead === undefined ? decodeRecord(raw, source) : ahead[i]!;
+          if (decoded instanceof DecodeFailure) throw decoded.error;
           record = isPromise(decoded) ? await decoded : decoded;
         } catch (error) {
           this.deadLetterRaw(raw, error, source.name);
@@ -280,6 +288,16 @@ export class StreamTask {
       this.currentSource = undefined;
       this.graph.closeBatch();
     }
+  }
+
+  /** Lets the processors fed by `source` read ahead for the batch's decoded records; a failure is only logged. */
+  private async readAhead(source: string, decoded: ReadonlyArray<AnyRecord | DecodeFailure>): Promise<void> {
+    const records = decoded.filter((r): r is AnyRecord => !(r instanceof DecodeFailure));
+    for (const [node, error] of await this.graph.readAhead(source, records))
+      this.env.logger.warn(
+        { task: this.id, node, err: error },
+        'read-ahead failed: the batch reads its state from disk, record by record',
+      );
   }
 
   /** True when a wall-clock punctuation is due: the application then runs an empty batch for it. */
@@ -416,4 +434,26 @@ export class StreamTask {
       forward: <K, V>(record: StreamRecord<K, V>) => this.graph.forward(nodeName, record as AnyRecord),
     };
   }
+}
+
+/** A record that could not be decoded, kept in its place in a batch decoded ahead (it is dead-lettered in turn). */
+class DecodeFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/** Decodes a batch's records ahead, each to its record or to the failure to dead-letter in its turn. */
+async function decodeAll(
+  records: readonly SourceRecord[],
+  source: SourceFormat,
+): Promise<Array<AnyRecord | DecodeFailure>> {
+  const out: Array<AnyRecord | DecodeFailure> = [];
+  for (const raw of records) {
+    try {
+      const decoded = decodeRecord(raw, source);
+      out.push(isPromise(decoded) ? await decoded : decoded);
+    } catch (error) {
+      out.push(new DecodeFailure(error));
+    }
+  }
+  return out;
 }

@@ -38,11 +38,14 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.inner.readNow === undefined ? NOT_IN_MEMORY : this.inner.readNow(key);
   }
 
+  /** Reads ahead through the inner store, when it can (a memory store has nothing to read ahead). */
+  prefetch(keys: readonly K[]): Promise<void> {
+    return this.inner.prefetch === undefined ? Promise.resolve() : this.inner.prefetch(keys);
+  }
+
   /** The inner store's values of `keys`, in one read when it reads many at once. */
   getMany(keys: readonly K[]): Promise<Array<V | undefined>> {
-    const inner = this.inner as Partial<{ getMany(keys: readonly K[]): Promise<Array<V | undefined>> }>;
-    if (inner.getMany !== undefined) return inner.getMany(keys);
-    return Promise.all(keys.map((key) => this.inner.get(key)));
+    return this.inner.getMany(keys);
   }
 
   put(key: K, value: V): void {

@@ -10,6 +10,8 @@ export interface PersistentStore extends StateStore {
   open(): Promise<void>;
   /** Buffers one changelog record as raw bytes (no serde round trip); `flush()` writes it. */
   restoreRaw(key: Buffer, value: Buffer | null): void;
+  /** The task's batch is over (after its flush): what the store read ahead for it is forgotten. */
+  endBatch?(): void;
 }
 
 /** How a persistent store turns keys and values into bytes: the serdes of its changelog topic. */

@@ -28,6 +28,14 @@ interface Buffered<K, V> {
  * in the changelog). Writes are buffered in memory and written by `flush()` in
  * one write batch; reads see buffered writes.
  *
+ * Read-ahead (`prefetch`): the values of a batch's keys, read in one
+ * multi-get before the batch runs, answer `readNow` and `get` without I/O
+ * until the batch ends (`endBatch`). A flush forgets the keys it writes when
+ * it takes them (they stay readable from the flush's layer until it lands,
+ * then from disk), and a read-ahead that a flush overlapped keeps nothing, so
+ * no read-ahead value outlives a write of its key; the batch's other keys stay
+ * read ahead through a flush in the middle of the batch (a punctuator's scan).
+ *
  * A store of windowed keys (`windowed`) keeps each entry under a marker byte
  * and, in the same write batch, an index entry by window end (see
  * window-end-layout.ts), so that a retention sweep (`windowsEndedBefore`) is a
@@ -46,6 +54,10 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
    * flush's writes), so what it adds stays true until the flush after.
    */
   private indexed = new Set<string>();
+  /** Values read ahead for the batch (undefined: not in the store), by key bytes (latin1). */
+  private loaded = new Map<string, V | undefined>();
+  /** Counts the flushes that took or landed writes: a read-ahead they overlapped is not kept. */
+  private flushes = 0;
 
   constructor(
     readonly name: string,
@@ -60,17 +72,16 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
       : await RocksDbDatabase.open(this.directory);
   }
 
-  /** A write not yet flushed (or being flushed) answers without I/O; anything else is on disk. */
+  /** A write not yet flushed (or being flushed), or a value read ahead, answers without I/O; anything else is on disk. */
   readNow(key: K): V | undefined | typeof NOT_IN_MEMORY {
-    const buffered = this.buffer.get(this.keyBytes(key).toString('latin1'));
-    return buffered === undefined ? NOT_IN_MEMORY : buffered.value;
+    return this.inMemory(this.keyBytes(key).toString('latin1'));
   }
 
   async get(key: K): Promise<V | undefined> {
     const keyBytes = this.keyBytes(key);
     const id = keyBytes.toString('latin1');
-    const buffered = this.buffer.get(id);
-    if (buffered !== undefined) return buffered.value;
+    const now = this.inMemory(id);
+    if (now !== NOT_IN_MEMORY) return now;
     const indexed = this.indexed;
     const bytes = await this.database().get(this.diskKey(keyBytes));
     if (bytes === undefined) return undefined;
@@ -87,8 +98,8 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     keys.forEach((key, i) => {
       const keyBytes = this.keyBytes(key);
       const id = keyBytes.toString('latin1');
-      const buffered = this.buffer.get(id);
-      if (buffered !== undefined) out[i] = buffered.value;
+      const now = this.inMemory(id);
+      if (now !== NOT_IN_MEMORY) out[i] = now;
       else {
         ids.push(id);
         diskKeys.push(this.diskKey(keyBytes));
@@ -105,6 +116,39 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
       out[at[j]!] = await decode(this.serdes.value, bytes, this.serdes.topic);
     }
     return out;
+  }
+
+  /** Reads ahead the values of `keys` for the batch about to run (see the class comment). */
+  prefetch(keys: readonly K[]): Promise<void> {
+    return this.prefetchBytes(keys.map((key) => this.keyBytes(key)));
+  }
+
+  /** prefetch, given the keys' serialised bytes (a batch's record keys, as read from the topic). */
+  async prefetchBytes(keys: readonly Buffer[]): Promise<void> {
+    const ids: string[] = [];
+    const diskKeys: Buffer[] = [];
+    const wanted = new Set<string>();
+    for (const keyBytes of keys) {
+      const id = keyBytes.toString('latin1');
+      if (wanted.has(id) || this.inMemory(id) !== NOT_IN_MEMORY) continue;
+      wanted.add(id);
+      ids.push(id);
+      diskKeys.push(this.diskKey(keyBytes));
+    }
+    if (diskKeys.length === 0) return;
+    const flushes = this.flushes;
+    const indexed = this.indexed;
+    const found = await this.database().getMany(diskKeys);
+    const values = new Array<V | undefined>(found.length);
+    for (let j = 0; j < found.length; j++) {
+      const bytes = found[j];
+      if (bytes === undefined) continue;
+      if (this.options.windowed) indexed.add(ids[j]!);
+      values[j] = await decode(this.serdes.value, bytes, this.serdes.topic);
+    }
+    // a flush took or landed writes meanwhile: what was read may be older than what it wrote
+    if (this.flushes !== flushes) return;
+    for (let j = 0; j < ids.length; j++) this.loaded.set(ids[j]!, values[j]);
   }
 
   put(key: K, value: V): void {
@@ -160,6 +204,11 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     };
   }
 
+  /** The batch is over: what was read ahead for it is forgotten (it holds one batch's keys at most). */
+  endBatch(): void {
+    if (this.loaded.size > 0) this.loaded = new Map();
+  }
+
   /** A windowed store holds two entries per window (data and index). */
   approximateEntries(): number {
     const keys = this.db?.estimatedKeys() ?? 0;
@@ -174,17 +223,26 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
   flush(): Promise<void> {
     return this.buffer.flush(async (entries) => {
       // taken in the same step as `entries`: nothing runs between the buffer's take and this call
+      this.flushes += 1;
+      for (const id of entries.keys()) this.loaded.delete(id);
       const known = this.indexed;
       this.indexed = new Set();
       const operations = this.restored;
       this.restored = [];
+      // restored records bypass the buffer: none of the read-ahead can be trusted
+      if (operations.length > 0) this.loaded = new Map();
       // a restored record may have deleted a key a read found (restores and updates do not mix; to be safe)
       const indexed = operations.length === 0 ? known : NOTHING;
       for (const [id, { keyBytes, value }] of entries) {
         const bytes = value === undefined ? null : this.serdes.value.serialize(value, this.serdes.topic);
         this.write(operations, keyBytes, bytes, indexed.has(id));
       }
-      if (operations.length > 0) await this.database().write(operations);
+      if (operations.length === 0) return;
+      try {
+        await this.database().write(operations);
+      } finally {
+        this.flushes += 1;
+      }
     });
   }
 
@@ -238,6 +296,13 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     const skip = this.options.windowed ? 1 : 0;
     for await (const [k, v] of this.database().scan(range))
       yield [await decode(key, k.subarray(skip), topic), await decode(value, v, topic)];
+  }
+
+  /** The value of `id` without I/O: buffered writes first (newest), then the batch's read-ahead. */
+  private inMemory(id: string): V | undefined | typeof NOT_IN_MEMORY {
+    const buffered = this.buffer.get(id);
+    if (buffered !== undefined) return buffered.value;
+    return this.loaded.has(id) ? this.loaded.get(id) : NOT_IN_MEMORY;
   }
 
   private diskKey(keyBytes: Buffer): Buffer {

@@ -63,6 +63,8 @@ export interface ReadAheadStore {
  */
 export interface KeyValueStore<K, V> extends StateStore {
   get(key: K): Promise<V | undefined>;
+  /** The values of `keys`, in their order; a persistent store reads them from disk in one go. */
+  getMany(keys: readonly K[]): Promise<Array<V | undefined>>;
   /**
    * The value of `key` when the store has it in memory without I/O (a memory
    * store; a persistent store's writes not yet flushed), else NOT_IN_MEMORY
@@ -70,6 +72,13 @@ export interface KeyValueStore<K, V> extends StateStore {
    * promise for a read that needs none.
    */
   readNow?(key: K): V | undefined | typeof NOT_IN_MEMORY;
+  /**
+   * Reads the values of `keys` ahead, in one go, for the batch about to run:
+   * until the store's next flush (the batch's end), `readNow` and `get` answer
+   * them without I/O. A persistent store has it; a memory store needs none.
+   * See RecordProcessor.readAhead.
+   */
+  prefetch?(keys: readonly K[]): Promise<void>;
   put(key: K, value: V): void;
   delete(key: K): void;
   /** Entries with `from <= key <= to`, compared as serialised bytes, in that order. */

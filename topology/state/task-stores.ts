@@ -20,7 +20,8 @@ export interface TaskStore {
   readonly persistent: PersistentStore | undefined;
   /**
    * Reads ahead the keys of a batch's input records, for a persistent store
-   * keyed like its task's input (sessions); undefined when reading ahead would not pay.
+   * keyed like its task's input (sessions, StoreSpec.keyedByInput); undefined
+   * when reading ahead would not pay.
    */
   readonly prefetch: ((keys: readonly Buffer[]) => Promise<void>) | undefined;
   /** Synchronous when the serdes are (the common case): restore runs at the speed of the decoder. */
@@ -101,7 +102,7 @@ export function createTaskStore(spec: StoreSpec, ctx: TaskStoreContext): TaskSto
     return {
       store,
       persistent: inner,
-      prefetch: undefined,
+      prefetch: spec.keyedByInput === true && !windowed ? (keys) => inner.prefetchBytes(keys) : undefined,
       restore: (key, value) => inner.restoreRaw(key ?? Buffer.alloc(0), value),
     };
   return {

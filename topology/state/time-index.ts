@@ -44,7 +44,38 @@ export class TimeIndex {
     for (const key of keys) this.store.delete(key);
     return taken;
   }
+
+  /**
+   * Expiry: takes the ids indexed before `cutoff` and deletes from `store`
+   * each whose value's time (`timeOf`) is still before it (an id seen again
+   * since is indexed under its newer time) and that `keep` does not hold on
+   * to. The values are read in multi-gets, not one read per id. Returns how
+   * many ids were deleted.
+   */
+  async expire<V>(
+    store: KeyValueStore<string, V>,
+    cutoff: number,
+    timeOf: (value: V) => number,
+    keep: (id: string) => boolean = () => false,
+  ): Promise<number> {
+    const ids = (await this.takeBefore(cutoff)).flatMap(([, id]) => (keep(id) ? [] : [id]));
+    let deleted = 0;
+    for (let from = 0; from < ids.length; from += EXPIRY_READ_CHUNK) {
+      const chunk = ids.slice(from, from + EXPIRY_READ_CHUNK);
+      const values = await store.getMany(chunk);
+      chunk.forEach((id, i) => {
+        const value = values[i];
+        if (value === undefined || timeOf(value) >= cutoff) return;
+        store.delete(id);
+        deleted += 1;
+      });
+    }
+    return deleted;
+  }
 }
+
+/** Ids whose values one multi-get of an expiry reads. */
+const EXPIRY_READ_CHUNK = 10_000;
 
 const TIME_DIGITS = 16;
 

@@ -7,6 +7,7 @@ import type { Headers, SourceRecord } from '../record.js';
 import { partitionForKey } from '../runtime/partitioner.js';
 import { StreamsApplication } from '../runtime/streams-application.js';
 import type { Serde } from '../serdes/serde.js';
+import type { StoreType } from '../state/store.js';
 import { MemoryTransport } from '../transports/memory/memory-transport.js';
 
 export interface TestDriverOptions {
@@ -18,6 +19,10 @@ export interface TestDriverOptions {
   startTime?: number;
   /** How long a pipeInput waits for the topology to settle before it calls it a hang. Default 60 s. */
   settleTimeoutMs?: number;
+  /** The backend of stores whose DSL options do not choose one (StreamsApplication's). Default `memory`. */
+  defaultStoreType?: StoreType;
+  /** Where `rocksdb` stores keep their files (StreamsApplication's); a test removes it when done. */
+  stateDir?: string;
 }
 
 export interface TestOutputRecord<K, V> {
@@ -81,6 +86,8 @@ export class TestDriver {
       transport,
       clock: () => driver?.wallClock ?? options.startTime ?? 0,
       commitIntervalMs: 60_000,
+      ...(options.defaultStoreType === undefined ? {} : { defaultStoreType: options.defaultStoreType }),
+      ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
       logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
       metricsRegistry: new Registry(),
     });

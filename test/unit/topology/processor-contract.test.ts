@@ -142,3 +142,83 @@ describe('the per-record processor contract', () => {
     expect(returned.filter((r) => r instanceof Promise)).toEqual([]);
   });
 });
+
+describe('read-ahead (RecordProcessor.readAhead)', () => {
+  /** `in` → first → second → `out`, each step logging what it reads ahead and processes. */
+  function twoSteps(log: string[], failAhead = false) {
+    const step =
+      (name: string) =>
+      (context: ProcessorContext): RecordProcessor<string, number> => ({
+        readAhead(records) {
+          if (failAhead) throw new Error('the disk is gone');
+          log.push(`${name} ahead ${records.map((r) => `${r.key}${r.value}`).join(',')}`);
+        },
+        process(record) {
+          log.push(`${name} ${record.key}${record.value}`);
+          context.forward({ ...record, value: record.value * 10 });
+        },
+      });
+    const builder = new TopologyBuilder();
+    builder
+      .stream('in', { key: Serdes.string, value: Serdes.number })
+      .process(step('first'), { name: 'first', keyPreserving: true })
+      .process(step('second'), { name: 'second', keyPreserving: true })
+      .to('out', { key: Serdes.string, value: Serdes.number });
+    return builder.build();
+  }
+
+  it('is given, before the batch, the records of a processor fed straight by its source; a processor further down gets none', async () => {
+    const log: string[] = [];
+    driver = await TestDriver.create(twoSteps(log));
+    await driver.pipeInputs(
+      'in',
+      [1, 2, 3].map((value) => ({ key: 'k', value })),
+    );
+    expect(log).toEqual([
+      'first ahead k1,k2,k3',
+      'first k1',
+      'second k10',
+      'first k2',
+      'second k20',
+      'first k3',
+      'second k30',
+    ]);
+  });
+
+  it('is a hint: a read-ahead that throws is logged, and the batch is processed as without it', async () => {
+    const log: string[] = [];
+    driver = await TestDriver.create(twoSteps(log, true));
+    await driver.pipeInputs(
+      'in',
+      [1, 2].map((value) => ({ key: 'k', value })),
+    );
+    expect(log).toEqual(['first k1', 'second k10', 'first k2', 'second k20']);
+    expect(driver.readOutput<string, number>('out').map((r) => r.value)).toEqual([100, 200]);
+    expect(driver.readDeadLetters()).toEqual([]);
+    expect(driver.app.state).toBe('running');
+  });
+
+  it('skips what cannot be decoded: it is dead-lettered in its turn', async () => {
+    const log: string[] = [];
+    driver = await TestDriver.create(twoSteps(log));
+    const value = (n: number) => Serdes.number.serialize(n, 'in') as Buffer;
+    driver.transport.log.append({
+      topic: 'in',
+      partition: 0,
+      key: Buffer.from('k'),
+      value: value(1),
+      timestamp: 0,
+    });
+    driver.transport.log.append({
+      topic: 'in',
+      partition: 0,
+      key: Buffer.from('k'),
+      value: Buffer.from('x'),
+      timestamp: 0,
+    });
+    await driver.pipeRawInput('in', Buffer.from('k'), value(3), 0);
+    expect(log.filter((line) => line.includes('ahead'))).toEqual(['first ahead k1,k3']);
+    expect(driver.readOutput<string, number>('out').map((r) => r.value)).toEqual([100, 300]);
+    expect(driver.readDeadLetters()).toHaveLength(1);
+  });
+});

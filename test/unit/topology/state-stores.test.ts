@@ -406,6 +406,60 @@ describe('RocksDB session store read-ahead', () => {
   });
 });
 
+describe('RocksDB key-value store read-ahead', () => {
+  const open = async () => {
+    const store = new RocksDbKeyValueStore<string, { n: number }>('kv', freshDirectory(), serdes);
+    await store.open();
+    return store;
+  };
+
+  it('answers the keys read ahead without I/O, present or absent, without hiding a write, until the batch ends', async () => {
+    const store = await open();
+    store.put('a', { n: 1 });
+    store.put('b', { n: 2 });
+    await store.flush();
+    expect(store.readNow('a')).toBe(NOT_IN_MEMORY);
+    await store.prefetch(['a', 'absent']);
+    expect(store.readNow('a')).toEqual({ n: 1 });
+    expect(store.readNow('absent')).toBeUndefined();
+    expect(store.readNow('b')).toBe(NOT_IN_MEMORY);
+    store.put('a', { n: 3 });
+    store.put('absent', { n: 4 });
+    expect(store.readNow('a')).toEqual({ n: 3 });
+    expect(await store.getMany(['a', 'absent', 'b'])).toEqual([{ n: 3 }, { n: 4 }, { n: 2 }]);
+    // a flush in the middle of the batch (a punctuator's scan): the keys it wrote are read from disk again
+    await store.flush();
+    expect(store.readNow('a')).toBe(NOT_IN_MEMORY);
+    expect(await store.get('a')).toEqual({ n: 3 });
+    expect(await store.get('absent')).toEqual({ n: 4 });
+    await store.prefetch(['a', 'b']);
+    expect(store.readNow('a')).toEqual({ n: 3 });
+    store.delete('b');
+    expect(store.readNow('b')).toBeUndefined();
+    await store.flush();
+    expect(await store.get('b')).toBeUndefined();
+    store.endBatch();
+    expect(store.readNow('a')).toBe(NOT_IN_MEMORY);
+    await store.close();
+  });
+
+  it('keeps nothing of a read-ahead a flush overlapped: no value read before a write is served after it', async () => {
+    const store = await open();
+    for (let round = 0; round < 50; round++) {
+      store.put('k', { n: round });
+      await store.flush();
+      // the read-ahead reads the disk while a flush writes a newer value; either may land first
+      const ahead = store.prefetch(['k']);
+      store.put('k', { n: round + 1_000 });
+      await Promise.all([ahead, store.flush()]);
+      expect(store.readNow('k')).not.toEqual({ n: round });
+      expect(await store.get('k')).toEqual({ n: round + 1_000 });
+      store.endBatch();
+    }
+    await store.close();
+  });
+});
+
 describe('checkpoints of RocksDB stores (memory transport)', () => {
   const RECORDS = 12_000;
 

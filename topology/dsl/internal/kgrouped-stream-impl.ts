@@ -2,7 +2,7 @@ import { TopologyError } from '../../errors.js';
 import type { ProcessorSupplier } from '../../processor.js';
 import { numberSerde } from '../../serdes/builtin.js';
 import type { Serde } from '../../serdes/serde.js';
-import type { KeyValueStore } from '../../state/store.js';
+import { type KeyValueStore, readStored } from '../../state/store.js';
 import { checkStoreType } from '../../state/store-type.js';
 import type { SessionWindows, SlidingWindows, TimeWindows } from '../../windows/windows.js';
 import type { AggregateOptions, KGroupedStream } from '../kgrouped-stream.js';
@@ -95,19 +95,25 @@ export class KGroupedStreamImpl<K, V> implements KGroupedStream<K, V> {
       valueSerde: options.value as Serde<unknown>,
       changelog: true,
       storeType: checkStoreType(options.store, `store '${storeName}'`),
+      // grouped by key: the records' key, after the repartition when there is one
+      keyedByInput: true,
     });
     const supplier: ProcessorSupplier<K, V, K, VA> = (context) => {
       const store = context.getStateStore<KeyValueStore<K, VA>>(storeName);
       return {
-        process: async (record) => {
-          if (record.key === null || record.key === undefined) {
+        // synchronous when the key's aggregate is in memory (a memory store, or read ahead)
+        process: (record) => {
+          const key = record.key;
+          if (key === null || key === undefined) {
             throw new TopologyError(
               `${operation}('${storeName}'): a record with a null key cannot be aggregated`,
             );
           }
-          const next = aggregator(record.key, record.value, (await store.get(record.key)) ?? initializer());
-          store.put(record.key, next);
-          context.forward({ ...record, value: next });
+          return readStored(store, key, (current) => {
+            const next = aggregator(key, record.value, current ?? initializer());
+            store.put(key, next);
+            context.forward({ ...record, value: next });
+          });
         },
       };
     };

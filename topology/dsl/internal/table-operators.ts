@@ -5,7 +5,7 @@
 import { map } from 'rxjs';
 import { TopologyError } from '../../errors.js';
 import type { ProcessorSupplier } from '../../processor.js';
-import type { KeyValueStore } from '../../state/store.js';
+import { type KeyValueStore, readStored } from '../../state/store.js';
 
 type Supplier = ProcessorSupplier<unknown, unknown, unknown, unknown>;
 
@@ -14,13 +14,15 @@ export const tableSourceSupplier =
   (storeName: string): Supplier =>
   (context) => {
     const store = context.getStateStore<KeyValueStore<unknown, unknown>>(storeName);
-    return map((record) => {
-      if (record.key === null || record.key === undefined)
-        throw new TopologyError(`table '${storeName}': a record with a null key cannot be a table row`);
-      if (record.value === null || record.value === undefined) store.delete(record.key);
-      else store.put(record.key, record.value);
-      return record;
-    });
+    return {
+      process: (record) => {
+        if (record.key === null || record.key === undefined)
+          throw new TopologyError(`table '${storeName}': a record with a null key cannot be a table row`);
+        if (record.value === null || record.value === undefined) store.delete(record.key);
+        else store.put(record.key, record.value);
+        context.forward(record);
+      },
+    };
   };
 
 /**
@@ -36,11 +38,14 @@ export const streamTableJoinSupplier =
   (context) => {
     const table = context.getStateStore<KeyValueStore<K, VT>>(storeName);
     return {
-      process: async (record) => {
-        const row =
-          record.key === null || record.key === undefined ? undefined : await table.get(record.key as K);
-        if (row === undefined && !left) return;
-        context.forward({ ...record, value: joiner(record.value as V, row ?? null, record.key as K) });
+      // synchronous when the row is in memory (a memory store, or read ahead: the table's store is keyed by input)
+      process: (record) => {
+        const join = (row: VT | undefined): void => {
+          if (row === undefined && !left) return;
+          context.forward({ ...record, value: joiner(record.value as V, row ?? null, record.key as K) });
+        };
+        if (record.key === null || record.key === undefined) return join(undefined);
+        return readStored(table, record.key as K, join);
       },
     };
   };

@@ -48,6 +48,8 @@ interface GraphNode {
 export class TaskGraph {
   private readonly sources = new Map<string, SourceRunner>();
   private readonly processors = new Map<string, ProcessorRunner | RecordRunner>();
+  /** Per source, the RecordProcessors it feeds directly that read ahead, by node name. */
+  private readonly readers = new Map<string, Array<[string, RecordProcessor<unknown, unknown>]>>();
   private readonly nodes: GraphNode[] = [];
   private readonly terminals: number;
   private readonly hooks: BatchHooks;
@@ -97,6 +99,13 @@ export class TaskGraph {
       } else {
         const runner = new SourceRunner(node.name, next);
         this.sources.set(node.name, runner);
+        const readers = children.get(node.name)!.flatMap((child) => {
+          const instance = instances.get(child);
+          return instance !== undefined && typeof instance !== 'function' && instance.readAhead !== undefined
+            ? [[child, instance] as [string, RecordProcessor<unknown, unknown>]]
+            : [];
+        });
+        if (readers.length > 0) this.readers.set(node.name, readers);
         this.nodes.push({ runner, parents: 0 });
         built.set(node.name, runner);
       }
@@ -124,6 +133,25 @@ export class TaskGraph {
   /** The entry of the source node `name`. */
   source(name: string): Downstream {
     return this.sources.get(name)!;
+  }
+
+  /** True when a processor fed by source `name` reads ahead: the batch is then decoded before it runs. */
+  readsAhead(name: string): boolean {
+    return this.readers.has(name);
+  }
+
+  /**
+   * Lets the processors fed by source `name` read ahead for `records` (all at
+   * once). Resolves with the failures, by node: a read-ahead is a hint.
+   */
+  async readAhead(name: string, records: readonly AnyRecord[]): Promise<Array<[string, unknown]>> {
+    const readers = this.readers.get(name) ?? [];
+    const settled = await Promise.allSettled(
+      readers.map(async ([, processor]) => processor.readAhead!(records)),
+    );
+    return settled.flatMap((result, i) =>
+      result.status === 'rejected' ? [[readers[i]![0], result.reason] as [string, unknown]] : [],
+    );
   }
 
   /** Tells every source the batch has no more records: nodes flush (onBatchEnd) from the top down. */

@@ -169,8 +169,12 @@ export class TaskState {
     await Promise.all(readers.map((s) => s.prefetch!(keys)));
   }
 
+  /** The batch's end: the stores write what it changed, and forget what they read ahead for it. */
   async flush(): Promise<void> {
-    for (const { store } of this.stores.values()) await store.flush();
+    for (const { store, persistent } of this.stores.values()) {
+      await store.flush();
+      persistent?.endBatch?.();
+    }
   }
 
   async close(): Promise<void> {
