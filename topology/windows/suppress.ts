@@ -100,26 +100,28 @@ export function suppressUntilWindowCloses<K, V>(
       return undefined;
     };
 
-    const emitClosed = async (record: Update<K, V>) => {
+    /** Reads the next windows to close (up to READ_AHEAD) from the buffer's index, with their values. */
+    const readUpcoming = async (cutoff: number): Promise<void> => {
+      const { windows, until } = await buffer.windowsFrom(horizon, READ_AHEAD, cutoff);
+      // their values in one read, not one read per window as it closes
+      const values = await buffer.getMany(windows);
+      for (let i = 0; i < windows.length; i++) add(windows[i]!, values[i]);
+      // read to the end: later windows are written past the horizon, to the store alone
+      horizon =
+        until !== Number.POSITIVE_INFINITY
+          ? until
+          : Math.max(cutoff, windows.length === 0 ? horizon : windows[windows.length - 1]!.window.end + 1);
+    };
+
+    /** Emits the windows stream time has closed; synchronous unless the buffer's index must be read. */
+    const emitClosed = (record: Update<K, V>): void | Promise<void> => {
       // closed: end + closesAfter <= stream time, i.e. end < stream time - closesAfter + 1
       const cutoff = context.streamTime() - closesAfter + 1;
       for (;;) {
         const next = first();
         if (next === undefined) {
           if (horizon >= cutoff) return;
-          const { windows, until } = await buffer.windowsFrom(horizon, READ_AHEAD, cutoff);
-          // their values in one read, not one read per window as it closes
-          const values = await buffer.getMany(windows);
-          for (let i = 0; i < windows.length; i++) add(windows[i]!, values[i]);
-          // read to the end: later windows are written past the horizon, to the store alone
-          horizon =
-            until !== Number.POSITIVE_INFINITY
-              ? until
-              : Math.max(
-                  cutoff,
-                  windows.length === 0 ? horizon : windows[windows.length - 1]!.window.end + 1,
-                );
-          continue;
+          return readUpcoming(cutoff).then(() => emitClosed(record));
         }
         if (next.key.window.end >= cutoff) return;
         byEnd.pop();
@@ -132,35 +134,43 @@ export function suppressUntilWindowCloses<K, V>(
       }
     };
 
-    return {
-      process: async (record) => {
-        if (bounded) await count();
-        const ahead = record.key.window.end < horizon;
-        if (record.value === null) {
-          // unbounded, a retraction of a window no longer buffered (emitted) costs a tombstone, not a read
-          if (bounded ? (await buffer.get(record.key)) !== undefined : true) {
-            buffer.delete(record.key);
-            if (buffered !== undefined) buffered -= 1;
-          }
-          if (ahead) upcoming.delete(keyId(record.key));
-        } else {
-          if (bounded && (await buffer.get(record.key)) === undefined) {
-            if (buffered! >= maxRecords)
-              throw new StoreError(
-                storeName,
-                'buffering a window',
-                new Error(
-                  `the suppress buffer is full (${maxRecords} windows open): raise maxRecords, shorten the grace, or add instances`,
-                ),
-              );
-            buffered! += 1;
-          }
-          buffer.put(record.key, record.value);
-          if (ahead) add(record.key, record.value);
-        }
-        await emitClosed(record as Update<K, V>);
-      },
+    /** Buffers the update (a retraction deletes its window), then emits what stream time closed. */
+    const bufferUpdate = (record: Update<K, V>): void | Promise<void> => {
+      const ahead = record.key.window.end < horizon;
+      if (record.value === null) {
+        // a retraction of a window no longer buffered (emitted) costs a tombstone, not a read
+        buffer.delete(record.key);
+        if (ahead) upcoming.delete(keyId(record.key));
+      } else {
+        buffer.put(record.key, record.value);
+        if (ahead) add(record.key, record.value);
+      }
+      return emitClosed(record);
     };
+
+    /** Bounded: the window is read first, to keep the count of buffered windows. */
+    const bufferCounted = async (record: Update<K, V>): Promise<void> => {
+      let open = await count();
+      const stored = await buffer.get(record.key);
+      if (record.value === null) {
+        if (stored !== undefined) open -= 1;
+      } else if (stored === undefined) {
+        if (open >= maxRecords)
+          throw new StoreError(
+            storeName,
+            'buffering a window',
+            new Error(
+              `the suppress buffer is full (${maxRecords} windows open): raise maxRecords, shorten the grace, or add instances`,
+            ),
+          );
+        open += 1;
+      }
+      buffered = open;
+      await bufferUpdate(record);
+    };
+
+    // unbounded, a record that closes nothing to read for makes no promise
+    return { process: bounded ? bufferCounted : bufferUpdate };
   };
 }
 

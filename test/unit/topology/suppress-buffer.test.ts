@@ -354,3 +354,50 @@ describe.each<StoreType>(['memory', 'rocksdb'])(
     }, 120_000);
   },
 );
+
+describe.each<StoreType>(['memory', 'rocksdb'])(
+  'suppress without a promise per record (%s store)',
+  (store) => {
+    it('unbounded, a record that closes nothing it must read for is buffered synchronously', async () => {
+      const buffer = await windowStore('sync', store, true);
+      let streamTime = -1;
+      const forwarded: Array<Windowed<string>> = [];
+      const context = {
+        getStateStore: () => buffer,
+        streamTime: () => streamTime,
+        forward: (r: { key: Windowed<string> }) => forwarded.push(r.key),
+      } as unknown as ProcessorContext;
+      const suppress = suppressUntilWindowCloses<string, number>('sync', 0, keyId, false)(context);
+      const update = (key: string, end: number, time: number) => {
+        streamTime = time;
+        return suppress.process({
+          topic: 'in',
+          partition: 0,
+          offset: time,
+          key: w(key, end),
+          value: 1,
+          timestamp: time,
+          headers: {},
+        });
+      };
+      // the first record reads the buffer's index (what closes next); a promise
+      const first = update('a', 100, 50);
+      expect(first).toBeInstanceOf(Promise);
+      await first;
+      // then records that close nothing are buffered without a promise, up to the next read
+      for (const [key, end, time] of [
+        ['b', 200, 60],
+        ['c', 300, 70],
+        ['a', 100, 99],
+      ] as const) {
+        const result = update(key, end, time);
+        expect(result instanceof Promise, `${key}@${time}`).toBe(false);
+      }
+      expect(forwarded).toEqual([]);
+      // stream time passes a's end: a is emitted, and the index is read again for b and c
+      await update('d', 400, 150);
+      expect(forwarded).toEqual([w('a', 100)]);
+      await buffer.close();
+    });
+  },
+);
