@@ -64,6 +64,7 @@ export async function kafkaStreamsInChild(
     String(job.gapMs),
     String(job.graceMs),
     stateDir,
+    String(job.commitIntervalMs),
   ];
   const child = spawn('java', jvm, { stdio: ['ignore', 'pipe', 'inherit'] });
   let onStarted!: (s: { pid: number; at: number }) => void;

@@ -150,6 +150,12 @@ program
   )
   .option('--seed <n>', 'seed of the workload generator', nonNegativeInt, 42)
   .option('--timeout-s <n>', 'a run not at zero lag by then has failed', positiveInt, 900)
+  .option(
+    '--commit-interval-ms <n>',
+    "how often either engine commits (the engine's default; zero lag is read from commits, so no finer than this)",
+    positiveInt,
+    1_000,
+  )
   .option('--cpu-prof <dir>', "write a V8 CPU profile of the engine's process into <dir>")
   .option(
     '--alloc-prof <file>',

@@ -33,6 +33,8 @@ export interface SessionCountJob {
   readonly guarantee: ProcessingGuarantee;
   readonly gapMs: number;
   readonly graceMs: number;
+  /** How often the application commits (the engine's commitIntervalMs, Kafka Streams' commit.interval.ms). */
+  readonly commitIntervalMs: number;
   /** Samples allocations (collected ones included) from start to stop into this .heapprofile file. */
   readonly allocationProfile?: string;
 }
@@ -69,6 +71,7 @@ serveJob<SessionCountJob, SessionCountResult>(async (job) => {
     applicationId: job.applicationId,
     transport,
     processingGuarantee: job.guarantee,
+    commitIntervalMs: job.commitIntervalMs,
     stateDir,
     defaultStoreType: 'rocksdb',
     logger: pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
