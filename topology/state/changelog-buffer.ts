@@ -11,7 +11,13 @@ import type { Serde } from '../serdes/serde.js';
  * serialised once, when the batch ends (`drain`), not per write.
  */
 export class ChangelogBuffer<V> {
-  /** By the key's bytes (latin1), in order of each key's last write. */
+  /**
+   * By the key's bytes (latin1), in order of each key's first write in the
+   * batch: the order between different keys means nothing to a restore (a
+   * compacted changelog is a last value per key), so a rewrite updates its
+   * entry in place (a delete and re-insert per write cost ~4 % of a session
+   * count's main thread).
+   */
   private readonly pending = new Map<string, { key: Buffer | null; value: V | null; timestamp: number }>();
 
   constructor(
@@ -25,8 +31,13 @@ export class ChangelogBuffer<V> {
   /** Records the key's new value; null is a deletion (a tombstone). */
   write(key: Buffer | null, value: V | null): void {
     const id = key === null ? '' : key.toString('latin1');
-    this.pending.delete(id);
-    this.pending.set(id, { key, value, timestamp: this.now() });
+    const entry = this.pending.get(id);
+    if (entry === undefined) this.pending.set(id, { key, value, timestamp: this.now() });
+    else {
+      entry.key = key;
+      entry.value = value;
+      entry.timestamp = this.now();
+    }
   }
 
   /** Emits one record per key written since the last drain. */

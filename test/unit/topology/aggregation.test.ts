@@ -102,9 +102,10 @@ describe('groupByKey / count on the memory transport', () => {
       ['a', 5],
     ]);
     const changelog = driver.readRaw('test-app-per-user-changelog');
+    // one record per key, in the order the keys were first written in the batch
     expect(changelog.map((r) => [r.key?.toString(), r.value?.toString()])).toEqual([
-      ['b', '2'],
       ['a', '5'],
+      ['b', '2'],
     ]);
     // the next batch logs again
     await driver.pipeInput('in', 'b', { tenant: 't', user: 'b' });
