@@ -69,21 +69,39 @@ function decodeSessions<V>(data: Buffer): Map<string, Session<V>> {
   return out;
 }
 
+/** A key's sessions by start: as read from disk they are, and a write mostly adds one after them. */
+function inStartOrder<V>(sessions: Map<string, Session<V>>): Array<Session<V>> {
+  const list = [...sessions.values()];
+  for (let i = 1; i < list.length; i++)
+    if (byStart(list[i - 1]!.window, list[i]!.window) > 0)
+      return list.sort((a, b) => byStart(a.window, b.window));
+  return list;
+}
+
 /** The session after the one at `at` in a key's encoded sessions. */
 const nextSession = (data: Buffer, at: number) => at + 20 + data.readUInt32BE(at + 16);
 
-/** The minutes (see window-end-layout.ts) in which sessions of a key end, ascending, once each. */
-function indexTimes(ends: number[]): number[] {
-  const times = ends.map(sessionIndexTime).sort((a, b) => a - b);
-  return times.filter((time, i) => i === 0 || time !== times[i - 1]);
+/**
+ * Adds the minute (see window-end-layout.ts) a session ending at `end` ends
+ * in to `times`, kept ascending and once each: a key has a few sessions, so
+ * an insertion beats a map, a sort and a filter of arrays per key and flush.
+ */
+function addIndexTime(times: number[], end: number): void {
+  const time = sessionIndexTime(end);
+  let at = times.length;
+  while (at > 0 && times[at - 1]! > time) at -= 1;
+  if (at > 0 && times[at - 1] === time) return;
+  if (at === times.length) times.push(time);
+  else times.splice(at, 0, time);
 }
 
-/** The ends of a key's encoded sessions (undefined: none). */
-function storedEnds(data: Buffer | undefined): number[] {
-  const ends: number[] = [];
+/** The minutes in which a key's encoded sessions end (undefined: none), ascending, once each. */
+function storedIndexTimes(data: Buffer | undefined): number[] {
+  const times: number[] = [];
   if (data !== undefined)
-    for (let at = 0; at < data.length; at = nextSession(data, at)) ends.push(readInt64BE(data, at + 8));
-  return ends;
+    for (let at = 0; at < data.length; at = nextSession(data, at))
+      addIndexTime(times, readInt64BE(data, at + 8));
+  return times;
 }
 
 /**
@@ -98,8 +116,9 @@ function indexChanges(
   current: ReadonlyArray<{ window: Window }>,
   out: BatchOperation[],
 ): void {
-  const before = indexTimes(storedEnds(stored));
-  const after = indexTimes(current.map((s) => s.window.end));
+  const before = storedIndexTimes(stored);
+  const after: number[] = [];
+  for (const s of current) addIndexTime(after, s.window.end);
   let i = 0;
   let j = 0;
   while (i < before.length || j < after.length) {
@@ -278,17 +297,18 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
       const { value: serde, topic } = this.serdes;
       const operations: BatchOperation[] = [];
       for (const k of dirty) {
-        const sessions = [...k.sessions!.values()].sort((a, b) => byStart(a.window, b.window));
+        const sessions = inStartOrder(k.sessions!);
         indexChanges(k.keyBytes, k.stored, sessions, operations);
         if (sessions.length === 0) {
           operations.push({ type: 'del', key: k.diskKey });
           continue;
         }
-        const encoded = sessions.map((s) => {
-          s.bytes ??= serde.serialize(s.value as V, topic) ?? Buffer.alloc(0);
-          return { window: s.window, bytes: s.bytes };
+        for (const s of sessions) s.bytes ??= serde.serialize(s.value as V, topic) ?? EMPTY;
+        operations.push({
+          type: 'put',
+          key: k.diskKey,
+          value: encodeSessions(sessions as ReadonlyArray<{ window: Window; bytes: Buffer }>),
         });
-        operations.push({ type: 'put', key: k.diskKey, value: encodeSessions(encoded) });
       }
       await this.database().write(operations);
     });
@@ -390,7 +410,7 @@ async function indexSessions(db: RocksDbDatabase): Promise<BatchOperation[]> {
   let operations: BatchOperation[] = [];
   for await (const [diskKey, data] of db.scan(DATA_RANGE)) {
     const keyBytes = diskKey.subarray(KEY_MARKER.length);
-    for (const time of indexTimes(storedEnds(data)))
+    for (const time of storedIndexTimes(data))
       operations.push({ type: 'put', key: sessionIndexKey(keyBytes, time), value: EMPTY });
     if (operations.length >= 10_000) {
       await db.write(operations);
