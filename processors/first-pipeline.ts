@@ -20,6 +20,12 @@ export interface FirstPipelineOptions {
     readonly features: FeatureSink;
     readonly sessionHistory: SessionHistorySink;
   };
+  /**
+   * The topic of raw events. Default `raw_events`. A run of its own (a test, a
+   * replay beside the live application) reads one that no other traffic
+   * shares: records of other event times would move its stream time.
+   */
+  readonly rawEventsTopic?: string;
   /** Event-time validity limits against each record's log timestamp (default: 5 minutes ahead, 30 days behind). */
   readonly validation?: ValidationLimits;
   /** Inactivity gap that ends a session. Default 30 minutes. */
@@ -61,6 +67,7 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
   const builder = new TopologyBuilder();
   const events = cleanTelemetry(builder, {
     telemetrySerde: options.serdes.telemetry,
+    ...(options.rawEventsTopic === undefined ? {} : { topic: options.rawEventsTopic }),
     limits: options.validation,
     dedupWindowMs: options.dedupWindowMs,
   });
@@ -96,10 +103,12 @@ export function firstPipelineTopology(options: FirstPipelineOptions): FirstPipel
   return {
     topology: builder.build(),
     externalTopics: [
-      ...[RAW_EVENTS_TOPIC, USER_SESSIONS_TOPIC, FEATURE_UPDATES_TOPIC].map((name) => ({
-        name,
-        partitions: FIRST_PIPELINE_PARTITIONS,
-      })),
+      ...[options.rawEventsTopic ?? RAW_EVENTS_TOPIC, USER_SESSIONS_TOPIC, FEATURE_UPDATES_TOPIC].map(
+        (name) => ({
+          name,
+          partitions: FIRST_PIPELINE_PARTITIONS,
+        }),
+      ),
       ...canaryTopics,
       ...securityTopics,
     ],

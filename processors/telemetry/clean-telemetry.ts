@@ -17,6 +17,8 @@ export const RAW_EVENTS_TOPIC = 'raw_events';
 export const EVENT_IDS_STORE = 'telemetry-event-ids';
 
 export interface CleanTelemetryOptions {
+  /** The topic of raw events. Default `raw_events`. */
+  readonly topic?: string;
   readonly telemetrySerde: Serde<TelemetryEvent>;
   /** How far event time may be ahead of / behind the record's log timestamp. Default 5 minutes / 30 days. */
   readonly limits?: ValidationLimits;
@@ -39,7 +41,7 @@ export function cleanTelemetry(
   builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<SeenEvent | number>() });
   builder.addStateStore(byTimeStoreOf(EVENT_IDS_STORE), { key: Serdes.string, value: Serdes.string });
   return builder
-    .stream(RAW_EVENTS_TOPIC, {
+    .stream(options.topic ?? RAW_EVENTS_TOPIC, {
       key: Serdes.string,
       value: options.telemetrySerde,
       name: 'raw-events',

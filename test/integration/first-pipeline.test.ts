@@ -33,6 +33,9 @@ const MINUTE = 60 * SECOND;
 // two hours ago, on a minute boundary: valid event times, and rolling buckets are easy to reason about
 const T0 = Math.floor((Date.now() - 2 * 60 * MINUTE) / MINUTE) * MINUTE;
 const tenant = uniqueName('it').replace(/-/g, '');
+// raw events of this run only: other suites write events of other times to the shared raw_events
+// concurrently, which would move this run's stream time and close the session it expects open
+const rawEvents = uniqueName('it-raw-events');
 const other = `${tenant}x`;
 
 let brokers: string[];
@@ -97,7 +100,7 @@ const EXPECTED_SESSION: SessionSummary = {
   lastPath: '/home',
 };
 
-/** Starts the pipeline as a new application reading raw_events from the offsets given. */
+/** Starts the pipeline as a new application reading this run's raw events from the offsets given. */
 async function startPipeline(applicationId: string, from: Array<{ partition: number; offset: string }>) {
   const registry = new Registry();
   const features = new RedisFeatureStore({ redis, registry, keyPrefix });
@@ -105,13 +108,14 @@ async function startPipeline(applicationId: string, from: Array<{ partition: num
   const { topology, externalTopics } = firstPipelineTopology({
     serdes: { telemetry, session: sessions, feature: featureUpdateSerde() },
     sinks: { features, sessionHistory },
+    rawEventsTopic: rawEvents,
   });
   const logger = pino({ level: 'warn' });
   const transport = new KafkaTransport({ brokers, clientId: applicationId, logger });
   await transport.ensureTopics(externalTopics);
   const admin = new Kafka({ clientId: 'it', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.setOffsets({ groupId: applicationId, topic: 'raw_events', partitions: from });
+  await admin.setOffsets({ groupId: applicationId, topic: rawEvents, partitions: from });
   await admin.disconnect();
   const app = new StreamsApplication(topology, {
     applicationId,
@@ -126,7 +130,7 @@ async function startPipeline(applicationId: string, from: Array<{ partition: num
 
 async function consumedInput(registry: Registry): Promise<number> {
   const values = (await registry.getSingleMetric('veroai_records_consumed_total')?.get())?.values ?? [];
-  return values.filter((v) => v.labels.topic === 'raw_events').reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => v.labels.topic === rawEvents).reduce((sum, v) => sum + v.value, 0);
 }
 
 async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
@@ -145,6 +149,7 @@ beforeAll(async () => {
   const transport = new KafkaTransport({ brokers, clientId: 'it-setup', logger: pino({ level: 'warn' }) });
   try {
     const { externalTopics } = firstPipelineTopology({
+      rawEventsTopic: rawEvents,
       serdes: { telemetry, session: sessions, feature: featureUpdateSerde() },
       sinks: {
         features: { write: async () => undefined },
@@ -152,22 +157,22 @@ beforeAll(async () => {
       },
     });
     await transport.ensureTopics(externalTopics);
-    // the pipeline's topics are shared with other runs: this test starts where raw_events ends now
+    // the output topics are shared with other runs: outputs are told apart by this run's tenant
     // (endOffsets retries while a topic created a moment ago elects its leaders)
-    start = (await transport.endOffsets('raw_events')).map((offset, partition) => ({
+    start = (await transport.endOffsets(rawEvents)).map((offset, partition) => ({
       partition,
       offset: String(offset),
     }));
   } finally {
     await transport.close();
   }
-  await telemetry.prepare?.('raw_events');
+  await telemetry.prepare?.(rawEvents);
   await produce(
     brokers,
-    'raw_events',
+    rawEvents,
     EVENTS.map((e) => ({
       key: `${e.tenantId}/${e.userId}`,
-      value: telemetry.serialize(e, 'raw_events'),
+      value: telemetry.serialize(e, rawEvents),
       timestamp: e.timestamp,
     })),
   );
