@@ -2,6 +2,7 @@ import { type OperatorFunction, Subject, type Subscription } from 'rxjs';
 import { ProcessingError, SerializationError, TopologyError } from '../errors.js';
 import type { SinkNode } from '../plan/graph.js';
 import { RecordFailure, type RecordProcessor } from '../processor.js';
+import { isPromise } from '../promises.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
@@ -36,9 +37,6 @@ export interface Downstream {
   push(record: AnyRecord): void | Promise<void>;
   parentEnded(): void | Promise<void>;
 }
-
-const isPromise = (v: unknown): v is Promise<void> =>
-  typeof (v as Promise<void> | undefined)?.then === 'function';
 
 /** Pushes a record to each child, one after another; a promise only if a child made one. */
 function pushToAll(children: readonly Downstream[], record: AnyRecord): void | Promise<void> {

@@ -3,6 +3,7 @@ import { LateRecordError, ProcessingError, TopologyError, VeroaiError } from '..
 import type { SubTopology } from '../plan/topology.js';
 import { topicName } from '../plan/topology.js';
 import type { ProcessorContext } from '../processor.js';
+import { isPromise } from '../promises.js';
 import type { OutgoingRecord, SourceRecord, StreamRecord, TopicPartition } from '../record.js';
 import { tpKey } from '../record.js';
 import type { StateStore, StoreType } from '../state/store.js';
@@ -45,8 +46,6 @@ export interface ProcessedBatch {
   readonly offsets: CommitOffset[];
   readonly acknowledge: () => void;
 }
-
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /**
  * One task: a sub-topology bound to one partition. It processes the batches

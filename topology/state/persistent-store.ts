@@ -1,4 +1,5 @@
 import { VeroaiError } from '../errors.js';
+import { isPromise } from '../promises.js';
 import type { Serde } from '../serdes/serde.js';
 import type { StateStore } from './store.js';
 
@@ -21,8 +22,6 @@ export interface StoreSerdes<K, V> {
   /** The topic the serdes are asked about (the changelog), so the bytes equal the changelog's. */
   readonly topic: string;
 }
-
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /** Deserialises with `serde`, awaiting only when the serde is asynchronous. */
 export async function decode<T>(serde: Serde<T>, bytes: Buffer, topic: string): Promise<T> {

@@ -1,3 +1,4 @@
+import { isPromise } from '../promises.js';
 import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Window, Windowed } from '../windows/windows.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
@@ -35,7 +36,6 @@ interface KeySessions<V> {
   dirty: boolean;
 }
 
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 const windowId = (w: Window) => `${w.start}:${w.end}`;
 const byStart = (a: Window, b: Window) => a.start - b.start || a.end - b.end;
 

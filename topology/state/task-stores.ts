@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { StoreSpec } from '../plan/graph.js';
+import { isPromise } from '../promises.js';
 import type { OutgoingRecord } from '../record.js';
 import type { Serde } from '../serdes/serde.js';
 import { windowedSerde } from '../windows/windowed-serde.js';
@@ -39,8 +40,6 @@ export interface TaskStoreContext {
   /** The backend of a store whose spec does not choose one. */
   readonly defaultStoreType: StoreType;
 }
-
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /** Applies `apply` to a value that may or may not be a promise, staying synchronous when it is not. */
 function andThen<T>(v: T | Promise<T>, apply: (value: T) => void | Promise<void>): void | Promise<void> {

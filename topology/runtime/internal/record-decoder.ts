@@ -1,4 +1,5 @@
 import { DeserializationError } from '../../errors.js';
+import { isPromise } from '../../promises.js';
 import type { SourceRecord, StreamRecord } from '../../record.js';
 import type { Serde } from '../../serdes/serde.js';
 
@@ -10,8 +11,6 @@ export interface SourceFormat {
   readonly value: Serde<unknown>;
   readonly extract: ((r: AnyRecord) => number) | undefined;
 }
-
-const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as Promise<T>)?.then === 'function';
 
 /**
  * Decodes a source record; a promise only when a serde is asynchronous (a
