@@ -1,3 +1,4 @@
+import { isPromise } from '../promises.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
 import { type BatchOperation, RocksDbDatabase, type ScanRange } from './rocksdb-database.js';
 import { type KeyValueStore, NOT_IN_MEMORY } from './store.js';
@@ -107,14 +108,8 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
       }
     });
     if (diskKeys.length === 0) return out;
-    const indexed = this.indexed;
-    const found = await this.database().getMany(diskKeys);
-    for (let j = 0; j < found.length; j++) {
-      const bytes = found[j];
-      if (bytes === undefined) continue;
-      if (this.options.windowed) indexed.add(ids[j]!);
-      out[at[j]!] = await decode(this.serdes.value, bytes, this.serdes.topic);
-    }
+    const found = await this.readFromDisk(ids, diskKeys);
+    for (let j = 0; j < found.length; j++) out[at[j]!] = found[j];
     return out;
   }
 
@@ -137,15 +132,7 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     }
     if (diskKeys.length === 0) return;
     const flushes = this.flushes;
-    const indexed = this.indexed;
-    const found = await this.database().getMany(diskKeys);
-    const values = new Array<V | undefined>(found.length);
-    for (let j = 0; j < found.length; j++) {
-      const bytes = found[j];
-      if (bytes === undefined) continue;
-      if (this.options.windowed) indexed.add(ids[j]!);
-      values[j] = await decode(this.serdes.value, bytes, this.serdes.topic);
-    }
+    const values = await this.readFromDisk(ids, diskKeys);
     // a flush took or landed writes meanwhile: what was read may be older than what it wrote
     if (this.flushes !== flushes) return;
     for (let j = 0; j < ids.length; j++) this.loaded.set(ids[j]!, values[j]);
@@ -296,6 +283,26 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     const skip = this.options.windowed ? 1 : 0;
     for await (const [k, v] of this.database().scan(range))
       yield [await decode(key, k.subarray(skip), topic), await decode(value, v, topic)];
+  }
+
+  /**
+   * The values of `diskKeys` (ids: their keys' bytes, latin1) in one
+   * multi-get, decoded without a promise when the serde is synchronous; a
+   * windowed key found is known indexed until the next flush.
+   */
+  private async readFromDisk(ids: readonly string[], diskKeys: Buffer[]): Promise<Array<V | undefined>> {
+    const indexed = this.indexed;
+    const found = await this.database().getMany(diskKeys);
+    const { value: serde, topic } = this.serdes;
+    const values = new Array<V | undefined>(found.length);
+    for (let j = 0; j < found.length; j++) {
+      const bytes = found[j];
+      if (bytes === undefined) continue;
+      if (this.options.windowed) indexed.add(ids[j]!);
+      const value = serde.deserialize(bytes, topic);
+      values[j] = isPromise(value) ? await value : value;
+    }
+    return values;
   }
 
   /** The value of `id` without I/O: buffered writes first (newest), then the batch's read-ahead. */
