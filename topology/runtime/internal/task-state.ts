@@ -43,6 +43,8 @@ export class TaskState {
   private changelogWrites = 0;
   /** Per windowed store, the stream time of its last expiry sweep. */
   private readonly lastExpiry = new Map<string, number>();
+  /** The read-ahead of the stores keyed like the task's input (see TaskStore.prefetch). */
+  private readonly readers: Array<(keys: readonly Buffer[]) => Promise<void>>;
 
   constructor(
     private readonly subTopology: SubTopology,
@@ -66,6 +68,7 @@ export class TaskState {
         }),
       );
     }
+    this.readers = [...this.stores.values()].flatMap((s) => (s.prefetch === undefined ? [] : [s.prefetch]));
   }
 
   store(name: string): StateStore | undefined {
@@ -163,10 +166,9 @@ export class TaskState {
 
   /** Lets the persistent stores that can read ahead load the batch's keys, all of them at once. */
   async readAhead(records: readonly SourceRecord[]): Promise<void> {
-    const readers = [...this.stores.values()].filter((s) => s.prefetch !== undefined);
-    if (readers.length === 0 || records.length === 0) return;
+    if (this.readers.length === 0 || records.length === 0) return;
     const keys = records.flatMap((r) => (r.key === null ? [] : [r.key]));
-    await Promise.all(readers.map((s) => s.prefetch!(keys)));
+    await Promise.all(this.readers.map((prefetch) => prefetch(keys)));
   }
 
   /** The batch's end: the stores write what it changed, and forget what they read ahead for it. */
