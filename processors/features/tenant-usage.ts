@@ -7,6 +7,9 @@ export const TENANT_USAGE_STORE = 'tenant-usage-features';
 /** Each user's latest event time, per `tenantId/userId`, for counting active users. */
 export const TENANT_USER_LAST_SEEN_STORE = 'tenant-user-last-seen';
 
+/** The key of a user's last-seen time: users are per tenant. */
+const lastSeenKey = (tenantId: string, userId: string) => `${tenantId}/${userId}`;
+
 /** Last-seen times are kept this long past the hour they count for, for events that arrive out of order. */
 const LAST_SEEN_SLACK_MS = 10 * 60_000;
 
@@ -57,7 +60,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
     // the batch's users' last-seen times, in one read (the records' keys are their tenants)
     readAhead: (records) =>
       lastSeen.prefetch?.(
-        records.flatMap((r) => (r.value.userId === null ? [] : [`${r.key}/${r.value.userId}`])),
+        records.flatMap((r) => (r.value.userId === null ? [] : [lastSeenKey(r.key, r.value.userId)])),
       ),
     // synchronous when the user's last-seen time is in memory (written in the batch, or read ahead)
     add(state, event, time, tenantId) {
@@ -72,7 +75,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
       if (bucket === undefined) return;
       bucket.events += 1;
       if (event.userId === null) return;
-      const user = `${tenantId}/${event.userId}`;
+      const user = lastSeenKey(tenantId, event.userId);
       return readStored(lastSeen, user, (previous) => {
         if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
         if (previous !== undefined) {
