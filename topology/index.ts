@@ -53,7 +53,7 @@ export {
 } from './runtime/streams-application.js';
 export { bufferSerde, jsonSerde, numberSerde, Serdes, stringSerde } from './serdes/builtin.js';
 export type { Serde } from './serdes/serde.js';
-export type { SessionStore } from './state/session-store.js';
+export { findSessionsStored, type SessionStore } from './state/session-store.js';
 export {
   type KeyValueStore,
   NOT_IN_MEMORY,

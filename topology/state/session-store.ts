@@ -1,5 +1,5 @@
 import type { Window, Windowed } from '../windows/windows.js';
-import type { NOT_IN_MEMORY, StateStore } from './store.js';
+import { NOT_IN_MEMORY, type StateStore } from './store.js';
 import { WindowEndIndex } from './window-end-index.js';
 
 /**
@@ -31,6 +31,26 @@ export interface SessionStore<K, V> extends StateStore {
    * retention sweep deletes. Reads only those, not the whole store.
    */
   windowsEndedBefore(cutoff: number): Promise<Array<Windowed<K>>>;
+}
+
+/**
+ * `then(findSessions(key, earliestEnd, latestStart))`: synchronously when the
+ * store has the key's sessions in memory (`findSessionsNow`), else once
+ * `findSessions` resolves. The session store's `readStored`.
+ */
+export function findSessionsStored<K, V, R>(
+  store: SessionStore<K, V>,
+  key: K,
+  earliestEnd: number,
+  latestStart: number,
+  then: (sessions: Array<[Windowed<K>, V]>) => R,
+): R | Promise<R> {
+  const now =
+    store.findSessionsNow === undefined
+      ? NOT_IN_MEMORY
+      : store.findSessionsNow(key, earliestEnd, latestStart);
+  if (now !== NOT_IN_MEMORY) return then(now);
+  return store.findSessions(key, earliestEnd, latestStart).then(then);
 }
 
 interface Entry<K, V> {

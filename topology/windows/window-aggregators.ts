@@ -13,8 +13,8 @@
 import { TopologyError } from '../errors.js';
 import type { ProcessorContext, RecordProcessor } from '../processor.js';
 import type { StreamRecord } from '../record.js';
-import type { SessionStore } from '../state/session-store.js';
-import { type KeyValueStore, NOT_IN_MEMORY } from '../state/store.js';
+import { findSessionsStored, type SessionStore } from '../state/session-store.js';
+import type { KeyValueStore } from '../state/store.js';
 import type { TimestampedAggregate } from './timestamped-serde.js';
 import { WindowStartIndex } from './window-start-index.js';
 import {
@@ -130,14 +130,15 @@ export function sessionWindowAggregator<K, V, VA>(
       return updates;
     };
     // no promise for the record when the key's sessions are in memory (read ahead for the batch)
-    return perRecord(context, (record) => {
-      const from = record.timestamp - windows.inactivityGapMs;
-      const to = record.timestamp + windows.inactivityGapMs;
-      const now =
-        store.findSessionsNow === undefined ? NOT_IN_MEMORY : store.findSessionsNow(record.key, from, to);
-      if (now !== NOT_IN_MEMORY) return merge(record, now);
-      return store.findSessions(record.key, from, to).then((overlapping) => merge(record, overlapping));
-    });
+    return perRecord(context, (record) =>
+      findSessionsStored(
+        store,
+        record.key,
+        record.timestamp - windows.inactivityGapMs,
+        record.timestamp + windows.inactivityGapMs,
+        (overlapping) => merge(record, overlapping),
+      ),
+    );
   };
 }
 
