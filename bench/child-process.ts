@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { STREAMING_NODE_FLAGS } from '../cli/node-flags.js';
 
 /** What a child sends on its way to the result (see `report`). */
 interface Progress {
@@ -36,7 +37,10 @@ export function startInChild<Job, Result>(
   nodeOptions: readonly string[] = [],
   onProgress: (progress: unknown) => void = () => undefined,
 ): { readonly child: ChildProcess; readonly result: Promise<Result> } {
-  const child = fork(fileURLToPath(module), { execArgv: ['--import', 'tsx', ...nodeOptions] });
+  // as the product runs (cli/node-flags.ts); flags in nodeOptions come later and override them
+  const child = fork(fileURLToPath(module), {
+    execArgv: ['--import', 'tsx', ...STREAMING_NODE_FLAGS, ...nodeOptions],
+  });
   const result = new Promise<Result>((resolve, reject) => {
     child.on('message', (message) => {
       if (isProgress(message)) onProgress(message.progress);

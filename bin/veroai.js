@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// Runs the compiled CLI when it exists (npm run build), else the TypeScript source through tsx.
+#!/usr/bin/env -S node --max-semi-space-size=32 --no-allocation-site-pretenuring
+// Runs the compiled CLI when it exists (npm run build), else the TypeScript source through tsx, with the
+// garbage collector tuned for a stream processor (the shebang's flags: see cli/node-flags.ts).
 // Signals are handled the one documented way (cli/lifecycle) from the first moment: until that module
 // has loaded, a SIGINT/SIGTERM is only noted here, then handed to it. `run` and `demo` stop cleanly on
 // the first signal from then on, also while the rest of their code is still loading.

@@ -21,10 +21,10 @@ RUN mkdir -p /app/.state && chown node:node /app/.state
 
 # the API (and /metrics) must be reachable from outside the container
 ENV API_HOST=0.0.0.0 API_PORT=8080 STATE_DIR=/app/.state
-# a bounded old space (as a JVM's -Xmx) and a young generation twice V8's default: records die young
-# by the million (README, "State stores" > Memory)
-ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=32"
+# a bounded old space (as a JVM's -Xmx); the young generation is the entrypoint's (cli/node-flags.ts):
+# records die young by the million (README, "State stores" > Memory)
+ENV NODE_OPTIONS="--max-old-space-size=256"
 EXPOSE 8080
 USER node
-ENTRYPOINT ["node", "bin/veroai.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=32", "--no-allocation-site-pretenuring", "bin/veroai.js"]
 CMD ["run"]
