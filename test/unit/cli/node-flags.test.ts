@@ -16,10 +16,10 @@ describe('the Node.js flags of a stream processor (cli/node-flags.ts)', () => {
     expect(flagsIn(shebang)).toEqual(STREAMING_NODE_FLAGS);
   });
 
-  it('are given by the npm scripts that run the CLI through tsx', () => {
+  it('are given by the npm scripts that run the CLI, or a bench (which may run the pipeline in its own process), through tsx', () => {
     const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>;
-    for (const name of ['start', 'veroai']) {
-      expect(scripts[name], name).toMatch(/^tsx .*cli\/main\.ts/);
+    for (const name of ['start', 'veroai', 'bench']) {
+      expect(scripts[name], name).toMatch(/^tsx .*(cli\/main|bench\/run)\.ts/);
       expect(flagsIn(scripts[name]!), name).toEqual(STREAMING_NODE_FLAGS);
     }
   });
