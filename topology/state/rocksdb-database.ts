@@ -41,6 +41,20 @@ export type BatchOperation =
   | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer }
   | { readonly type: 'del'; readonly key: Buffer };
 
+/**
+ * Writes gathered for one atomic write (`RocksDbDatabase.batch()`): each put
+ * and del goes into RocksDB's native write batch as it is made, so a store's
+ * flush builds no operation objects.
+ */
+export interface WriteBatch {
+  put(key: Buffer, value: Buffer): void;
+  del(key: Buffer): void;
+  /** Operations added so far. */
+  readonly length: number;
+  /** Applies the operations atomically, in order (at once when there are none). */
+  write(): Promise<void>;
+}
+
 /** Bounds of a scan, compared as bytes; omitted bounds are open. */
 export interface ScanRange {
   readonly gte?: Buffer;
@@ -95,19 +109,38 @@ export class RocksDbDatabase {
   }
 
   /**
-   * Applies the operations atomically, in order. Through a chained batch: the
-   * array form (`batch(operations)`) reads each operation's properties in
-   * native code and copies it on the event loop, ~1.3 µs per operation,
-   * where a chained put or del takes ~0.4 µs (measured on 200k operations).
+   * A new write batch. leveldown's chained batch: its array form
+   * (`batch(operations)`) reads each operation's properties in native code
+   * and copies it on the event loop, ~1.3 µs per operation, where a chained
+   * put or del takes ~0.4 µs (measured on 200k operations).
    */
+  batch(): WriteBatch {
+    const native = this.db.batch();
+    let length = 0;
+    return {
+      put(key, value) {
+        native.put(key, value);
+        length += 1;
+      },
+      del(key) {
+        native.del(key);
+        length += 1;
+      },
+      get length() {
+        return length;
+      },
+      write: () => (length === 0 ? Promise.resolve() : call<void>((cb) => native.write(cb))),
+    };
+  }
+
+  /** Applies the operations atomically, in order. */
   write(operations: readonly BatchOperation[]): Promise<void> {
-    if (operations.length === 0) return Promise.resolve();
-    const batch = this.db.batch();
+    const batch = this.batch();
     for (const op of operations) {
       if (op.type === 'put') batch.put(op.key, op.value);
       else batch.del(op.key);
     }
-    return call<void>((cb) => batch.write(cb));
+    return batch.write();
   }
 
   /** Entries within `range`, in key byte order. */

@@ -1,6 +1,6 @@
 import { isPromise } from '../promises.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
-import { type BatchOperation, RocksDbDatabase, type ScanRange } from './rocksdb-database.js';
+import { type BatchOperation, RocksDbDatabase, type ScanRange, type WriteBatch } from './rocksdb-database.js';
 import { type KeyValueStore, NOT_IN_MEMORY } from './store.js';
 import {
   DATA_MARKER,
@@ -45,7 +45,8 @@ interface Buffered<K, V> {
 export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, PersistentStore {
   private db: RocksDbDatabase | undefined;
   private readonly buffer = new WriteBuffer<Buffered<K, V>>();
-  private restored: BatchOperation[] = [];
+  /** Changelog records replayed since the last flush, which writes them first. */
+  private restored: WriteBatch | undefined;
   /**
    * Windowed: the keys (latin1) that reads found on disk, and so indexed,
    * since the pending writes began: a put of one of them needs no index
@@ -204,6 +205,7 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
 
   /** Replays one changelog record as it is: the changelog's key and value bytes are the store's. */
   restoreRaw(key: Buffer, value: Buffer | null): void {
+    this.restored ??= this.database().batch();
     this.write(this.restored, key, value, false);
   }
 
@@ -214,19 +216,19 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
       for (const id of entries.keys()) this.loaded.delete(id);
       const known = this.indexed;
       this.indexed = new Set();
-      const operations = this.restored;
-      this.restored = [];
+      const batch = this.restored ?? this.database().batch();
+      this.restored = undefined;
       // restored records bypass the buffer: none of the read-ahead can be trusted
-      if (operations.length > 0) this.loaded = new Map();
+      if (batch.length > 0) this.loaded = new Map();
       // a restored record may have deleted a key a read found (restores and updates do not mix; to be safe)
-      const indexed = operations.length === 0 ? known : NOTHING;
+      const indexed = batch.length === 0 ? known : NOTHING;
       for (const [id, { keyBytes, value }] of entries) {
         const bytes = value === undefined ? null : this.serdes.value.serialize(value, this.serdes.topic);
-        this.write(operations, keyBytes, bytes, indexed.has(id));
+        this.write(batch, keyBytes, bytes, indexed.has(id));
       }
-      if (operations.length === 0) return;
+      if (batch.length === 0) return;
       try {
-        await this.database().write(operations);
+        await batch.write();
       } finally {
         this.flushes += 1;
       }
@@ -241,20 +243,17 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
   }
 
   /**
-   * Adds the writes of one key's new value (null: deleted) to `operations`,
+   * Adds the writes of one key's new value (null: deleted) to `batch`,
    * with its index entry's unless the key is known to be `indexed` already.
    */
-  private write(
-    operations: BatchOperation[],
-    keyBytes: Buffer,
-    value: Buffer | null,
-    indexed: boolean,
-  ): void {
+  private write(batch: WriteBatch, keyBytes: Buffer, value: Buffer | null, indexed: boolean): void {
     const key = this.diskKey(keyBytes);
-    operations.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    if (value === null) batch.del(key);
+    else batch.put(key, value);
     if (!this.options.windowed || (indexed && value !== null)) return;
     const index = windowIndexKey(keyBytes);
-    operations.push(value === null ? { type: 'del', key: index } : { type: 'put', key: index, value: EMPTY });
+    if (value === null) batch.del(index);
+    else batch.put(index, EMPTY);
   }
 
   /** The index entries' keys within `range`, in order (the store is flushed). */

@@ -2,7 +2,7 @@ import { isPromise } from '../promises.js';
 import { readInt64BE, writeInt64BE } from '../serdes/int64.js';
 import type { Window, Windowed } from '../windows/windows.js';
 import { decode, notOpen, type PersistentStore, type StoreSerdes } from './persistent-store.js';
-import type { BatchOperation, RocksDbDatabase } from './rocksdb-database.js';
+import type { BatchOperation, RocksDbDatabase, WriteBatch } from './rocksdb-database.js';
 import type { SessionStore } from './session-store.js';
 import { NOT_IN_MEMORY, type ReadAheadStore } from './store.js';
 import {
@@ -114,7 +114,7 @@ function indexChanges(
   keyBytes: Buffer,
   stored: Buffer | undefined,
   current: ReadonlyArray<{ window: Window }>,
-  out: BatchOperation[],
+  out: WriteBatch,
 ): void {
   const before = storedIndexTimes(stored);
   const after: number[] = [];
@@ -123,8 +123,8 @@ function indexChanges(
   let j = 0;
   while (i < before.length || j < after.length) {
     const order = i === before.length ? 1 : j === after.length ? -1 : before[i]! - after[j]!;
-    if (order < 0) out.push({ type: 'del', key: sessionIndexKey(keyBytes, before[i++]!) });
-    else if (order > 0) out.push({ type: 'put', key: sessionIndexKey(keyBytes, after[j++]!), value: EMPTY });
+    if (order < 0) out.del(sessionIndexKey(keyBytes, before[i++]!));
+    else if (order > 0) out.put(sessionIndexKey(keyBytes, after[j++]!), EMPTY);
     else {
       i += 1;
       j += 1;
@@ -295,22 +295,18 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
       if (dirty.length === 0) return;
       await this.load(dirty, true);
       const { value: serde, topic } = this.serdes;
-      const operations: BatchOperation[] = [];
+      const batch = this.database().batch();
       for (const k of dirty) {
         const sessions = inStartOrder(k.sessions!);
-        indexChanges(k.keyBytes, k.stored, sessions, operations);
+        indexChanges(k.keyBytes, k.stored, sessions, batch);
         if (sessions.length === 0) {
-          operations.push({ type: 'del', key: k.diskKey });
+          batch.del(k.diskKey);
           continue;
         }
         for (const s of sessions) s.bytes ??= serde.serialize(s.value as V, topic) ?? EMPTY;
-        operations.push({
-          type: 'put',
-          key: k.diskKey,
-          value: encodeSessions(sessions as ReadonlyArray<{ window: Window; bytes: Buffer }>),
-        });
+        batch.put(k.diskKey, encodeSessions(sessions as ReadonlyArray<{ window: Window; bytes: Buffer }>));
       }
-      await this.database().write(operations);
+      await batch.write();
     });
     this.flushing = run.catch(() => undefined);
     return run;
