@@ -9,7 +9,11 @@ import { NOT_IN_MEMORY } from './store.js';
  * Wraps a session store so its writes are also records of its compacted
  * changelog (key: the windowed key's bytes; a removed session is a
  * tombstone), one per session and batch (see ChangelogBuffer), sent with the
- * batch's output before its offsets are committed.
+ * batch's output before its offsets are committed. A session created and
+ * removed within one batch (a session a later event of the batch extended)
+ * leaves no record at all, as Kafka Streams' caching session store writes
+ * nothing for a removed session that neither its cache nor the store below
+ * held before.
  */
 export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
   private readonly changelog: ChangelogBuffer<V>;
@@ -49,9 +53,10 @@ export class ChangeLoggingSessionStore<K, V> implements SessionStore<K, V> {
     return this.inner.fetch(key);
   }
 
-  put(session: Windowed<K>, value: V): void {
-    this.inner.put(session, value);
-    this.changelog.write(this.keySerde.serialize(session, this.topic), value);
+  put(session: Windowed<K>, value: V): boolean {
+    const created = this.inner.put(session, value);
+    this.changelog.write(this.keySerde.serialize(session, this.topic), value, created);
+    return created;
   }
 
   remove(session: Windowed<K>): void {

@@ -18,7 +18,10 @@ export class ChangelogBuffer<V> {
    * entry in place (a delete and re-insert per write cost ~4 % of a session
    * count's main thread).
    */
-  private readonly pending = new Map<string, { key: Buffer | null; value: V | null; timestamp: number }>();
+  private readonly pending = new Map<
+    string,
+    { key: Buffer | null; value: V | null; timestamp: number; readonly created: boolean }
+  >();
 
   constructor(
     private readonly valueSerde: Serde<V>,
@@ -28,11 +31,16 @@ export class ChangelogBuffer<V> {
     private readonly now: () => number,
   ) {}
 
-  /** Records the key's new value; null is a deletion (a tombstone). */
-  write(key: Buffer | null, value: V | null): void {
+  /**
+   * Records the key's new value; null is a deletion (a tombstone).
+   * `created`: the store held no value for the key before this write, so
+   * the changelog holds none either; if this batch's last write of the key
+   * is a deletion, nothing is logged for it.
+   */
+  write(key: Buffer | null, value: V | null, created = false): void {
     const id = key === null ? '' : key.toString('latin1');
     const entry = this.pending.get(id);
-    if (entry === undefined) this.pending.set(id, { key, value, timestamp: this.now() });
+    if (entry === undefined) this.pending.set(id, { key, value, timestamp: this.now(), created });
     else {
       entry.key = key;
       entry.value = value;
@@ -43,7 +51,8 @@ export class ChangelogBuffer<V> {
   /** Emits one record per key written since the last drain. */
   drain(): void {
     if (this.pending.size === 0) return;
-    for (const { key, value, timestamp } of this.pending.values()) {
+    for (const { key, value, timestamp, created } of this.pending.values()) {
+      if (value === null && created) continue;
       this.emit({
         topic: this.topic,
         partition: this.partition,

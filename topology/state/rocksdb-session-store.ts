@@ -210,8 +210,8 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     await this.load(keys.map((k) => this.keyState(k)));
   }
 
-  put(session: Windowed<K>, value: V): void {
-    this.write(this.keyState(this.keyBytes(session.key)), session.window, {
+  put(session: Windowed<K>, value: V): boolean {
+    return this.write(this.keyState(this.keyBytes(session.key)), session.window, {
       window: session.window,
       value,
       bytes: undefined,
@@ -332,11 +332,22 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     return out.sort(([a], [b]) => byStart(a.window, b.window));
   }
 
-  private write(state: KeySessions<V>, window: Window, session: Session<V> | undefined): void {
+  /** Returns true when the key's sessions are read and had none with this window. */
+  private write(state: KeySessions<V>, window: Window, session: Session<V> | undefined): boolean {
     state.dirty = true;
-    if (state.sessions === undefined) state.pending.push({ window, session });
-    else if (session === undefined) state.sessions.delete(windowId(window));
-    else state.sessions.set(windowId(window), session);
+    const sessions = state.sessions;
+    if (sessions === undefined) {
+      state.pending.push({ window, session });
+      return false;
+    }
+    const id = windowId(window);
+    if (session === undefined) {
+      sessions.delete(id);
+      return false;
+    }
+    const created = !sessions.has(id);
+    sessions.set(id, session);
+    return created;
   }
 
   /**

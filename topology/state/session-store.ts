@@ -23,7 +23,13 @@ export interface SessionStore<K, V> extends StateStore {
   ): Array<[Windowed<K>, V]> | typeof NOT_IN_MEMORY;
   /** Every session of `key`, by start (for interactive queries). */
   fetch(key: K): Promise<Array<[Windowed<K>, V]>>;
-  put(session: Windowed<K>, value: V): void;
+  /**
+   * Writes the session. Returns true when the store knows, without I/O, that
+   * it held no session with this key and window (false when it did, or
+   * cannot tell): a changelog then needs no tombstone if the session is
+   * removed before it is ever logged.
+   */
+  put(session: Windowed<K>, value: V): boolean;
   remove(session: Windowed<K>): void;
   all(): AsyncIterable<[Windowed<K>, V]>;
   /**
@@ -88,7 +94,7 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
     return (this.byKey.get(this.id(key)) ?? []).map((e) => [{ key: e.key, window: e.window }, e.value]);
   }
 
-  put(session: Windowed<K>, value: V): void {
+  put(session: Windowed<K>, value: V): boolean {
     const id = this.id(session.key);
     let list = this.byKey.get(id);
     if (list === undefined) {
@@ -100,13 +106,14 @@ export class MemorySessionStore<K, V> implements SessionStore<K, V> {
     );
     if (existing !== undefined) {
       existing.value = value;
-      return;
+      return false;
     }
     const entry = { key: session.key, window: session.window, value };
     list.push(entry);
     this.byEnd.add(entry.window.end, entry);
     list.sort((a, b) => a.window.start - b.window.start || a.window.end - b.window.end);
     this.count += 1;
+    return true;
   }
 
   remove(session: Windowed<K>): void {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   DLQ_HEADERS,
@@ -132,6 +135,46 @@ describe('session windows', () => {
     // [0,0] put, [0,0] removed (tombstone), [0,4000] put
     expect(changelog.map((r) => r.value?.toString() ?? null)).toEqual(['1', null, '2']);
   });
+
+  for (const storeType of ['memory', 'rocksdb'] as const)
+    it(`logs no tombstone for a session created and merged away within one batch (${storeType})`, async () => {
+      const stateDir = await mkdtemp(join(tmpdir(), 'veroai-session-changelog-'));
+      try {
+        driver = await TestDriver.create(windowedCount(SessionWindows.ofInactivityGapAndGrace(10_000, 0)), {
+          defaultStoreType: storeType,
+          stateDir,
+        });
+        await driver.pipeInput('in', 'u', 'e', 0);
+        // one batch: [0,4000] replaces the logged [0,0]; [6000,6000] is created, then merged into [0,8000]
+        await driver.pipeInputs('in', [
+          { key: 'u', value: 'e', timestamp: 4_000 },
+          { key: 'v', value: 'e', timestamp: 6_000 },
+          { key: 'v', value: 'e', timestamp: 8_000 },
+        ]);
+        const changelog = driver
+          .readRaw('test-app-counts-changelog')
+          .map((r) => [r.key!.toString('latin1').slice(0, 1), r.value?.toString() ?? null]);
+        // as Kafka Streams' caching session store: a tombstone only for a session the changelog held
+        expect(changelog).toEqual([
+          ['u', '1'],
+          ['u', null],
+          ['u', '2'],
+          ['v', '2'],
+        ]);
+        expect(rows(driver)).toEqual([
+          ['u', 0, 0, 1],
+          ['u', 0, 0, null],
+          ['u', 0, 4_000, 2],
+          ['v', 6_000, 6_000, 1],
+          ['v', 6_000, 6_000, null],
+          ['v', 6_000, 8_000, 2],
+        ]);
+      } finally {
+        await driver?.close();
+        driver = undefined;
+        await rm(stateDir, { recursive: true, force: true });
+      }
+    });
 });
 
 describe('session windows close at end + gap + grace, as Kafka Streams closes them', () => {
