@@ -44,6 +44,8 @@ export interface ProcessedBatch {
   readonly records: OutgoingRecord[];
   /** The input position after this batch: what exactly-once commits in the batch's transaction. */
   readonly offsets: CommitOffset[];
+  /** The input position of the batch's first record (none for a batch without records). */
+  readonly from: CommitOffset | undefined;
   readonly acknowledge: () => void;
 }
 
@@ -194,7 +196,7 @@ export class StreamTask {
 
   private async processNow(fetched: ConsumedBatch): Promise<ProcessedBatch> {
     // closed (migrated, revoked) while this batch waited for the one before it: nothing to do
-    if (this.closed) return { records: [], offsets: [], acknowledge: () => undefined };
+    if (this.closed) return { records: [], offsets: [], from: undefined, acknowledge: () => undefined };
     const start = this.startOffsets.get(tpKey(fetched.topic, fetched.partition));
     const batch =
       start === undefined || (fetched.records[0]?.offset ?? start) >= start
@@ -228,7 +230,12 @@ export class StreamTask {
     const acknowledge = this.offsets.track(offsets);
     const records = this.outputs;
     this.outputs = [];
-    return { records, offsets, acknowledge };
+    const first = batch.records[0];
+    const from =
+      first === undefined
+        ? undefined
+        : { topic: batch.topic, partition: batch.partition, offset: first.offset };
+    return { records, offsets, from, acknowledge };
   }
 
   /**

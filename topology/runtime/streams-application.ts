@@ -184,7 +184,8 @@ export class StreamsApplication extends EventEmitter {
       lag,
       state,
       fail,
-      taskLost: (task, error, why) => this.assignment.taskMigrated(task, error, why),
+      taskLost: (task, error, why, refetchFrom) =>
+        this.assignment.taskMigrated(task, error, why, refetchFrom),
       produced: (records) => metrics.acknowledged(records, clock(), layout.endToEndTopics),
     });
     this.assignment = new TaskAssignment({

@@ -162,9 +162,13 @@ export interface TransportConsumer {
   /**
    * Gives up these partitions (their task migrated: another member owns it
    * now) and rejoins the group before delivering anything else, so the
-   * assignment is settled by the group, not by a batch in flight.
+   * assignment is settled by the group, not by a batch in flight. A member
+   * rejoins when it is next handed a batch; `refetchFrom` (a position at or
+   * before the partition's committed one, whose records were already handed
+   * over) makes sure one comes when the task was lost outside a batch (its
+   * transaction failed after the batch was handed over).
    */
-  rejoin?(lost: readonly TopicPartition[]): void;
+  rejoin?(lost: readonly TopicPartition[], refetchFrom?: CommitOffset): void;
   /**
    * Leaves the group. The runtime calls it once its batches are done (or
    * abandoned at its stop deadline); the kafka consumer does not wait for a

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { TaskMigratedError, TopologyError } from '../../errors.js';
 import type { OutgoingRecord } from '../../record.js';
-import type { ConsumedBatch, Transport } from '../../transports/transport.js';
+import type { CommitOffset, ConsumedBatch, Transport } from '../../transports/transport.js';
 import type { ConsumerLagMonitor } from '../consumer-lag.js';
 import type { RuntimeMetrics } from '../metrics.js';
 import { Outbox } from '../outbox.js';
@@ -25,8 +25,12 @@ export interface BatchProcessingDependencies {
   readonly failures: BrokerFailures;
   state(): ApplicationState;
   fail(error: unknown): void;
-  /** The task is lost (migrated, or its transaction failed in an outage): closed dirty, its partitions given up. */
-  taskLost(task: StreamTask, error: unknown, why?: string): Promise<void>;
+  /**
+   * The task is lost (migrated, or its transaction failed in an outage): closed dirty, its partitions
+   * given up. `refetchFrom`: the first uncommitted input position, when the loss came after its batch was
+   * handed over (see TransportConsumer.rejoin).
+   */
+  taskLost(task: StreamTask, error: unknown, why?: string, refetchFrom?: CommitOffset): Promise<void>;
   /** Output the log acknowledged. */
   produced(records: readonly OutgoingRecord[]): void;
 }
@@ -106,11 +110,15 @@ export class BatchProcessing {
     }
     this.processing += 1;
     const end = metrics.batchDuration.startTimer({ application: applicationId });
+    let transacting = false;
     try {
       let processed: ProcessedBatch;
       try {
         processed = await task.process(batch);
       } catch (error) {
+        // lost meanwhile (its previous transaction failed) and closed under the batch: its next owner
+        // processes the batch
+        if (!tasks.isCurrent(task)) throw new TaskMigratedError(task.id, error);
         // a store failed, or a step failed naming no record: the task's state is not to be trusted and
         // nothing of the batch was committed; the application fails (a restart restores from the changelogs)
         this.deps.fail(error);
@@ -120,7 +128,7 @@ export class BatchProcessing {
       if (!tasks.isCurrent(task)) throw new TaskMigratedError(task.id, undefined);
       this.deps.lag.advanced(processed.offsets);
       if (this.deps.exactlyOnce) {
-        await this.commitTransaction(task, processed);
+        transacting = this.transact(task, processed);
       } else {
         this.output!.enqueue(processed.records, () => {
           processed.acknowledge();
@@ -129,7 +137,8 @@ export class BatchProcessing {
       }
     } finally {
       end();
-      this.processing -= 1;
+      // a batch in a transaction stays in progress until the transaction is over
+      if (!transacting) this.processing -= 1;
     }
     this.deps.backpressure.pauseIfFull(task);
   }
@@ -151,46 +160,59 @@ export class BatchProcessing {
   }
 
   /**
-   * exactly_once: the batch's output (results, changelog records, dead letters)
-   * and its input offsets in one transaction of the task's producer. A failed
-   * transaction is aborted and the application fails: its in-memory state has
-   * run ahead of what the log committed, and a restart rebuilds it from the
-   * changelogs, as Kafka Streams closes such a task dirty. When it failed
-   * because the brokers are unreachable (within maxBrokerOutageMs), only the
-   * task is lost, as a migrated one: it is closed dirty, its partitions given
-   * up and the group rejoined once the brokers answer; it is then created
-   * again, restored from its changelogs and fed from the committed offsets
-   * (Kafka Streams' corrupted task).
+   * exactly_once: the batch's output (results, changelog records, dead
+   * letters) and its input offsets go in the task's next transaction (see
+   * TaskTransactions: the task goes on with its next batch meanwhile). The
+   * batch stays in progress until that transaction is over. A failed
+   * transaction is aborted and the application fails: the task's in-memory
+   * state has run ahead of what the log committed, and a restart rebuilds it
+   * from the changelogs, as Kafka Streams closes such a task dirty. When it
+   * failed because the brokers are unreachable (within maxBrokerOutageMs),
+   * or the task's producer was fenced, only the task is lost, as a migrated
+   * one: it is closed dirty, its partitions given up and the group rejoined;
+   * it is then created again, restored from its changelogs and fed from the
+   * committed offsets (Kafka Streams' corrupted task). Returns true when the
+   * batch went to a transaction.
    */
-  private async commitTransaction(task: StreamTask, processed: ProcessedBatch): Promise<void> {
-    const { tasks, transactions, failures, applicationId } = this.deps;
-    const producer = transactions.producer(task.id);
+  private transact(task: StreamTask, processed: ProcessedBatch): boolean {
+    const { tasks, transactions } = this.deps;
     if (processed.records.length === 0 && processed.offsets.length === 0) {
       processed.acknowledge();
-      return;
+      return false;
     }
-    const run = transactions.enqueue(task.id, () => {
-      // closed (lost with a transaction before this one) while this batch waited: nothing of it is sent
-      if (!tasks.isCurrent(task)) throw new TaskMigratedError(task.id, undefined);
-      return producer.sendTransaction(processed.records, processed.offsets, applicationId);
-    });
-    try {
-      await run;
-    } catch (error) {
-      if (error instanceof TaskMigratedError) {
-        // the consumer rejoins on this failure; the batch is read again by whoever owns it then
-        await this.deps.taskLost(task, error);
-        throw error;
-      }
-      if (failures.ridesOut(error)) {
-        await this.deps.taskLost(task, error, 'transaction failed, the Kafka brokers unreachable');
-        throw error;
-      }
-      this.deps.fail(failures.fatal(error));
-      throw error;
-    }
-    failures.outage.succeeded();
-    processed.acknowledge();
-    this.deps.produced(processed.records);
+    transactions
+      .send(task.id, processed.records, processed.offsets, () => tasks.isCurrent(task))
+      .then(
+        () => {
+          this.deps.failures.outage.succeeded();
+          processed.acknowledge();
+          this.deps.produced(processed.records);
+          this.deps.backpressure.resumeIfDrained(task);
+        },
+        (error: unknown) => this.transactionFailed(task, error, processed.from),
+      )
+      .catch((error: unknown) => this.deps.fail(error))
+      .finally(() => {
+        this.processing -= 1;
+      });
+    return true;
+  }
+
+  /**
+   * The batches of a failed transaction, and those queued after it, fail in
+   * processing order: the first to fail is the task's first uncommitted
+   * batch, whose first record is where its partition's input resumes.
+   */
+  private async transactionFailed(
+    task: StreamTask,
+    error: unknown,
+    from: CommitOffset | undefined,
+  ): Promise<void> {
+    const { failures } = this.deps;
+    // the consumer rejoins; the batch is read again by whoever owns it then
+    if (error instanceof TaskMigratedError) return this.deps.taskLost(task, error, undefined, from);
+    if (failures.ridesOut(error))
+      return this.deps.taskLost(task, error, 'transaction failed, the Kafka brokers unreachable', from);
+    this.deps.fail(failures.fatal(error));
   }
 }

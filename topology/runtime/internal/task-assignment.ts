@@ -122,15 +122,22 @@ export class TaskAssignment {
    * keep running. If the group gives the partitions back, the task is
    * created again and restored from its changelogs.
    */
-  async taskMigrated(task: StreamTask, error: unknown, why = 'task migrated'): Promise<void> {
+  async taskMigrated(
+    task: StreamTask,
+    error: unknown,
+    why = 'task migrated',
+    refetchFrom?: CommitOffset,
+  ): Promise<void> {
     const { tasks, logger } = this.deps;
     if (!tasks.isCurrent(task)) return;
     logger.warn({ task: task.id, err: error }, `${why}: closing it and rejoining the group`);
     tasks.delete(task.id);
     for (const tp of task.inputPartitions()) tasks.disown(tp);
     this.deps.lag.revoked(task.inputPartitions());
-    this.deps.backpressure.release(task, false);
-    this.deps.consumer()?.rejoin?.(task.inputPartitions());
+    this.deps.consumer()?.rejoin?.(task.inputPartitions(), refetchFrom);
+    // a paused partition stays paused across the rejoin: its next owner's task starts unpaused (and a batch
+    // delivered meanwhile makes the consumer rejoin at once)
+    this.deps.backpressure.release(task, true);
     await this.closeDirty(task);
     tasks.report();
   }

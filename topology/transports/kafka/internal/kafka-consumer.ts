@@ -180,10 +180,20 @@ export class KafkaConsumer implements TransportConsumer {
     return this.stopping;
   }
 
-  rejoin(lost: readonly TopicPartition[]): void {
+  rejoin(lost: readonly TopicPartition[], refetchFrom?: CommitOffset): void {
     // forgotten, so that the next assignment hands them over again if the group gives them back
     for (const tp of lost) this.assignment.delete(tpKey(tp.topic, tp.partition));
     this.rejoinRequested = true;
+    // kafkajs rejoins only when a batch (or a heartbeat) tells it to: fetching records again that were
+    // handed over makes the next fetch deliver one, and the delivery rejoins. Without a commit (autoCommit
+    // is off) a seek only moves the fetch position, and the rejoin reads the positions from the commits.
+    if (refetchFrom !== undefined) {
+      const { topic, partition, offset } = refetchFrom;
+      this.whileConnected(
+        () => this.consumer.seek({ topic, partition, offset: String(offset) }),
+        [refetchFrom],
+      );
+    }
   }
 
   /** One batch to the listener, once the assignment changes before it are handled. */
