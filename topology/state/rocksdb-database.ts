@@ -13,6 +13,12 @@ type Callback<T> = (error: Error | null | undefined, value?: T) => void;
 interface NativeIterator {
   next(callback: (error: Error | null | undefined, key?: Buffer, value?: Buffer) => void): void;
   end(callback: (error?: Error | null) => void): void;
+  /**
+   * The rocksdb package's iterator: what is left of the chunk its last
+   * native read returned (up to 1,000 entries), next entry last, its key
+   * after its value (`next` pops the key, then the value).
+   */
+  cache?: unknown[] | null;
 }
 
 /** leveldown's chained batch: each put and del goes into the native write batch as it is made. */
@@ -145,16 +151,7 @@ export class RocksDbDatabase {
 
   /** Entries within `range`, in key byte order. */
   async *scan(range: ScanRange = {}): AsyncIterable<[Buffer, Buffer]> {
-    const options: Record<string, unknown> = {
-      keyAsBuffer: true,
-      valueAsBuffer: true,
-      highWaterMark: 64 * 1024,
-    };
-    if (range.gte !== undefined) options.gte = range.gte;
-    if (range.lte !== undefined) options.lte = range.lte;
-    if (range.lt !== undefined) options.lt = range.lt;
-    if (range.limit !== undefined) options.limit = range.limit;
-    const iterator = this.db.iterator(options);
+    const iterator = this.db.iterator({ ...scanOptions(range), keyAsBuffer: true, valueAsBuffer: true });
     try {
       while (true) {
         const entry = await new Promise<[Buffer, Buffer] | undefined>((resolve, reject) =>
@@ -171,6 +168,40 @@ export class RocksDbDatabase {
     }
   }
 
+  /**
+   * The keys within `range`, in order, without their values. Each native
+   * read's chunk is taken at once: no promise, callback or tick per key, as
+   * `scan` makes (an index scan of a session count's retention sweeps
+   * allocated ~700 bytes per entry through it).
+   */
+  async keys(range: ScanRange = {}): Promise<Buffer[]> {
+    const iterator = this.db.iterator({
+      ...scanOptions(range),
+      keyAsBuffer: true,
+      values: false,
+      // an absent value as an empty string, not an empty Buffer per key
+      valueAsBuffer: false,
+    });
+    const keys: Buffer[] = [];
+    try {
+      while (true) {
+        const key = await new Promise<Buffer | undefined>((resolve, reject) =>
+          iterator.next((error, k) => (error ? reject(error) : resolve(k))),
+        );
+        if (key === undefined) return keys;
+        keys.push(key);
+        const rest = iterator.cache;
+        if (rest)
+          while (rest.length > 0) {
+            keys.push(rest.pop() as Buffer);
+            rest.pop();
+          }
+      }
+    } finally {
+      await new Promise<void>((resolve) => iterator.end(() => resolve()));
+    }
+  }
+
   /** RocksDB's estimate of its live keys (cheap; exact only after compaction). */
   estimatedKeys(): number {
     return Number(this.db.getProperty('rocksdb.estimate-num-keys')) || 0;
@@ -179,4 +210,14 @@ export class RocksDbDatabase {
   close(): Promise<void> {
     return call<void>((cb) => this.db.close(cb));
   }
+}
+
+/** A scan's bounds as the iterator takes them. */
+function scanOptions(range: ScanRange): Record<string, unknown> {
+  const options: Record<string, unknown> = { highWaterMark: 64 * 1024 };
+  if (range.gte !== undefined) options.gte = range.gte;
+  if (range.lte !== undefined) options.lte = range.lte;
+  if (range.lt !== undefined) options.lt = range.lt;
+  if (range.limit !== undefined) options.limit = range.limit;
+  return options;
 }

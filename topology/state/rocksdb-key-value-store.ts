@@ -140,13 +140,15 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
   }
 
   put(key: K, value: V): void {
-    const keyBytes = this.keyBytes(key);
-    this.buffer.set(keyBytes.toString('latin1'), { key, keyBytes, value });
+    this.writeSerialized(key, this.keyBytes(key), value);
   }
 
   delete(key: K): void {
-    const keyBytes = this.keyBytes(key);
-    this.buffer.set(keyBytes.toString('latin1'), { key, keyBytes, value: undefined });
+    this.writeSerialized(key, this.keyBytes(key), undefined);
+  }
+
+  writeSerialized(key: K, keyBytes: Buffer, value: V | undefined): void {
+    this.buffer.set(keyBytes.toString('latin1'), { key, keyBytes, value });
   }
 
   range(from: K, to: K): AsyncIterable<[K, V]> {
@@ -257,10 +259,8 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
   }
 
   /** The index entries' keys within `range`, in order (the store is flushed). */
-  private async indexKeys(range: ScanRange): Promise<Buffer[]> {
-    const page: Buffer[] = [];
-    for await (const [indexKey] of this.database().scan(range)) page.push(indexKey);
-    return page;
+  private indexKeys(range: ScanRange): Promise<Buffer[]> {
+    return this.database().keys(range);
   }
 
   /** The store's keys of the index entries within `range`, in index order (the store is flushed). */

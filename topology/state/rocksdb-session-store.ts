@@ -250,7 +250,7 @@ export class RocksDbSessionStore<K, V> implements SessionStore<K, V>, Persistent
     // buffered writes go to disk first, with their index entries
     await this.flush();
     const states = new Set<KeySessions<V>>();
-    for await (const [indexKey] of this.database().scan(indexedBefore(cutoff)))
+    for (const indexKey of await this.database().keys(indexedBefore(cutoff)))
       states.add(this.keyState(indexedKey(indexKey)));
     await this.load([...states]);
     const { key: serde, topic } = this.serdes;

@@ -54,3 +54,47 @@ describe('RocksDbDatabase.write', () => {
     expect(entries).toEqual([]);
   });
 });
+
+describe('RocksDbDatabase.keys', () => {
+  let root: string;
+  let db: RocksDbDatabase;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'veroai-rocksdb-keys-'));
+    db = await RocksDbDatabase.open(join(root, 'db'));
+    // 2,500 keys: more than two of the iterator's native chunks (1,000 entries each)
+    await db.write(
+      Array.from({ length: 2_500 }, (_, i) => ({
+        type: 'put' as const,
+        key: b(`k${String(i).padStart(5, '0')}`),
+        value: b(`v${i}`),
+      })),
+    );
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const key = (i: number) => `k${String(i).padStart(5, '0')}`;
+  const names = (keys: readonly Buffer[]) => keys.map((k) => k.toString());
+
+  it('reads every key in order across native chunks, as scan does', async () => {
+    const scanned: string[] = [];
+    for await (const [k] of db.scan()) scanned.push(k.toString());
+    const keys = await db.keys();
+    expect(names(keys)).toEqual(scanned);
+    expect(keys).toHaveLength(2_500);
+    expect(names(keys).slice(998, 1_002)).toEqual([key(998), key(999), key(1_000), key(1_001)]);
+  });
+
+  it('keeps to the range and the limit', async () => {
+    expect(names(await db.keys({ gte: b(key(1_200)), lt: b(key(2_300)) }))).toEqual(
+      Array.from({ length: 1_100 }, (_, i) => key(1_200 + i)),
+    );
+    expect(names(await db.keys({ gte: b(key(10)), lte: b(key(12)) }))).toEqual([key(10), key(11), key(12)]);
+    expect(names(await db.keys({ gte: b(key(5)), limit: 1_500 }))).toEqual(
+      Array.from({ length: 1_500 }, (_, i) => key(5 + i)),
+    );
+    expect(await db.keys({ gte: b('z') })).toEqual([]);
+  });
+});

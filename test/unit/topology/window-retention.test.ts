@@ -149,7 +149,7 @@ class Harness {
 
   /**
    * Counts the entries the store reads from here on: a RocksDB store's
-   * entries scanned and keys read from disk; a memory store's entries
+   * entries scanned (whole, or keys only) and keys read from disk; a memory store's entries
    * iterated (all, range) and ends and windows its index visits.
    */
   countReads(): () => number {
@@ -164,6 +164,15 @@ class Harness {
           reads += 1;
           yield entry;
         }
+      });
+      const keys = RocksDbDatabase.prototype.keys;
+      vi.spyOn(RocksDbDatabase.prototype, 'keys').mockImplementation(async function (
+        this: RocksDbDatabase,
+        range,
+      ) {
+        const found = await keys.call(this, range);
+        reads += found.length;
+        return found;
       });
       const getMany = RocksDbDatabase.prototype.getMany;
       vi.spyOn(RocksDbDatabase.prototype, 'getMany').mockImplementation(function (
