@@ -49,13 +49,21 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   put(key: K, value: V): void {
-    this.inner.put(key, value);
-    this.changelog.write(this.keySerde.serialize(key, this.topic), value);
+    this.write(key, value);
   }
 
   delete(key: K): void {
-    this.inner.delete(key);
-    this.changelog.write(this.keySerde.serialize(key, this.topic), null);
+    this.write(key, undefined);
+  }
+
+  /** The key serialised once, for the store (whose key bytes are the changelog's) and the changelog. */
+  private write(key: K, value: V | undefined): void {
+    const keyBytes = this.keySerde.serialize(key, this.topic);
+    const inner = this.inner;
+    if (inner.writeSerialized !== undefined && keyBytes !== null) inner.writeSerialized(key, keyBytes, value);
+    else if (value === undefined) inner.delete(key);
+    else inner.put(key, value);
+    this.changelog.write(keyBytes, value ?? null);
   }
 
   range(from: K, to: K): AsyncIterable<[K, V]> {

@@ -34,14 +34,21 @@ export class MemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   }
 
   put(key: K, value: V): void {
-    const id = this.keyBytes(key).toString('latin1');
-    this.entries.set(id, [key, value]);
-    this.byEnd?.add(this.windowEnd!(key), id);
+    this.writeSerialized(key, this.keyBytes(key), value);
   }
 
   delete(key: K): void {
-    const id = this.keyBytes(key).toString('latin1');
-    if (this.entries.delete(id)) this.byEnd?.remove(this.windowEnd!(key), id);
+    this.writeSerialized(key, this.keyBytes(key), undefined);
+  }
+
+  writeSerialized(key: K, keyBytes: Buffer, value: V | undefined): void {
+    const id = keyBytes.toString('latin1');
+    if (value === undefined) {
+      if (this.entries.delete(id)) this.byEnd?.remove(this.windowEnd!(key), id);
+      return;
+    }
+    this.entries.set(id, [key, value]);
+    this.byEnd?.add(this.windowEnd!(key), id);
   }
 
   async *range(from: K, to: K): AsyncIterable<[K, V]> {

@@ -81,6 +81,12 @@ export interface KeyValueStore<K, V> extends StateStore {
   prefetch?(keys: readonly K[]): Promise<void>;
   put(key: K, value: V): void;
   delete(key: K): void;
+  /**
+   * `put` (`delete` when `value` is undefined) given the key's bytes as the
+   * store's key serde writes them: a changelogging wrapper has them for its
+   * changelog, and the store does not serialise the key again.
+   */
+  writeSerialized?(key: K, keyBytes: Buffer, value: V | undefined): void;
   /** Entries with `from <= key <= to`, compared as serialised bytes, in that order. */
   range(from: K, to: K): AsyncIterable<[K, V]>;
   /** All entries, in key order of their serialised form. */
