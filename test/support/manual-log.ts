@@ -5,19 +5,33 @@ import type {
   TransportProducer,
 } from '../../topology/transports/transport.js';
 
-/** A producer whose requests the test acknowledges or fails one by one, in order. */
-export class ManualLog implements TransportProducer {
-  readonly requests: OutgoingRecord[][] = [];
+/** Replies the test gives one by one, in the order they were asked for. */
+class PendingReplies {
   private pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  send(records: readonly OutgoingRecord[]): Promise<void> {
-    this.requests.push([...records]);
+  next(): Promise<void> {
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   }
-  ack(): void {
+  succeed(): void {
     this.pending.shift()?.resolve();
   }
   fail(error: Error): void {
     this.pending.shift()?.reject(error);
+  }
+}
+
+/** A producer whose requests the test acknowledges or fails one by one, in order. */
+export class ManualLog implements TransportProducer {
+  readonly requests: OutgoingRecord[][] = [];
+  private readonly replies = new PendingReplies();
+  send(records: readonly OutgoingRecord[]): Promise<void> {
+    this.requests.push([...records]);
+    return this.replies.next();
+  }
+  ack(): void {
+    this.replies.succeed();
+  }
+  fail(error: Error): void {
+    this.replies.fail(error);
   }
   async close(): Promise<void> {}
 }
@@ -28,16 +42,16 @@ export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 /** A transactional producer whose transactions the test commits or fails one by one, in order. */
 export class ManualTransactions implements TransactionalProducer {
   readonly transactions: Array<{ records: OutgoingRecord[]; offsets: CommitOffset[] }> = [];
-  private pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  private readonly replies = new PendingReplies();
   sendTransaction(records: readonly OutgoingRecord[], offsets: readonly CommitOffset[]): Promise<void> {
     this.transactions.push({ records: [...records], offsets: [...offsets] });
-    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    return this.replies.next();
   }
   commit(): void {
-    this.pending.shift()?.resolve();
+    this.replies.succeed();
   }
   fail(error: Error): void {
-    this.pending.shift()?.reject(error);
+    this.replies.fail(error);
   }
   async close(): Promise<void> {}
 }
