@@ -90,8 +90,10 @@ export class ChangeLoggingKeyValueStore<K, V> implements KeyValueStore<K, V> {
 
   /** Emits the batch's changelog records (one per written key), then flushes the store. */
   flush(): Promise<void> {
-    this.changelog.drain();
-    return this.inner.flush();
+    const inner = this.inner;
+    // the store below writes the changelog's bytes of its values, not a second serialisation
+    this.changelog.drain(inner.valueSerialized?.bind(inner));
+    return inner.flush();
   }
 
   approximateEntries(): number {

@@ -48,18 +48,18 @@ export class ChangelogBuffer<V> {
     }
   }
 
-  /** Emits one record per key written since the last drain. */
-  drain(): void {
+  /**
+   * Emits one record per key written since the last drain. `serialized` is
+   * told each value's bytes (with the key's id, its bytes as latin1): a
+   * store below can write them instead of serialising the value again.
+   */
+  drain(serialized?: (id: string, value: V, bytes: Buffer) => void): void {
     if (this.pending.size === 0) return;
-    for (const { key, value, timestamp, created } of this.pending.values()) {
+    for (const [id, { key, value, timestamp, created }] of this.pending) {
       if (value === null && created) continue;
-      this.emit({
-        topic: this.topic,
-        partition: this.partition,
-        key,
-        value: value === null ? null : this.valueSerde.serialize(value, this.topic),
-        timestamp,
-      });
+      const bytes = value === null ? null : this.valueSerde.serialize(value, this.topic);
+      if (bytes !== null && value !== null) serialized?.(id, value, bytes);
+      this.emit({ topic: this.topic, partition: this.partition, key, value: bytes, timestamp });
     }
     this.pending.clear();
   }

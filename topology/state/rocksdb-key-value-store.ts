@@ -20,6 +20,8 @@ interface Buffered<K, V> {
   readonly keyBytes: Buffer;
   /** undefined: deleted. */
   readonly value: V | undefined;
+  /** The value's bytes, when the changelog serialised it already. */
+  bytes?: Buffer;
 }
 
 /**
@@ -151,6 +153,12 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
     this.buffer.set(keyBytes.toString('latin1'), { key, keyBytes, value });
   }
 
+  /** The changelog's bytes of a buffered value: written as they are, if the value is still the key's. */
+  valueSerialized(id: string, value: V, bytes: Buffer): void {
+    const buffered = this.buffer.get(id);
+    if (buffered !== undefined && buffered.value === value) buffered.bytes = bytes;
+  }
+
   range(from: K, to: K): AsyncIterable<[K, V]> {
     return this.entries({ gte: this.diskKey(this.keyBytes(from)), lte: this.diskKey(this.keyBytes(to)) });
   }
@@ -224,8 +232,10 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V>, Persiste
       if (batch.length > 0) this.loaded = new Map();
       // a restored record may have deleted a key a read found (restores and updates do not mix; to be safe)
       const indexed = batch.length === 0 ? known : NOTHING;
-      for (const [id, { keyBytes, value }] of entries) {
-        const bytes = value === undefined ? null : this.serdes.value.serialize(value, this.serdes.topic);
+      for (const [id, entry] of entries) {
+        const { keyBytes, value } = entry;
+        const bytes =
+          value === undefined ? null : (entry.bytes ?? this.serdes.value.serialize(value, this.serdes.topic));
         this.write(batch, keyBytes, bytes, indexed.has(id));
       }
       if (batch.length === 0) return;

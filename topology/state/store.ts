@@ -87,6 +87,12 @@ export interface KeyValueStore<K, V> extends StateStore {
    * changelog, and the store does not serialise the key again.
    */
   writeSerialized?(key: K, keyBytes: Buffer, value: V | undefined): void;
+  /**
+   * A written value's bytes, serialised by the store's value serde (for the
+   * changelog), given with its key's id (the key's bytes as latin1): the
+   * store writes them if that value is still the key's pending one.
+   */
+  valueSerialized?(id: string, value: V, bytes: Buffer): void;
   /** Entries with `from <= key <= to`, compared as serialised bytes, in that order. */
   range(from: K, to: K): AsyncIterable<[K, V]>;
   /** All entries, in key order of their serialised form. */

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   changelogTopic,
   MemoryTransport,
+  type OutgoingRecord,
   type ProcessingGuarantee,
+  type Serde,
   Serdes,
   SessionWindows,
   StreamsApplication,
@@ -22,6 +24,7 @@ import {
   windowedSerde,
 } from '../../../topology/index.js';
 import type { StoreSpec } from '../../../topology/plan/graph.js';
+import { ChangeLoggingKeyValueStore } from '../../../topology/state/change-logging-store.js';
 import { CheckpointFile } from '../../../topology/state/checkpoint-file.js';
 import { MemoryKeyValueStore } from '../../../topology/state/memory-key-value-store.js';
 import { RocksDbKeyValueStore } from '../../../topology/state/rocksdb-key-value-store.js';
@@ -403,6 +406,48 @@ describe('RocksDB session store read-ahead', () => {
     expect((await store.fetch('u')).map(([s]) => s.window.start)).toEqual([30, 50]);
     expect(await store.fetch('v')).toEqual([[session('v', 10, 20), { n: 2 }]]);
     await store.close();
+  });
+});
+
+describe('a changelogged RocksDB key-value store', () => {
+  it("writes the changelog's bytes of a value, not a second serialisation; a value rewritten meanwhile is serialised afresh", async () => {
+    let serialised = 0;
+    const json = Serdes.json<{ n: number }>();
+    const counting: Serde<{ n: number }> = {
+      ...json,
+      serialize: (value, topic) => {
+        serialised += 1;
+        return json.serialize(value, topic);
+      },
+    };
+    const inner = new RocksDbKeyValueStore<string, { n: number }>('kv', freshDirectory(), {
+      ...serdes,
+      value: counting,
+    });
+    await inner.open();
+    const logged: OutgoingRecord[] = [];
+    const store = new ChangeLoggingKeyValueStore(
+      inner,
+      Serdes.string,
+      counting,
+      TOPIC,
+      0,
+      (r) => logged.push(r),
+      () => 1,
+    );
+    store.put('a', { n: 1 });
+    store.put('b', { n: 2 });
+    await store.flush();
+    // one serialisation per value, for the changelog; the store wrote the same bytes
+    expect(serialised).toBe(2);
+    expect(logged.map((r) => r.value?.toString())).toEqual(['{"n":1}', '{"n":2}']);
+    expect(await inner.getMany(['a', 'b'])).toEqual([{ n: 1 }, { n: 2 }]);
+    // the changelog's bytes arrive for a value the store no longer holds: it serialises its own
+    inner.put('c', { n: 3 });
+    inner.valueSerialized('c', { n: 3 }, Buffer.from('{"n":99}'));
+    await inner.flush();
+    expect(await inner.get('c')).toEqual({ n: 3 });
+    await inner.close();
   });
 });
 
