@@ -163,10 +163,10 @@ export interface TransportConsumer {
    * Gives up these partitions (their task migrated: another member owns it
    * now) and rejoins the group before delivering anything else, so the
    * assignment is settled by the group, not by a batch in flight. A member
-   * rejoins when it is next handed a batch; `refetchFrom` (a position at or
-   * before the partition's committed one, whose records were already handed
-   * over) makes sure one comes when the task was lost outside a batch (its
-   * transaction failed after the batch was handed over).
+   * rejoins when it is next handed a batch; `refetchFrom` (the position of
+   * the task's first uncommitted record, already handed over once) makes sure
+   * one comes when the task was lost outside a batch (its transaction failed
+   * after the batch was handed back).
    */
   rejoin?(lost: readonly TopicPartition[], refetchFrom?: CommitOffset): void;
   /**
