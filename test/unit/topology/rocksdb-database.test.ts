@@ -6,18 +6,19 @@ import { RocksDbDatabase } from '../../../topology/state/rocksdb-database.js';
 
 const b = (s: string) => Buffer.from(s);
 
-describe('RocksDbDatabase.write', () => {
-  let root: string;
-  let db: RocksDbDatabase;
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'veroai-rocksdb-database-'));
-    db = await RocksDbDatabase.open(join(root, 'db'));
-  });
-  afterEach(async () => {
-    await db.close();
-    await rm(root, { recursive: true, force: true });
-  });
+/** A new database in a folder of its own for each test, closed and deleted after it. */
+let root: string;
+let db: RocksDbDatabase;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'veroai-rocksdb-database-'));
+  db = await RocksDbDatabase.open(join(root, 'db'));
+});
+afterEach(async () => {
+  await db.close();
+  await rm(root, { recursive: true, force: true });
+});
 
+describe('RocksDbDatabase.write', () => {
   it('applies puts and deletes in their order, a later one of a key winning', async () => {
     await db.write([{ type: 'put', key: b('kept'), value: b('old') }]);
     await db.write([
@@ -56,11 +57,7 @@ describe('RocksDbDatabase.write', () => {
 });
 
 describe('RocksDbDatabase.keys', () => {
-  let root: string;
-  let db: RocksDbDatabase;
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'veroai-rocksdb-keys-'));
-    db = await RocksDbDatabase.open(join(root, 'db'));
     // 2,500 keys: more than two of the iterator's native chunks (1,000 entries each)
     await db.write(
       Array.from({ length: 2_500 }, (_, i) => ({
@@ -69,10 +66,6 @@ describe('RocksDbDatabase.keys', () => {
         value: b(`v${i}`),
       })),
     );
-  });
-  afterEach(async () => {
-    await db.close();
-    await rm(root, { recursive: true, force: true });
   });
 
   const key = (i: number) => `k${String(i).padStart(5, '0')}`;

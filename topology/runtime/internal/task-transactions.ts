@@ -56,7 +56,9 @@ export class TaskTransactions {
    * rejects with its failure, and every batch queued after a failure
    * rejects with the same error (the task's state ran ahead of the log: the
    * runtime closes it). `stillCurrent` is asked before each transaction: a
-   * task closed meanwhile sends nothing more.
+   * task closed meanwhile sends nothing more (a queue serves one opened
+   * task, so every batch of it passes the same check; the one of the batch
+   * that starts a run of transactions is used).
    */
   send(
     taskId: string,
