@@ -127,6 +127,24 @@ describe('security scenarios through the SOC processors', () => {
   );
 
   it(
+    'a baseline whose tenant had 5 server errors in 30 requests (1 % base rate) raises no error storm',
+    async () => {
+      // the seed and day test/integration/security-operations.test.ts drew when it saw a false
+      // error_storm: umbrella's window 66.5 min in had 5 × 5xx in 30 requests, a 17 % share
+      const seed = 36_544_835;
+      const startTime = Date.UTC(2040, 0, 1) + (seed % 3_650) * 24 * 3_600_000 + 11 * 3_600_000;
+      const run = await simulateSecurity('quiet', {
+        seed,
+        startTime,
+        traffic: { warmupMs: 67 * 60_000, attackMs: 60_000, afterMs: 60_000 },
+      });
+      durationOf('quiet (seed 36544835)', run);
+      expect(run.updates.map((u) => `${u.kind} ${keyOf(u)}`)).toEqual([]);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
     'dry run: credential stuffing gets a dry-run command, the attack goes on, the incident stays open until it ends',
     async () => {
       const run = await simulateSecurity('credential-stuffing', {
