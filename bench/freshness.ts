@@ -110,6 +110,8 @@ export async function benchFreshness(options: FreshnessOptions) {
   }, 5);
 
   log(`producing ${options.rate} events/s for ${options.seconds} s, ${TRACERS_PER_SECOND} tracers/s`);
+  // the CPU this process (the first instance and the poller) spends on the traffic, until the tracers are in
+  const cpuBefore = process.cpuUsage();
   const load = await runFreshnessLoad(
     {
       brokers,
@@ -131,6 +133,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   const deadline = Date.now() + 30_000;
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   clearInterval(poller);
+  const cpu = process.cpuUsage(cpuBefore);
   const lost = pending.size;
   for (const other of others) other.child.send('stop');
   await Promise.all(others.map((o) => o.result));
@@ -154,6 +157,8 @@ export async function benchFreshness(options: FreshnessOptions) {
     raw_delivery_p50_ms: round(percentile(deliveredMs, 50)),
     raw_delivery_p99_ms: round(rawP99),
     p99_ratio_to_raw: Math.round((p99 / rawP99) * 100) / 100,
+    // CPU of this instance per 1,000 events produced (user + system; with one instance, the pipeline's)
+    instance_cpu_ms_per_1k_events: round((cpu.user + cpu.system) / load.produced),
     rss_mb: rss.stop(),
   };
 }

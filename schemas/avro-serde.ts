@@ -56,11 +56,26 @@ export function avroSerde<T>(typeName: string, options: AvroSerdeOptions = {}): 
       readers.set(version.id, version.current ? reader : reader.createResolver(version.type));
   const pending = new Map<number, Promise<avro.Type | avro.Resolver>>();
 
-  const header = (id: number): Buffer => {
-    const b = Buffer.allocUnsafe(HEADER_BYTES);
-    b.writeUInt8(MAGIC_BYTE, 0);
-    b.writeUInt32BE(id, 1);
-    return b;
+  /** Where values are encoded, header first, before their bytes are copied out; grows to the largest value. */
+  let scratch = Buffer.allocUnsafe(4_096);
+  const encode = (id: number, value: T): Buffer => {
+    scratch.writeUInt8(MAGIC_BYTE, 0);
+    scratch.writeUInt32BE(id, 1);
+    const end = reader.encode(value, scratch, HEADER_BYTES);
+    // a negative end: the value needs that many bytes more than the scratch holds
+    if (end < 0) {
+      scratch = Buffer.allocUnsafe(2 * (scratch.length - end));
+      return encode(id, value);
+    }
+    return Buffer.from(scratch.subarray(0, end));
+  };
+  /** What makes `value` invalid, path by path (only asked once it is known to be invalid). */
+  const problemsOf = (value: T): string[] => {
+    const problems: string[] = [];
+    reader.isValid(value, {
+      errorHook: (path, bad) => problems.push(`${path.join('.') || '(root)'} = ${JSON.stringify(bad)}`),
+    });
+    return problems;
   };
 
   const decodeBody = (how: avro.Type | avro.Resolver, data: Buffer, topic: string, id: number): T => {
@@ -146,15 +161,11 @@ export function avroSerde<T>(typeName: string, options: AvroSerdeOptions = {}): 
         throw new SerializationError(
           `avro(${reader.name}): topic '${topic}' was not prepared (no schema id registered yet)`,
         );
-      const problems: string[] = [];
-      const valid = reader.isValid(value, {
-        errorHook: (path, bad) => problems.push(`${path.join('.') || '(root)'} = ${JSON.stringify(bad)}`),
-      });
-      if (!valid)
+      if (!reader.isValid(value))
         throw new SerializationError(
-          `topic '${topic}': not a valid ${reader.name}: ${problems.slice(0, 5).join('; ')}`,
+          `topic '${topic}': not a valid ${reader.name}: ${problemsOf(value).slice(0, 5).join('; ')}`,
         );
-      return Buffer.concat([header(id), reader.toBuffer(value)]);
+      return encode(id, value);
     },
 
     deserialize(data: Buffer | null, topic: string): T | Promise<T> {

@@ -75,14 +75,18 @@ export function featureView<S, V>(
       });
     }
 
+    const touch = (record: StreamRecord<string, V>, state: S, before: number | undefined): void => {
+      touched.set(record.key, { state, last: record, before });
+    };
+    // no closure per record unless `add` is asynchronous
     const add = (
       record: StreamRecord<string, V>,
       state: S,
       before: number | undefined,
     ): void | Promise<void> => {
       const added = definition.add(state, record.value, record.timestamp, record.key);
-      const touch = () => void touched.set(record.key, { state, last: record, before });
-      return added instanceof Promise ? added.then(touch) : touch();
+      if (added instanceof Promise) return added.then(() => touch(record, state, before));
+      touch(record, state, before);
     };
     // synchronous (no promise for the record) when the entity was touched in the batch or its state is in memory
     const fold = (record: StreamRecord<string, V>): void | Promise<void> => {

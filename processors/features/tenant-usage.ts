@@ -34,6 +34,12 @@ export interface TenantUsageState {
   minutes: UsageBucket[];
 }
 
+const newMinute = (slot: number): UsageBucket => ({ slot, events: 0, lastSeenUsers: 0 });
+
+/** The state's minute bucket of event time `time`, made when missing; undefined when out of the hour. */
+const minuteOf = (state: TenantUsageState, time: number): UsageBucket | undefined =>
+  bucketAt(state.minutes, LAST_HOUR, state.latest, time, newMinute);
+
 /**
  * `tenant_usage` per tenant, over the last hour (one-minute buckets) as of the
  * tenant's latest event: events_1h (anonymous events included) and
@@ -65,13 +71,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
     // synchronous when the user's last-seen time is in memory (written in the batch, or read ahead)
     add(state, event, time, tenantId) {
       state.latest = Math.max(state.latest, time);
-      const bucketFor = (t: number) =>
-        bucketAt(state.minutes, LAST_HOUR, state.latest, t, (slot) => ({
-          slot,
-          events: 0,
-          lastSeenUsers: 0,
-        }));
-      const bucket = bucketFor(time);
+      const bucket = minuteOf(state, time);
       if (bucket === undefined) return;
       bucket.events += 1;
       if (event.userId === null) return;
@@ -79,7 +79,7 @@ export function tenantUsage(): FeatureViewDefinition<TenantUsageState, TenantEve
       return readStored(lastSeen, user, (previous) => {
         if (previous !== undefined && slotOf(LAST_HOUR, previous) >= bucket.slot) return;
         if (previous !== undefined) {
-          const old = bucketFor(previous);
+          const old = minuteOf(state, previous);
           if (old !== undefined && old.lastSeenUsers > 0) old.lastSeenUsers -= 1;
         }
         bucket.lastSeenUsers += 1;

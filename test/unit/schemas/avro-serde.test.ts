@@ -55,6 +55,20 @@ describe('the Avro serde in local-catalog mode', () => {
     );
   });
 
+  it('writes values larger than its encoding buffer, each into bytes of its own', async () => {
+    const large = { ...event, payload: { ...event.payload, errorMessage: 'x'.repeat(20_000) } };
+    const small = serde.serialize(event, topic)!;
+    const copy = Buffer.from(small);
+    const bytes = serde.serialize(large, topic)!;
+    expect(bytes.length).toBeGreaterThan(20_000);
+    expect(bytes.readUInt32BE(1)).toBe(id);
+    expect({ ...(await serde.deserialize(bytes, topic)) }).toEqual(large);
+    // the bytes handed out earlier are not the encoder's: a later value does not overwrite them
+    serde.serialize(large, topic);
+    expect(small.equals(copy)).toBe(true);
+    expect({ ...(await serde.deserialize(serde.serialize(event, topic)!, topic)) }).toEqual(event);
+  });
+
   it('refuses to write an invalid value, naming the field', () => {
     const bad = { ...event, eventType: 'teleport' } as unknown as TelemetryEvent;
     expect(() => serde.serialize(bad, topic)).toThrow(SerializationError);
