@@ -171,12 +171,19 @@ export class TaskState {
     await Promise.all(this.readers.map((prefetch) => prefetch(keys)));
   }
 
-  /** The batch's end: the stores write what it changed, and forget what they read ahead for it. */
+  /**
+   * The batch's end: the stores write what it changed, all at once (a
+   * RocksDB write each, on the thread pool; each store's changelog records
+   * are emitted when its flush starts, and go to a topic of its own), and
+   * forget what they read ahead for it.
+   */
   async flush(): Promise<void> {
-    for (const { store, persistent } of this.stores.values()) {
-      await store.flush();
-      persistent?.endBatch?.();
-    }
+    await Promise.all(
+      [...this.stores.values()].map(async ({ store, persistent }) => {
+        await store.flush();
+        persistent?.endBatch?.();
+      }),
+    );
   }
 
   async close(): Promise<void> {
