@@ -4,20 +4,21 @@
  * at_least_once, on the same input in the same run.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { createTopic, ensureKafka } from '../deploy/kafka/local-broker.js';
+import { benchName } from './bench-topics.js';
 import { RssSampler } from './rss-sampler.js';
 import { event, fill, keep, log, runTopology } from './stateless.js';
 
 export async function benchEos(options: { records: number; partitions: number }) {
   const brokers = await ensureKafka();
   const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
-  const input = uniqueName('bench-eos-in');
+  const input = benchName('bench-eos-in');
   await createTopic(brokers, input, options.partitions);
   log(`filling ${input} with ${options.records} records`);
   await fill(kafka, input, options.records);
   const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
   const run = async (guarantee: 'at_least_once' | 'exactly_once') => {
-    const output = uniqueName(`bench-${guarantee}`);
+    const output = benchName(`bench-${guarantee}`);
     await createTopic(brokers, output, options.partitions);
     log(guarantee);
     return runTopology(brokers, input, output, expected, guarantee);

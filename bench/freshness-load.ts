@@ -2,7 +2,7 @@
  * The freshness bench's traffic, in a process of its own (see
  * child-process.ts) so that generating and producing 10k events/s does not
  * share the event loop of the pipeline it measures: sample traffic with
- * tracer events mixed in, produced to `raw_events` in 10 ms ticks. Each
+ * tracer events mixed in, produced to the run's raw events topic in 10 ms ticks. Each
  * tracer's key and send time (wall clock, sub-millisecond) is reported to the
  * parent as it is sent. A plain kafkajs consumer here times when each tracer
  * is merely delivered: the client's limit.

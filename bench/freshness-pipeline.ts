@@ -23,6 +23,8 @@ export interface FreshnessPipelineOptions {
   readonly keyPrefix: string;
   /** Where the pipeline keeps its state: memory (StreamsApplication's default) or RocksDB (`veroai run`'s). */
   readonly store: StoreType;
+  /** The topic of raw events, one per run (the bench deletes it when it ends). */
+  readonly rawEventsTopic: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function createFreshnessPipeline(options: FreshnessPipelineOptions)
   const { topology, externalTopics } = firstPipelineTopology({
     serdes: { telemetry: telemetryEventSerde(), session: userSessionSerde(), feature: featureUpdateSerde() },
     sinks: { features, sessionHistory },
+    rawEventsTopic: options.rawEventsTopic,
   });
   const transport = new KafkaTransport({ brokers: options.brokers, clientId: options.applicationId, logger });
   await transport.ensureTopics(externalTopics);

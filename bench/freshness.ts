@@ -1,5 +1,5 @@
 /**
- * The freshness bench: how long from an event produced to `raw_events` until
+ * The freshness bench: how long from an event produced to the raw events topic until
  * its feature is readable in Redis, with the whole first pipeline running on
  * the local broker at a steady event rate. The traffic, with tracer events
  * (one user each) mixed in, comes from another process (freshness-load.ts),
@@ -8,9 +8,10 @@
  * appears.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { ensureKafka } from '../deploy/kafka/local-broker.js';
 import { deleteKeysWithPrefix } from '../sinks/index.js';
 import type { StoreType } from '../topology/index.js';
+import { benchName } from './bench-topics.js';
 import { startInChild } from './child-process.js';
 import { runFreshnessLoad, wallClockMs } from './freshness-load.js';
 import { createFreshnessPipeline, type FreshnessPipelineOptions } from './freshness-pipeline.js';
@@ -37,15 +38,16 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
 export async function benchFreshness(options: FreshnessOptions) {
   const brokers = await ensureKafka();
   const rss = new RssSampler();
-  const applicationId = uniqueName('bench-freshness');
+  const applicationId = benchName('bench-freshness');
   const pipelineOptions: FreshnessPipelineOptions = {
     brokers,
     redisUrl: options.redisUrl,
     applicationId,
     keyPrefix: `veroai-bench-${process.pid}`,
     store: options.store,
+    rawEventsTopic: benchName('bench-freshness-raw-events'),
   };
-  const input = 'raw_events';
+  const input = pipelineOptions.rawEventsTopic;
   // this instance's pipeline makes the topics as its topology declares them; it starts after the others
   const pipeline = await createFreshnessPipeline(pipelineOptions);
   const { features } = pipeline;
@@ -112,6 +114,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   log(`producing ${options.rate} events/s for ${options.seconds} s, ${TRACERS_PER_SECOND} tracers/s`);
   // the CPU this process (the first instance and the poller) spends on the traffic, until the tracers are in
   const cpuBefore = process.cpuUsage();
+  const loopBefore = performance.eventLoopUtilization();
   const load = await runFreshnessLoad(
     {
       brokers,
@@ -134,6 +137,7 @@ export async function benchFreshness(options: FreshnessOptions) {
   while (pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   clearInterval(poller);
   const cpu = process.cpuUsage(cpuBefore);
+  const loop = performance.eventLoopUtilization(loopBefore);
   const lost = pending.size;
   for (const other of others) other.child.send('stop');
   await Promise.all(others.map((o) => o.result));
@@ -159,6 +163,8 @@ export async function benchFreshness(options: FreshnessOptions) {
     p99_ratio_to_raw: Math.round((p99 / rawP99) * 100) / 100,
     // CPU of this instance per 1,000 events produced (user + system; with one instance, the pipeline's)
     instance_cpu_ms_per_1k_events: round((cpu.user + cpu.system) / load.produced),
+    // the main thread's busy share: the cycle of fetch and processing grows as 1 / (1 - this)
+    instance_event_loop_utilization: Math.round(loop.utilization * 100) / 100,
     rss_mb: rss.stop(),
   };
 }

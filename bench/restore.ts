@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { createTopic, ensureKafka } from '../deploy/kafka/local-broker.js';
 import { Serdes, StreamsApplication, type StreamsConfig, TopologyBuilder } from '../topology/index.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
+import { benchName } from './bench-topics.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
 
@@ -45,12 +46,12 @@ async function fillKeys(brokers: string[], topic: string, from: number, count: n
 
 export async function benchRestore(options: { records: number; partitions: number }) {
   const brokers = await ensureKafka();
-  const input = uniqueName('bench-restore-in');
+  const input = benchName('bench-restore-in');
   await createTopic(brokers, input, options.partitions);
   log(`filling ${input} with ${options.records} distinct keys`);
   await fillKeys(brokers, input, 0, options.records);
 
-  const applicationId = uniqueName('bench-restore');
+  const applicationId = benchName('bench-restore');
   const stateDir = await mkdtemp(join(tmpdir(), 'veroai-bench-restore-'));
   const build = () => {
     const builder = new TopologyBuilder();

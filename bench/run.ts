@@ -14,6 +14,7 @@
  *   npm run bench -- soc [--seeds 3] [--seed 1]
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { deleteBenchTopics } from './bench-topics.js';
 import { benchCanary } from './canary.js';
 import { benchEos } from './eos.js';
 import { benchFeaturesApi } from './features-api.js';
@@ -23,7 +24,7 @@ import { benchSession } from './session.js';
 import { benchSessionCount } from './session-count.js';
 import { benchSlidingWindows } from './sliding-windows.js';
 import { benchSoc } from './soc.js';
-import { benchStateless } from './stateless.js';
+import { benchStateless, log } from './stateless.js';
 
 /** A commander parser of integers from `min` up. */
 const integerFrom =
@@ -52,11 +53,19 @@ const storeType = (value: string): 'memory' | 'rocksdb' => {
   return value;
 };
 
-/** A command's action: runs the bench with its options and prints its one JSON line. */
+/**
+ * A command's action: runs the bench with its options and prints its one JSON
+ * line; then deletes the topics the run made (bench-topics.ts), also when it failed.
+ */
 const printing =
   <O>(bench: (options: O) => Promise<object>) =>
   async (options: O): Promise<void> => {
-    console.log(JSON.stringify(await bench(options)));
+    try {
+      console.log(JSON.stringify(await bench(options)));
+    } finally {
+      const deleted = await deleteBenchTopics();
+      if (deleted > 0) log(`deleted the run's ${deleted} topics`);
+    }
   };
 
 /** A bench that reads or writes Redis, given REDIS_URL with its options. */

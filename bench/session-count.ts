@@ -34,6 +34,7 @@ import type { ProcessingGuarantee } from '../topology/index.js';
 import { partitionForKey } from '../topology/runtime/partitioner.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { MinHeap } from '../topology/windows/min-heap.js';
+import { benchName } from './bench-topics.js';
 import { runInChild } from './child-process.js';
 import type { SessionCountJob, SessionCountProgress, SessionCountResult } from './session-count-child.js';
 import { log } from './stateless.js';
@@ -377,9 +378,9 @@ export async function benchSessionCount(options: SessionCountOptions) {
   log('raw-client limit: plain kafkajs consumer over the same input');
   const rawSeconds = await rawConsume(kafka, input, options.records);
 
-  const output = uniqueName('bench-session-count-out');
+  const output = benchName('bench-session-count-out');
   await createTopic(brokers, output, options.partitions);
-  const applicationId = uniqueName('bench-session-count');
+  const applicationId = benchName('bench-session-count');
   const job: SessionCountJob = {
     brokers,
     input,

@@ -16,7 +16,8 @@
  * garbage grow the heap to ~200 MB before collecting it.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { createTopic, ensureKafka } from '../deploy/kafka/local-broker.js';
+import { benchName } from './bench-topics.js';
 import { event, fill, keep, log } from './stateless.js';
 import { runTopologyInChild } from './topology-child.js';
 
@@ -31,7 +32,7 @@ export async function benchSession(options: {
 }) {
   const brokers = await ensureKafka();
   const kafka = new Kafka({ clientId: 'veroai-bench', brokers, logLevel: logLevel.NOTHING });
-  const input = uniqueName('bench-session-in');
+  const input = benchName('bench-session-in');
   await createTopic(brokers, input, options.partitions);
   log(`filling ${input} with ${options.records} events keyed by user`);
   await fill(kafka, input, options.records, (e) => e.userId);
@@ -40,6 +41,7 @@ export async function benchSession(options: {
   const sessions = await runTopologyInChild(
     {
       kind: 'session',
+      applicationId: benchName('bench-session'),
       brokers,
       input,
       records: options.records,
@@ -50,7 +52,7 @@ export async function benchSession(options: {
     options.heapMb,
   );
 
-  const statelessOut = uniqueName('bench-session-stateless-out');
+  const statelessOut = benchName('bench-session-stateless-out');
   await createTopic(brokers, statelessOut, options.partitions);
   log('stateless topology, in a process of its own');
   const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;

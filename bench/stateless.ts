@@ -7,9 +7,10 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
+import { createTopic, ensureKafka } from '../deploy/kafka/local-broker.js';
 import { type ProcessingGuarantee, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
+import { benchName } from './bench-topics.js';
 import { RssSampler } from './rss-sampler.js';
 
 export interface BenchEvent {
@@ -54,7 +55,7 @@ export async function benchStateless(options: { records: number; partitions: num
     brokers,
     logLevel: logLevel.NOTHING,
   });
-  const input = uniqueName('bench-in');
+  const input = benchName('bench-in');
   await createTopic(brokers, input, options.partitions);
   const expected = Array.from({ length: options.records }, (_, i) => i).filter((i) => keep(event(i))).length;
 
@@ -67,11 +68,11 @@ export async function benchStateless(options: { records: number; partitions: num
   const topologySeconds: number[] = [];
   let rssMb = 0;
   for (let round = 0; round < options.rounds; round++) {
-    const rawOut = uniqueName('bench-raw-out');
+    const rawOut = benchName('bench-raw-out');
     await createTopic(brokers, rawOut, options.partitions);
     log(`round ${round + 1}: raw kafkajs loop`);
     rawSeconds.push(await runRaw(kafka, input, rawOut, expected));
-    const topoOut = uniqueName('bench-topology-out');
+    const topoOut = benchName('bench-topology-out');
     await createTopic(brokers, topoOut, options.partitions);
     log(`round ${round + 1}: topology`);
     const rss = new RssSampler();
@@ -128,7 +129,7 @@ export async function fill(
 /** Seconds from the first fetched batch to the last acknowledged output. */
 async function runRaw(kafka: Kafka, input: string, output: string, expected: number): Promise<number> {
   const consumer = kafka.consumer({
-    groupId: uniqueName('bench-raw'),
+    groupId: benchName('bench-raw'),
     maxBytesPerPartition: 2 * 1024 * 1024,
     maxBytes: 16 * 1024 * 1024,
     maxWaitTimeInMs: 100,
@@ -200,7 +201,7 @@ export async function runTopology(
   const registry = new Registry();
   const transport = new KafkaTransport({ brokers, clientId: 'veroai-bench' });
   const app = new StreamsApplication(builder.build(), {
-    applicationId: uniqueName('bench-topology'),
+    applicationId: benchName('bench-topology'),
     transport,
     processingGuarantee: guarantee,
     logger: pino({ level: 'warn' }),

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { uniqueName } from '../deploy/kafka/local-broker.js';
 import {
   Serdes,
   type SessionStore,
@@ -27,6 +26,8 @@ import { type BenchEvent, event, runTopology } from './stateless.js';
 export type TopologyJob =
   | {
       readonly kind: 'session';
+      /** Named by the parent, which deletes its topics when the bench ends (bench-topics.ts). */
+      readonly applicationId: string;
       readonly brokers: string[];
       readonly input: string;
       readonly records: number;
@@ -78,7 +79,7 @@ async function runSessions(job: Extract<TopologyJob, { kind: 'session' }>, rss: 
   const registry = new Registry();
   const transport = new KafkaTransport({ brokers: job.brokers, clientId: 'veroai-bench' });
   const app = new StreamsApplication(builder.build(), {
-    applicationId: uniqueName('bench-session'),
+    applicationId: job.applicationId,
     transport,
     stateDir,
     defaultStoreType: 'rocksdb',
