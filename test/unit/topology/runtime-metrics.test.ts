@@ -107,6 +107,29 @@ describe('engine metrics', () => {
   });
 });
 
+describe('event loop busy time', () => {
+  it("counts the loop's busy time, not its idle time: its rate is the main thread's utilization", async () => {
+    const registry = new Registry();
+    new RuntimeMetrics(registry, 'app-a');
+    // a second application on the same registry shares the one process-wide counter
+    new RuntimeMetrics(registry, 'app-b');
+    const busySeconds = async () =>
+      (await values(registry, 'veroai_event_loop_busy_seconds_total'))[0]!.value;
+    const start = await busySeconds();
+    const blockedUntil = performance.now() + 300;
+    while (performance.now() < blockedUntil) {
+      // the loop is blocked: busy, whatever else the machine runs meanwhile
+    }
+    const afterBlock = await busySeconds();
+    expect(afterBlock - start).toBeGreaterThanOrEqual(0.29);
+    // waiting on a timer is idle time: a counter of wall time (or CPU time of other threads) would grow by 0.6
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const afterIdle = await busySeconds();
+    expect(afterIdle - afterBlock).toBeLessThan(0.3);
+    expect(afterIdle).toBeGreaterThanOrEqual(afterBlock);
+  });
+});
+
 describe('NodeTimer', () => {
   it('charges each node its own time: a parent is not charged while its child runs, nor after it leaves', () => {
     let now = 0;
