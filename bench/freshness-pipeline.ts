@@ -1,9 +1,10 @@
 /**
- * The freshness bench's pipeline: the first pipeline (telemetry → sessions →
- * features) on the local broker, writing to Redis under a key prefix, as one
- * instance of its application. The bench runs one in its own process and,
- * with `--instances`, more in child processes (freshness-instance.ts), all
- * members of one consumer group, as Kafka Streams scales out with instances.
+ * The first pipeline (telemetry → sessions → features) of the freshness and
+ * pipeline-drain benches, on the local broker, writing to Redis under a key
+ * prefix, as one instance of its application. The freshness bench runs one
+ * in its own process and, with `--instances`, more in child processes
+ * (freshness-instance.ts), all members of one consumer group, as Kafka
+ * Streams scales out with instances.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

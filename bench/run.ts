@@ -9,6 +9,7 @@
  *   npm run bench -- session-count [--guarantee at_least_once|exactly_once] [--out-of-order 0.03] [--heap-mb 256] [--kafka-streams]
  *   npm run bench -- features-api [--entities 10000] [--rate 1000] [--seconds 20]
  *   npm run bench -- freshness [--rate 10000] [--seconds 30]
+ *   npm run bench -- pipeline-drain [--events 500000] [--store rocksdb]
  *   npm run bench -- sliding [--records 100000] [--keys 1000]
  *   npm run bench -- canary [--runs 200] [--seed 1]
  *   npm run bench -- soc [--seeds 3] [--seed 1]
@@ -19,6 +20,7 @@ import { benchCanary } from './canary.js';
 import { benchEos } from './eos.js';
 import { benchFeaturesApi } from './features-api.js';
 import { benchFreshness } from './freshness.js';
+import { benchPipelineDrain } from './pipeline-drain.js';
 import { benchRestore } from './restore.js';
 import { benchSession } from './session.js';
 import { benchSessionCount } from './session-count.js';
@@ -212,6 +214,16 @@ program
     'memory',
   )
   .action(printing(withRedisUrl(benchFreshness)));
+
+program
+  .command('pipeline-drain')
+  .description(
+    "the first pipeline's saturation rate: one instance works off a backlog of sample telemetry, vs a raw kafkajs consumer of it",
+  )
+  .option('--events <n>', 'sample events in the backlog', positiveInt, 500_000)
+  .option('--store <type>', "the pipeline's state stores: memory or rocksdb", storeType, 'rocksdb')
+  .option('--timeout-seconds <n>', 'give up when the backlog is not worked off by then', positiveInt, 900)
+  .action(printing(withRedisUrl(benchPipelineDrain)));
 
 program
   .command('sliding')
