@@ -61,7 +61,14 @@ export async function benchPipelineDrain(options: PipelineDrainOptions) {
     // start() resolves once the group is joined: the time to work off the backlog is counted from there
     await pipeline.start();
     const startedAt = performance.now();
-    const seconds = await untilCommittedToEnd(admin, applicationId, input, startedAt, options.timeoutSeconds);
+    const seconds = await untilCommittedToEnd(
+      admin,
+      (topic) => pipeline.transport.endOffsets(topic),
+      applicationId,
+      input,
+      startedAt,
+      options.timeoutSeconds,
+    );
     const cpu = process.cpuUsage(cpuBefore);
     const rssMb = rss.stop();
     const eventsPerSecond = options.events / seconds;
@@ -151,6 +158,8 @@ async function readToEnd(kafka: Kafka, topic: string, records: number): Promise<
  */
 async function untilCommittedToEnd(
   admin: ReturnType<Kafka['admin']>,
+  /** Per partition, the topic's end offset (the transport's: it retries while a new topic elects leaders). */
+  endOffsets: (topic: string) => Promise<number[]>,
   groupId: string,
   input: string,
   startedAt: number,
@@ -163,11 +172,11 @@ async function untilCommittedToEnd(
     const committed = await admin.fetchOffsets({ groupId, topics });
     const lag = await Promise.all(
       topics.map(async (topic) => {
-        const ends = await admin.fetchTopicOffsets(topic);
+        const ends = await endOffsets(topic);
         const offsets = committed.find((c) => c.topic === topic)?.partitions ?? [];
-        return ends.reduce((sum, end) => {
-          const at = Number(offsets.find((o) => o.partition === end.partition)?.offset ?? -1);
-          return sum + Math.max(0, Number(end.high) - Math.max(0, at));
+        return ends.reduce((sum, end, partition) => {
+          const at = Number(offsets.find((o) => o.partition === partition)?.offset ?? -1);
+          return sum + Math.max(0, end - Math.max(0, at));
         }, 0);
       }),
     );
