@@ -19,6 +19,7 @@ import { deleteKeysWithPrefix } from '../sinks/index.js';
 import type { StoreType } from '../topology/index.js';
 import { benchName } from './bench-topics.js';
 import { createFreshnessPipeline } from './freshness-pipeline.js';
+import { rawConsume } from './raw-consumer.js';
 import { RssSampler } from './rss-sampler.js';
 import { log } from './stateless.js';
 
@@ -52,7 +53,7 @@ export async function benchPipelineDrain(options: PipelineDrainOptions) {
     log(`producing ${options.events} sample events to ${input}`);
     const partitions = (await pipeline.transport.endOffsets(input)).length;
     const keys = await fillSampleTraffic(kafka, input, options.events);
-    const rawRps = await readToEnd(kafka, input, options.events);
+    const rawRps = options.events / (await rawConsume(kafka, input, options.events));
     log(`raw kafkajs consumer: ${Math.round(rawRps)} records/s; starting the pipeline`);
 
     const rss = new RssSampler();
@@ -123,32 +124,6 @@ async function fillSampleTraffic(kafka: Kafka, topic: string, events: number) {
   let hottest = 0;
   for (const n of perKey.values()) hottest = Math.max(hottest, n);
   return { distinct: perKey.size, hottestShare: hottest / events };
-}
-
-/** A plain kafkajs consumer reads `topic` from the start to its `records`-th record: records per second. */
-async function readToEnd(kafka: Kafka, topic: string, records: number): Promise<number> {
-  const consumer = kafka.consumer({
-    groupId: benchName('bench-drain-raw'),
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 4 * 1024 * 1024,
-    maxWaitTimeInMs: 100,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let read = 0;
-  let first = 0;
-  const done = new Promise<number>((resolve) => {
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        if (first === 0) first = performance.now();
-        read += batch.messages.length;
-        if (read >= records) resolve((performance.now() - first) / 1000);
-      },
-    });
-  });
-  const seconds = await done;
-  await consumer.disconnect();
-  return records / seconds;
 }
 
 /**

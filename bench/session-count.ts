@@ -36,6 +36,7 @@ import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { MinHeap } from '../topology/windows/min-heap.js';
 import { benchName } from './bench-topics.js';
 import { runInChild } from './child-process.js';
+import { rawConsume } from './raw-consumer.js';
 import type { SessionCountJob, SessionCountProgress, SessionCountResult } from './session-count-child.js';
 import { log } from './stateless.js';
 
@@ -246,36 +247,6 @@ async function generate(
     expectedLate: expected.reduce((s, e) => s + e.late, 0),
     peakOpenWindows: expected.reduce((s, e) => s + e.peakOpen, 0),
   };
-}
-
-/** The raw-client limit: a plain kafkajs group consumer reading the input; seconds from connect to the last record. */
-async function rawConsume(kafka: Kafka, topic: string, records: number): Promise<number> {
-  const consumer = kafka.consumer({
-    groupId: uniqueName('bench-session-count-raw'),
-    // the engine's fetch settings (kafka transport)
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 4 * 1024 * 1024,
-    maxWaitTimeInMs: 100,
-  });
-  const started = performance.now();
-  let consumed = 0;
-  let finished!: () => void;
-  const done = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch }) => {
-      consumed += batch.messages.length;
-      if (consumed >= records) finished();
-    },
-  });
-  await done;
-  const seconds = (performance.now() - started) / 1000;
-  await consumer.disconnect();
-  return seconds;
 }
 
 /** Peak resident memory of a process, MiB (VmHWM); undefined once it has exited. */
