@@ -4,8 +4,8 @@
  * topic so named, or named after one (an application's repartition and
  * changelog topics, `<applicationId>-…`). Before, each run stayed on the
  * broker: after a dozen freshness runs at 10k events/s the local broker held
- * 7.3 GB in ~1,200 partition directories, and later runs in the same session
- * measured a busier broker than earlier ones. A topic a bench means to be
+ * 7.3 GB in ~1,200 partition directories, and each run measured a broker
+ * that carried every earlier run's partitions. A topic a bench means to be
  * reused (session-count's generated input, for `--input`) is named with
  * `uniqueName` instead and stays.
  */
