@@ -163,7 +163,8 @@ export async function benchFreshness(options: FreshnessOptions) {
     p99_ratio_to_raw: Math.round((p99 / rawP99) * 100) / 100,
     // CPU of this instance per 1,000 events produced (user + system; with one instance, the pipeline's)
     instance_cpu_ms_per_1k_events: round((cpu.user + cpu.system) / load.produced),
-    // the main thread's busy share (wall time): near 1 at any rate that fills batches faster than they are fetched
+    // the main thread's busy share (wall time); the consumer fetches again as soon as it has processed, so it
+    // reads near 1 at moderate rates too: lag, or the tracers' latency, says whether the pipeline keeps up
     instance_event_loop_utilization: Math.round(loop.utilization * 100) / 100,
     rss_mb: rss.stop(),
   };

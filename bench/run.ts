@@ -65,8 +65,11 @@ const printing =
     try {
       console.log(JSON.stringify(await bench(options)));
     } finally {
-      const deleted = await deleteBenchTopics();
-      if (deleted > 0) log(`deleted the run's ${deleted} topics`);
+      // a failure to clean up is reported, never in place of the bench's own failure
+      await deleteBenchTopics().then(
+        (deleted) => deleted > 0 && log(`deleted the run's ${deleted} topics`),
+        (error: Error) => log(`could not delete the run's topics: ${error.message}`),
+      );
     }
   };
 
