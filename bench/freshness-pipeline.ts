@@ -15,6 +15,7 @@ import { firstPipelineTopology } from '../processors/first-pipeline.js';
 import { featureUpdateSerde, telemetryEventSerde, userSessionSerde } from '../schemas/index.js';
 import { connectRedis, RedisFeatureStore, RedisSessionHistory } from '../sinks/index.js';
 import { type StoreType, StreamsApplication } from '../topology/index.js';
+import { topicName } from '../topology/plan/topology.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
 
 export interface FreshnessPipelineOptions {
@@ -61,6 +62,14 @@ export async function createFreshnessPipeline(options: FreshnessPipelineOptions)
   return {
     app,
     transport,
+    /** Every topic the pipeline reads: the raw events and its repartition topics. */
+    sourceTopics: [
+      ...new Set(
+        topology.subTopologies.flatMap((sub) =>
+          sub.sources.flatMap((source) => source.topics.map((ref) => topicName(ref, options.applicationId))),
+        ),
+      ),
+    ],
     features,
     redis,
     start: () => app.start(),

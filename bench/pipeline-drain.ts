@@ -66,7 +66,7 @@ export async function benchPipelineDrain(options: PipelineDrainOptions) {
       admin,
       (topic) => pipeline.transport.endOffsets(topic),
       applicationId,
-      input,
+      pipeline.sourceTopics,
       startedAt,
       options.timeoutSeconds,
     );
@@ -128,23 +128,23 @@ async function fillSampleTraffic(kafka: Kafka, topic: string, events: number) {
 
 /**
  * Seconds from `startedAt` until the group's committed offsets reach the end
- * of every topic it reads: the raw topic and its repartition topics (whose
- * ends grow while the pipeline works, and are reached only once it is done).
+ * of every topic it reads (`topics`: the raw topic and its repartition
+ * topics, whose ends grow while the pipeline works and are reached only once
+ * it is done).
  */
 async function untilCommittedToEnd(
   admin: ReturnType<Kafka['admin']>,
   /** Per partition, the topic's end offset (the transport's: it retries while a new topic elects leaders). */
   endOffsets: (topic: string) => Promise<number[]>,
   groupId: string,
-  input: string,
+  topics: readonly string[],
   startedAt: number,
   timeoutSeconds: number,
 ): Promise<number> {
-  const topics = [input, ...(await admin.listTopics()).filter((t) => isRepartitionOf(t, groupId))];
   let lastLog = performance.now();
   for (;;) {
     const now = performance.now();
-    const committed = await admin.fetchOffsets({ groupId, topics });
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
     const lag = await Promise.all(
       topics.map(async (topic) => {
         const ends = await endOffsets(topic);
@@ -166,6 +166,3 @@ async function untilCommittedToEnd(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-
-const isRepartitionOf = (topic: string, applicationId: string) =>
-  topic.startsWith(`${applicationId}-`) && topic.endsWith('-repartition');

@@ -7,7 +7,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createTopic, ensureKafka } from '../deploy/kafka/local-broker.js';
+import { createTopic, ensureKafka, uniqueName } from '../deploy/kafka/local-broker.js';
 import { type ProcessingGuarantee, Serdes, StreamsApplication, TopologyBuilder } from '../topology/index.js';
 import { KafkaTransport } from '../topology/transports/kafka/index.js';
 import { benchName } from './bench-topics.js';
@@ -129,7 +129,7 @@ export async function fill(
 /** Seconds from the first fetched batch to the last acknowledged output. */
 async function runRaw(kafka: Kafka, input: string, output: string, expected: number): Promise<number> {
   const consumer = kafka.consumer({
-    groupId: benchName('bench-raw'),
+    groupId: uniqueName('bench-raw'),
     maxBytesPerPartition: 2 * 1024 * 1024,
     maxBytes: 16 * 1024 * 1024,
     maxWaitTimeInMs: 100,

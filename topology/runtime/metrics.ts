@@ -296,15 +296,14 @@ export class RuntimeMetrics {
  * instance keeps up.
  */
 function eventLoopBusyCounter(registry: Registry): Counter {
-  let counted = 0;
   return new Counter({
     name: 'veroai_event_loop_busy_seconds_total',
     help: "Time this process's event loop was busy (not waiting for I/O or timers); its rate is the main thread's utilization, where every task's processing runs. Near 1 there is no headroom: the consumer fetches again as soon as a fetch's batches are processed, so a busy thread takes more, smaller batches rather than idling, and lag (veroai_consumer_lag) tells whether it keeps up",
     registers: [registry],
     collect() {
-      const busy = performance.eventLoopUtilization().active / 1000;
-      if (busy > counted) this.inc(busy - counted);
-      counted = Math.max(counted, busy);
+      // the loop's busy time since it started, monotonic: the counter is set to it
+      this.reset();
+      this.inc(performance.eventLoopUtilization().active / 1000);
     },
   });
 }
