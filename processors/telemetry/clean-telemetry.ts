@@ -52,7 +52,7 @@ export function cleanTelemetry(
     })
     .mapValues(normalizeTelemetryEvent, { name: 'normalize-event', value: options.telemetrySerde })
     .selectKey(userKeyOf, { name: 'key-by-user', key: Serdes.string as Serde<string> })
-    .repartition({ name: 'events-by-user' })
+    .repartition({ name: 'events-by-user', inPlace: true })
     .process(deduplicateEvents(EVENT_IDS_STORE, options.dedupWindowMs ?? 3_600_000), {
       name: 'deduplicate-events',
       stores: [EVENT_IDS_STORE, byTimeStoreOf(EVENT_IDS_STORE)],

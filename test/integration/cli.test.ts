@@ -21,9 +21,9 @@ describe('the veroai command', () => {
   it('describe prints the sub-topologies, stores and internal topics of the default topology', () => {
     const out = veroai(['describe']);
     expect(out.status).toBe(0);
-    expect(out.stdout).toMatch(/Sub-topology: 0[\s\S]*Source: raw-events \(topics: \[raw_events\]\)/);
+    // the events re-keyed by user stay in the raw events' tasks (a repartition in place): one sub-topology
     expect(out.stdout).toMatch(
-      /Sub-topology: 1[\s\S]*Store: user-sessions \(type: session, changelog: veroai-user-sessions-changelog\)/,
+      /Sub-topology: 0\n\s+Source: raw-events \(topics: \[raw_events\]\)[\s\S]*Sink: events-by-user-repartition-sink \(topic: veroai-events-by-user-repartition, in place: events-by-user-repartition-source\)[\s\S]*Store: user-sessions \(type: session, changelog: veroai-user-sessions-changelog\)[\s\S]*Sub-topology: 1/,
     );
     expect(out.stdout).toMatch(/Sink: user-sessions-out \(topic: user_sessions\)/);
     expect(out.stdout).toMatch(/Internal topics:\n[\s\S]*veroai-events-by-user-repartition \(repartition\)/);

@@ -35,6 +35,16 @@ export interface RepartitionOptions<K, V> extends Named {
   value?: Serde<V>;
   /** Partitions of the repartition topic; default: the most of the upstream source topics. */
   partitions?: number;
+  /**
+   * A record that the partitioner puts in the partition it was read from
+   * stays in its task instead of crossing the topic (no produce, no fetch,
+   * no wait for the next fetch cycle); the others cross it as usual. For
+   * input already keyed as the new key (e.g. events keyed by user, re-keyed
+   * by user after validation) almost nothing crosses. The steps before the
+   * repartition must keep no state, and the topic has as many partitions
+   * as the tasks that write it. See the README's "Repartition in place".
+   */
+  inPlace?: boolean;
 }
 
 /**

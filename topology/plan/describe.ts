@@ -36,8 +36,12 @@ function headline(node: GraphNode, applicationId: string): string {
       return `Source: ${node.name} (topics: [${node.topics.map((t) => topicName(t, applicationId)).join(', ')}])`;
     case 'processor':
       return `Processor: ${node.name} (${node.operation}, stores: [${node.stores.join(', ')}])`;
-    case 'sink':
-      return `Sink: ${node.name} (topic: ${topicName(node.topic, applicationId)})`;
+    case 'sink': {
+      const topic = topicName(node.topic, applicationId);
+      // a repartition in place: the records of the task's own partition go to its source directly
+      const inPlace = node.inPlaceSource === undefined ? '' : `, in place: ${node.inPlaceSource}`;
+      return `Sink: ${node.name} (topic: ${topic}${inPlace})`;
+    }
   }
 }
 
@@ -82,6 +86,8 @@ export function describeTopologyMermaid(topology: Topology, applicationId: strin
           const name = topicName(node.topic, applicationId);
           topics.add(name);
           lines.push(`  ${id(node.name)} --> topic_${id(name)}`);
+          if (node.inPlaceSource !== undefined)
+            lines.push(`  ${id(node.name)} -. in place .-> ${id(node.inPlaceSource)}`);
         }
       }
     }

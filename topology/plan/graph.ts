@@ -72,6 +72,12 @@ export interface SinkNode {
   readonly topic: TopicRef;
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
+  /**
+   * A repartition in place (RepartitionOptions.inPlace): the source node that
+   * reads this topic back. A record the partitioner puts in the task's own
+   * partition goes to that source in the same task instead of to the topic.
+   */
+  readonly inPlaceSource?: string;
 }
 
 export type GraphNode = SourceNode | ProcessorNode | SinkNode;

@@ -69,6 +69,8 @@ export function compileTopology(graph: LogicalGraph): Topology {
       children.get(parent)!.push(node.name);
       union(node.name, parent);
     }
+    // a repartition in place: the records it keeps go on in the same task
+    if (node.kind === 'sink' && node.inPlaceSource !== undefined) union(node.name, node.inPlaceSource);
     if (node.kind === 'processor') {
       for (const store of node.stores) {
         const other = storeUsers.get(store);
@@ -110,6 +112,7 @@ export function compileTopology(graph: LogicalGraph): Topology {
         'every stream must start at builder.stream()',
       );
     }
+    checkInPlace(sub, children);
   }
   return {
     subTopologies,
@@ -118,4 +121,40 @@ export function compileTopology(graph: LogicalGraph): Topology {
     stores: graph.stores,
     repartitionTopics: graph.repartitionTopics,
   };
+}
+
+/** The source nodes of `sub` that read back a repartition in place of the same sub-topology. */
+export function inPlaceSources(sub: SubTopology): Set<string> {
+  return new Set(sub.sinks.flatMap((s) => (s.inPlaceSource === undefined ? [] : [s.inPlaceSource])));
+}
+
+/**
+ * A task runs a batch of a source that feeds a repartition in place in two
+ * passes (see StreamTask): the steps before the repartition for the whole
+ * batch, then the records it kept, with stream time advanced record by
+ * record. The steps of the first pass see the stream time of the batch's
+ * start, so none of them may keep state.
+ */
+function checkInPlace(sub: SubTopology, children: ReadonlyMap<string, readonly string[]>): void {
+  const kept = inPlaceSources(sub);
+  if (kept.size === 0) return;
+  const byName = new Map(sub.nodes.map((n) => [n.name, n]));
+  const repartitions = sub.sinks
+    .filter((s) => s.inPlaceSource !== undefined)
+    .map((s) => s.name)
+    .join(', ');
+  const seen = new Set<string>();
+  const visit = (name: string, source: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const node = byName.get(name)!;
+    if (node.kind === 'processor' && node.stores.length > 0) {
+      throw new TopologyError(
+        `processor '${name}' keeps state (${node.stores.join(', ')}) and reads source '${source}', whose batches a repartition in place (${repartitions}) runs in two passes: the steps fed by that source before the repartition must keep no state`,
+        `move '${name}' after the repartition, or drop inPlace from it`,
+      );
+    }
+    for (const child of children.get(name) ?? []) visit(child, source);
+  };
+  for (const source of sub.sources) if (!kept.has(source.name)) visit(source.name, source.name);
 }

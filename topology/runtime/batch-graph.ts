@@ -14,6 +14,11 @@ export interface BatchHooks {
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
   /**
+   * A repartition in place keeps `record` (serialised as `bytes`) for its
+   * source node `source` in this task; a promise while it is processed there.
+   */
+  keepInPlace(source: string, record: AnyRecord, bytes: OutgoingRecord): void | Promise<void>;
+  /**
    * Charges the batch's synchronous work to the nodes doing it
    * (`veroai_node_process_seconds`). A new one for each batch: read it at every use.
    */
@@ -425,7 +430,11 @@ export class RecordRunner extends NodeCounts implements Downstream {
   }
 }
 
-/** Serialises records for a sink topic and hands them to the task's output. */
+/**
+ * Serialises records for a sink topic and hands them to the task's output.
+ * A repartition in place (`taskPartition` given, see SinkNode.inPlaceSource)
+ * keeps in the task the records the partitioner puts in the task's own partition.
+ */
 export class SinkRunner extends NodeCounts implements Downstream {
   private openParents = 0;
 
@@ -433,7 +442,9 @@ export class SinkRunner extends NodeCounts implements Downstream {
     private readonly sink: SinkNode,
     private readonly topic: string,
     private readonly hooks: BatchHooks,
-    private readonly onEnd: () => void,
+    /** Every parent ended; for a repartition in place, also ends the source it keeps records for. */
+    private readonly onEnd: () => void | Promise<void>,
+    private readonly taskPartition?: number,
   ) {
     super(sink.name);
   }
@@ -444,7 +455,7 @@ export class SinkRunner extends NodeCounts implements Downstream {
     this.openParents = parents;
   }
 
-  push(record: AnyRecord): void {
+  push(record: AnyRecord): void | Promise<void> {
     this.recordsIn += 1;
     let key: Buffer | null;
     let value: Buffer | null;
@@ -465,24 +476,33 @@ export class SinkRunner extends NodeCounts implements Downstream {
       return;
     }
     this.hooks.timer.leave(interrupted);
-    this.hooks.emit({
+    const out: OutgoingRecord = {
       topic: this.topic,
       partition: this.hooks.partitionFor(this.topic, key),
       key,
       value,
       timestamp: record.timestamp,
       headers: record.headers,
-    });
+    };
+    if (out.partition === this.taskPartition)
+      return this.hooks.keepInPlace(this.sink.inPlaceSource!, record, out);
+    this.hooks.emit(out);
   }
 
-  parentEnded(): void {
+  parentEnded(): void | Promise<void> {
     this.openParents -= 1;
-    if (this.openParents === 0) this.onEnd();
+    if (this.openParents === 0) return this.onEnd();
   }
 }
 
-/** A source node: fans the decoded records of its topics out to its children. */
+/**
+ * A source node: fans the decoded records of its topics out to its children.
+ * Its batch ends when the task ends it and, for the source of a repartition
+ * in place, when the sinks that keep records for it have ended too.
+ */
 export class SourceRunner extends NodeCounts implements Downstream {
+  private openParents = 0;
+
   constructor(
     name: string,
     private readonly children: readonly Downstream[],
@@ -490,9 +510,10 @@ export class SourceRunner extends NodeCounts implements Downstream {
     super(name);
   }
 
-  /** A new batch: counts from zero. */
-  reset(): void {
+  /** A new batch: counts from zero; `inPlaceSinks` repartitions in place keep records for this source. */
+  reset(inPlaceSinks: number): void {
     this.resetCounts();
+    this.openParents = inPlaceSinks + 1;
   }
 
   push(record: AnyRecord): void | Promise<void> {
@@ -501,6 +522,8 @@ export class SourceRunner extends NodeCounts implements Downstream {
   }
 
   parentEnded(): void | Promise<void> {
+    this.openParents -= 1;
+    if (this.openParents > 0) return;
     return endAll(this.children);
   }
 }

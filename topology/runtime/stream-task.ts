@@ -11,6 +11,7 @@ import type { CommitOffset, ConsumedBatch, Transport } from '../transports/trans
 import type { ChangelogRestore } from './changelog-restorer.js';
 import { deadLetterRecord } from './dead-letter.js';
 import { CommitTracker } from './internal/commit-tracker.js';
+import { InPlaceRecords, type KeptRecord } from './internal/in-place-records.js';
 import { PunctuationSchedule } from './internal/punctuation-schedule.js';
 import { decodeRecord, type SourceFormat } from './internal/record-decoder.js';
 import { type ProcessorInstance, TaskGraph } from './internal/task-graph.js';
@@ -67,6 +68,8 @@ export class StreamTask {
   /** Wakes a batch waiting for its graph to finish when the task fails instead. */
   private onTaskFailure: (() => void) | undefined;
   private readonly topicToSource = new Map<string, SourceFormat & { name: string }>();
+  /** What the task's repartitions in place keep during a batch's first pass. */
+  private readonly inPlace: InPlaceRecords;
   private outputs: OutgoingRecord[] = [];
   private streamTimeMs = -1;
   private currentSource: SourceRecord | undefined;
@@ -104,17 +107,26 @@ export class StreamTask {
         });
       }
     }
+    this.inPlace = new InPlaceRecords(new Map([...this.topicToSource.values()].map((s) => [s.name, s])));
     // each processor's supplier is called once per task (its `init`), in topology order
     const instances = new Map<string, ProcessorInstance>();
     for (const node of subTopology.nodes)
       if (node.kind === 'processor')
         instances.set(node.name, node.supplier(this.contextFor(node.name, node.stores)) as ProcessorInstance);
-    this.graph = new TaskGraph(subTopology, env.applicationId, instances, {
-      deadLetter: (record, error, node) => this.deadLetter(record, error, node),
-      emit: (record) => this.outputs.push(record),
-      partitionFor: (topic, key) => env.partitionFor(topic, key),
-      failTask: (error) => this.failTask(error),
-    });
+    this.graph = new TaskGraph(
+      subTopology,
+      env.applicationId,
+      instances,
+      {
+        deadLetter: (record, error, node) => this.deadLetter(record, error, node),
+        emit: (record) => this.outputs.push(record),
+        partitionFor: (topic, key) => env.partitionFor(topic, key),
+        keepInPlace: (source, record, bytes) =>
+          this.keepInPlace({ input: this.currentSource, source, record, bytes }),
+        failTask: (error) => this.failTask(error),
+      },
+      partition,
+    );
   }
 
   /** The source topic-partitions this task reads. */
@@ -251,11 +263,15 @@ export class StreamTask {
       const done = this.graph.beginBatch();
       const entry = this.graph.source(source.name);
       await this.punctuate('all');
+      // a source that feeds a repartition in place is run in two passes (see runKept)
+      const twoPasses = this.graph.feedsRepartitionInPlace(source.name);
+      if (twoPasses) this.inPlace.collect();
       // after the punctuations, whose store scans flush (a flush forgets what was read ahead);
       // decoded ahead when a processor reads ahead for the records it will get
       const ahead = this.graph.readsAhead(source.name) ? await decodeAll(records, source) : undefined;
       await Promise.all([
-        this.state.readAhead(records),
+        // the first pass keeps no state (checked when the topology is built): the second reads ahead
+        twoPasses ? undefined : this.state.readAhead(records),
         ahead === undefined ? undefined : this.readAhead(source.name, ahead),
       ]);
       // one record at a time through the whole graph, as Kafka Streams does: a processor sees the
@@ -273,12 +289,19 @@ export class StreamTask {
           this.deadLetterRaw(raw, error, source.name);
           continue;
         }
+        if (twoPasses) {
+          // stream time moves in the second pass, with the records that reach the state
+          const pending = entry.push(record);
+          if (pending !== undefined) await pending;
+          continue;
+        }
         // advanced when the record is processed (not when decoded): a record that cannot be decoded has no time
         if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
         const pending = entry.push(record);
         if (pending !== undefined) await pending;
         if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
       }
+      if (twoPasses && this.taskFailure === undefined) await this.runKept();
       if (this.taskFailure === undefined) await this.graph.endBatch();
       if (this.taskFailure === undefined) {
         // a graph whose step failed (naming no record) never finishes: stop waiting when the task fails
@@ -291,9 +314,77 @@ export class StreamTask {
         this.onTaskFailure = undefined;
       }
     } finally {
+      this.inPlace.take();
       this.currentSource = undefined;
       this.graph.closeBatch();
     }
+  }
+
+  /**
+   * The second pass of a batch whose source feeds a repartition in place:
+   * the first pass ran the steps before the repartition (stateless, and
+   * without moving stream time); here the records it kept go on from the
+   * source node that reads the topic back, read ahead all at once, each
+   * moving stream time as it is processed, the stream-time punctuations run
+   * where they fall. The task's state sees what it would have seen had the
+   * records crossed the topic in this order: a record the first pass dropped
+   * (an invalid event, one sent to another partition) moves no stream time,
+   * as it would not have reached this task.
+   */
+  private async runKept(): Promise<void> {
+    const kept = this.inPlace.take();
+    const decoding = kept.map((k) => this.decodeKept(k));
+    const decoded = decoding.some(isPromise)
+      ? await Promise.all(decoding)
+      : (decoding as (AnyRecord | undefined)[]);
+    await Promise.all([
+      this.state.readAhead(kept.map((k) => k.bytes)),
+      ...[...new Set(kept.map((k) => k.source))].map((source) =>
+        this.readAhead(
+          source,
+          decoded.filter((r, i): r is AnyRecord => r !== undefined && kept[i]!.source === source),
+        ),
+      ),
+    ]);
+    for (let i = 0; i < kept.length; i++) {
+      if (this.taskFailure !== undefined) return;
+      const record = decoded[i];
+      if (record === undefined) continue;
+      this.currentSource = kept[i]!.input;
+      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+      const pending = this.graph.source(kept[i]!.source).push(record);
+      if (pending !== undefined) await pending;
+      if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
+    }
+  }
+
+  /** A kept record as its source reads it; undefined once dead-lettered (it does not decode). */
+  private decodeKept(kept: KeptRecord): AnyRecord | undefined | Promise<AnyRecord | undefined> {
+    const failed = (error: unknown) => {
+      this.deadLetter(kept.record, error, kept.source);
+      return undefined;
+    };
+    try {
+      const decoded = this.inPlace.decode(kept);
+      return isPromise(decoded) ? decoded.catch(failed) : decoded;
+    } catch (error) {
+      return failed(error);
+    }
+  }
+
+  /**
+   * A record a repartition in place keeps: for the second pass while the
+   * first runs, else (a punctuation's output, a batch's end) on at once.
+   */
+  private keepInPlace(kept: KeptRecord): void | Promise<void> {
+    if (this.inPlace.keep(kept)) return;
+    const decoded = this.decodeKept(kept);
+    const push = (record: AnyRecord | undefined) => {
+      if (record === undefined) return;
+      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+      return this.graph.source(kept.source).push(record);
+    };
+    return isPromise(decoded) ? decoded.then(push) : push(decoded);
   }
 
   /** Lets the processors fed by `source` read ahead for the batch's decoded records; a failure is only logged. */

@@ -65,14 +65,23 @@ function buildGraph() {
     instances.set(node.name, node.supplier(context) as ProcessorInstance);
   }
   const emitted: OutgoingRecord[] = [];
-  graph = new TaskGraph(subTopology, 'app', instances, {
-    deadLetter: () => undefined,
-    emit: (record) => emitted.push(record),
-    partitionFor: () => 0,
-    failTask: (error) => {
-      throw error;
+  graph = new TaskGraph(
+    subTopology,
+    'app',
+    instances,
+    {
+      deadLetter: () => undefined,
+      emit: (record) => emitted.push(record),
+      partitionFor: () => 0,
+      keepInPlace: () => {
+        throw new Error('this topology has no repartition in place');
+      },
+      failTask: (error) => {
+        throw error;
+      },
     },
-  });
+    0,
+  );
   const source = subTopology.nodes.find((n) => n.kind === 'source')!.name;
   return { graph, emitted, source, subscriptions: () => subscriptions };
 }

@@ -83,8 +83,11 @@ export class StreamNode<K, V> {
     );
   }
 
-  /** Adds a sink writing this stream to `topic`; fails when a serde is known neither here nor in `options`. */
-  sinkTo(topic: TopicRef, options: ToOptions<K, V>): void {
+  /**
+   * Adds a sink writing this stream to `topic`; fails when a serde is known neither here nor in `options`.
+   * With `inPlaceSource`, records in the task's own partition go to that source instead (a repartition in place).
+   */
+  sinkTo(topic: TopicRef, options: ToOptions<K, V>, inPlaceSource?: string): void {
     const keySerde = options.key ?? this.serdes.key;
     const valueSerde = options.value ?? this.serdes.value;
     const where = topic.kind === 'internal' ? `repartition topic '${topic.name}'` : `to('${topic.name}')`;
@@ -108,6 +111,7 @@ export class StreamNode<K, V> {
       topic,
       keySerde: keySerde as Serde<unknown>,
       valueSerde: valueSerde as Serde<unknown>,
+      ...(inPlaceSource === undefined ? {} : { inPlaceSource }),
     });
   }
 
@@ -119,10 +123,15 @@ export class StreamNode<K, V> {
     const { graph } = this;
     graph.addRepartitionTopic({ name: `${name}-repartition`, partitions: options.partitions });
     const topic: TopicRef = { kind: 'internal', name: `${name}-repartition` };
-    this.sinkTo(topic, { key: keySerde, value: valueSerde, name: `${name}-repartition-sink` });
+    const sourceName = `${name}-repartition-source`;
+    this.sinkTo(
+      topic,
+      { key: keySerde, value: valueSerde, name: `${name}-repartition-sink` },
+      options.inPlace === true ? sourceName : undefined,
+    );
     const source = graph.add({
       kind: 'source',
-      name: `${name}-repartition-source`,
+      name: sourceName,
       topics: [topic],
       keySerde: keySerde as Serde<unknown>,
       valueSerde: valueSerde as Serde<unknown>,

@@ -27,6 +27,8 @@ export interface TaskGraphHooks {
   /** Output for a sink topic, ready to send. */
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
+  /** A record a repartition in place keeps in the task, for its source node `source` (see BatchHooks.keepInPlace). */
+  keepInPlace(source: string, record: AnyRecord, bytes: OutgoingRecord): void | Promise<void>;
   /** The batch fails, and with it the task (see BatchHooks.failTask). */
   failTask(error: unknown): void;
 }
@@ -50,6 +52,8 @@ export class TaskGraph {
   private readonly processors = new Map<string, ProcessorRunner | RecordRunner>();
   /** Per source, the RecordProcessors it feeds directly that read ahead, by node name. */
   private readonly readers = new Map<string, Array<[string, RecordProcessor<unknown, unknown>]>>();
+  /** The sources whose records reach a repartition in place (see SinkNode.inPlaceSource). */
+  private readonly feedsInPlace = new Set<string>();
   private readonly nodes: GraphNode[] = [];
   private readonly terminals: number;
   private readonly hooks: BatchHooks;
@@ -62,6 +66,8 @@ export class TaskGraph {
     applicationId: string,
     instances: ReadonlyMap<string, ProcessorInstance>,
     hooks: TaskGraphHooks,
+    /** The task's partition: a repartition in place keeps the records the partitioner puts there. */
+    partition: number,
   ) {
     const batchHooks: BatchHooks = {
       ...hooks,
@@ -73,6 +79,15 @@ export class TaskGraph {
     const children = new Map<string, string[]>(subTopology.nodes.map((n) => [n.name, []]));
     for (const node of subTopology.nodes)
       if (node.kind !== 'source') for (const parent of node.parents) children.get(parent)?.push(node.name);
+    const reachesInPlace = (name: string, seen = new Set<string>()): boolean => {
+      if (seen.has(name)) return false;
+      seen.add(name);
+      const node = subTopology.nodes.find((n) => n.name === name);
+      if (node?.kind === 'sink' && node.inPlaceSource !== undefined) return true;
+      return (children.get(name) ?? []).some((child) => reachesInPlace(child, seen));
+    };
+    for (const source of subTopology.sources)
+      if (reachesInPlace(source.name)) this.feedsInPlace.add(source.name);
     const terminalEnded = () => this.terminalEnded();
     const completion: Downstream = { push: () => undefined, parentEnded: terminalEnded };
     const built = new Map<string, Downstream>();
@@ -82,7 +97,19 @@ export class TaskGraph {
       const next = children.get(node.name)!.map((c) => built.get(c)!);
       if (node.kind === 'sink') {
         terminals += 1;
-        const runner = new SinkRunner(node, topicName(node.topic, applicationId), batchHooks, terminalEnded);
+        const readBack = node.inPlaceSource === undefined ? undefined : built.get(node.inPlaceSource);
+        const runner = new SinkRunner(
+          node,
+          topicName(node.topic, applicationId),
+          batchHooks,
+          readBack === undefined
+            ? terminalEnded
+            : () => {
+                terminalEnded();
+                return readBack.parentEnded();
+              },
+          readBack === undefined ? undefined : partition,
+        );
         this.nodes.push({ runner, parents: node.parents.length });
         built.set(node.name, runner);
       } else if (node.kind === 'processor') {
@@ -106,7 +133,8 @@ export class TaskGraph {
             : [];
         });
         if (readers.length > 0) this.readers.set(node.name, readers);
-        this.nodes.push({ runner, parents: 0 });
+        const inPlaceSinks = subTopology.sinks.filter((s) => s.inPlaceSource === node.name).length;
+        this.nodes.push({ runner, parents: inPlaceSinks });
         built.set(node.name, runner);
       }
     }
@@ -133,6 +161,14 @@ export class TaskGraph {
   /** The entry of the source node `name`. */
   source(name: string): Downstream {
     return this.sources.get(name)!;
+  }
+
+  /**
+   * True when records of source `name` reach a repartition in place: the
+   * task then runs its batches in two passes (see StreamTask).
+   */
+  feedsRepartitionInPlace(name: string): boolean {
+    return this.feedsInPlace.has(name);
   }
 
   /** True when a processor fed by source `name` reads ahead: the batch is then decoded before it runs. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SubTopology } from '../../plan/topology.js';
 import { changelogTopic } from '../../plan/topology.js';
-import type { OutgoingRecord, SourceRecord } from '../../record.js';
+import type { OutgoingRecord } from '../../record.js';
 import { tpKey } from '../../record.js';
 import { CheckpointFile } from '../../state/checkpoint-file.js';
 import { RocksDbDatabase } from '../../state/rocksdb-database.js';
@@ -165,7 +165,7 @@ export class TaskState {
   }
 
   /** Lets the persistent stores that can read ahead load the batch's keys, all of them at once. */
-  async readAhead(records: readonly SourceRecord[]): Promise<void> {
+  async readAhead(records: readonly { readonly key: Buffer | null }[]): Promise<void> {
     if (this.readers.length === 0 || records.length === 0) return;
     const keys = records.flatMap((r) => (r.key === null ? [] : [r.key]));
     await Promise.all(this.readers.map((prefetch) => prefetch(keys)));

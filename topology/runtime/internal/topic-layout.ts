@@ -2,6 +2,7 @@ import { TopologyError } from '../../errors.js';
 import {
   changelogTopic,
   deadLetterTopic,
+  inPlaceSources,
   lateRecordsTopic,
   type SubTopology,
   type Topology,
@@ -65,6 +66,11 @@ export class TopicLayout {
         if (sink.topic.kind !== 'internal') continue;
         const name = topicName(sink.topic, applicationId);
         const fixed = topology.repartitionTopics.get(sink.topic.name)?.partitions;
+        if (sink.inPlaceSource !== undefined && fixed !== undefined && fixed !== tasks)
+          throw new TopologyError(
+            `repartition topic '${name}' is in place but has ${fixed} partitions for ${tasks} tasks: a record kept in its task must be where the topic would have put it`,
+            'drop its partition count (it gets one per task), or drop inPlace',
+          );
         this.partitions.set(name, fixed ?? tasks);
         specs.push({ name, partitions: fixed ?? tasks });
       }
@@ -95,6 +101,24 @@ export class TopicLayout {
     await this.transport.ensureTopics(specs);
     for (const spec of specs)
       this.partitions.set(spec.name, (await this.transport.partitionCount(spec.name)) ?? spec.partitions);
+    this.checkInPlaceCounts();
+  }
+
+  /** A repartition topic in place that existed with another partition count would put records elsewhere. */
+  private checkInPlaceCounts(): void {
+    for (const sub of this.topology.subTopologies) {
+      const tasks = this.taskCount(sub);
+      for (const sink of sub.sinks) {
+        if (sink.inPlaceSource === undefined) continue;
+        const name = topicName(sink.topic, this.applicationId);
+        const count = this.partitions.get(name);
+        if (count !== tasks)
+          throw new TopologyError(
+            `repartition topic '${name}' is in place but exists with ${count} partitions for ${tasks} tasks`,
+            `once the application has read the topic to its end, delete it (it is made again with ${tasks}), or drop inPlace`,
+          );
+      }
+    }
   }
 
   /** Every topic the application reads (once prepared). */
@@ -122,9 +146,11 @@ export class TopicLayout {
    * Undefined while the partition count of one of its sources is unknown.
    */
   taskCount(sub: SubTopology): number | undefined {
-    const counts = sub.sources.flatMap((s) =>
-      s.topics.map((t) => this.partitions.get(topicName(t, this.applicationId))),
-    );
+    // a repartition in place has one partition per task of the sub-topology that writes and reads it
+    const kept = inPlaceSources(sub);
+    const counts = sub.sources
+      .filter((s) => !kept.has(s.name))
+      .flatMap((s) => s.topics.map((t) => this.partitions.get(topicName(t, this.applicationId))));
     if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
     return Math.max(...(counts as number[]));
   }
