@@ -88,7 +88,15 @@ function expectedCounts(): Map<string, number> {
  */
 const KILLS: Record<StoreType, number> = { memory: 6, rocksdb: 3 };
 
-describe.each<StoreType>(['memory', 'rocksdb'])('de-duplication crash test (%s stores)', (store) => {
+/**
+ * Per store type; and once with the repartition in place (IN_PLACE): the input is keyed by event
+ * id, so a third of the events stay in their task and the others cross the repartition topic.
+ */
+describe.each<[StoreType, boolean]>([
+  ['memory', false],
+  ['rocksdb', false],
+  ['memory', true],
+])('de-duplication crash test (%s stores, repartition in place: %s)', (store, inPlace) => {
   let stateDir: string | undefined;
   afterAll(async () => {
     if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
@@ -107,6 +115,7 @@ describe.each<StoreType>(['memory', 'rocksdb'])('de-duplication crash test (%s s
       INPUT: inputTopic,
       OUTPUT: output,
       ...(stateDir === undefined ? {} : { STORE: store, STATE_DIR: stateDir }),
+      ...(inPlace ? { IN_PLACE: '1' } : {}),
     };
     const records = input();
     // a live stream: the input arrives while workers are killed
@@ -148,7 +157,7 @@ describe.each<StoreType>(['memory', 'rocksdb'])('de-duplication crash test (%s s
       repeated += Math.max(0, got - n);
     }
     console.info(
-      `dedupe crash run (${store}): ${kills} kills, ${repeated} repeated counts over ${EVENTS} events`,
+      `dedupe crash run (${store}${inPlace ? ', in place' : ''}): ${kills} kills, ${repeated} repeated counts over ${EVENTS} events`,
     );
     expect(short).toEqual([]);
     // copies are dropped: repeats come only from replays after kills, far fewer than the copies sent
