@@ -40,25 +40,29 @@ export function cleanTelemetry(
   const limits = options.limits ?? DEFAULT_VALIDATION_LIMITS;
   builder.addStateStore(EVENT_IDS_STORE, { key: Serdes.string, value: Serdes.json<SeenEvent | number>() });
   builder.addStateStore(byTimeStoreOf(EVENT_IDS_STORE), { key: Serdes.string, value: Serdes.string });
-  return builder
-    .stream(options.topic ?? RAW_EVENTS_TOPIC, {
-      key: Serdes.string,
-      value: options.telemetrySerde,
-      name: 'raw-events',
-      timestamp: eventTime,
-    })
-    .mapValues((event, record) => validateTelemetryEvent(event, logTimestampOf(record), limits), {
-      name: 'validate-event',
-    })
-    .mapValues(normalizeTelemetryEvent, { name: 'normalize-event', value: options.telemetrySerde })
-    .selectKey(userKeyOf, { name: 'key-by-user', key: Serdes.string as Serde<string> })
-    .repartition({ name: 'events-by-user', inPlace: true })
-    .process(deduplicateEvents(EVENT_IDS_STORE, options.dedupWindowMs ?? 3_600_000), {
-      name: 'deduplicate-events',
-      stores: [EVENT_IDS_STORE, byTimeStoreOf(EVENT_IDS_STORE)],
-      keyPreserving: true,
-      value: options.telemetrySerde,
-    });
+  return (
+    builder
+      .stream(options.topic ?? RAW_EVENTS_TOPIC, {
+        key: Serdes.string,
+        value: options.telemetrySerde,
+        name: 'raw-events',
+        timestamp: eventTime,
+      })
+      .mapValues((event, record) => validateTelemetryEvent(event, logTimestampOf(record), limits), {
+        name: 'validate-event',
+      })
+      .mapValues(normalizeTelemetryEvent, { name: 'normalize-event', value: options.telemetrySerde })
+      .selectKey(userKeyOf, { name: 'key-by-user', key: Serdes.string as Serde<string> })
+      // raw events come keyed by user: nearly all stay in their task, handed on as the objects normalisation
+      // made (clean events are what the serde reads back: test/unit/processors/clean-telemetry-values.test.ts)
+      .repartition({ name: 'events-by-user', inPlace: true, shareValues: true })
+      .process(deduplicateEvents(EVENT_IDS_STORE, options.dedupWindowMs ?? 3_600_000), {
+        name: 'deduplicate-events',
+        stores: [EVENT_IDS_STORE, byTimeStoreOf(EVENT_IDS_STORE)],
+        keyPreserving: true,
+        value: options.telemetrySerde,
+      })
+  );
 }
 
 /**

@@ -45,6 +45,15 @@ export interface RepartitionOptions<K, V> extends Named {
    * as the tasks that write it. See the README's "Repartition in place".
    */
   inPlace?: boolean;
+  /**
+   * With `inPlace`: a kept record goes on with its key and value objects
+   * themselves, not with what the serdes read back from its bytes (no
+   * encoding, no decoding: Flink's object reuse). Only for values the serde
+   * round-trips exactly (plain data, no undefined fields, Dates or class
+   * instances) that the steps before the repartition do not touch once
+   * forwarded: otherwise a kept record and a crossed one could differ.
+   */
+  shareValues?: boolean;
 }
 
 /**

@@ -78,6 +78,8 @@ export interface SinkNode {
    * partition goes to that source in the same task instead of to the topic.
    */
   readonly inPlaceSource?: string;
+  /** A repartition in place that hands kept records on as objects, not as bytes read back (RepartitionOptions.shareValues). */
+  readonly shareInPlaceValues?: boolean;
 }
 
 export type GraphNode = SourceNode | ProcessorNode | SinkNode;

@@ -7,6 +7,12 @@ import type { OutgoingRecord, SourceRecord, StreamRecord } from '../record.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
 
+/**
+ * What a record a repartition in place keeps would have crossed the topic
+ * as; no value bytes (undefined) when the repartition shares values.
+ */
+export type KeptBytes = Omit<OutgoingRecord, 'value'> & { readonly value: Buffer | null | undefined };
+
 /** What a node runner needs from the task that runs it. */
 export interface BatchHooks {
   /** Sends the record's source bytes to the dead-letter topic, naming the node and error. */
@@ -17,7 +23,7 @@ export interface BatchHooks {
    * A repartition in place keeps `record` (serialised as `bytes`) for its
    * source node `source` in this task; a promise while it is processed there.
    */
-  keepInPlace(source: string, record: AnyRecord, bytes: OutgoingRecord): void | Promise<void>;
+  keepInPlace(source: string, record: AnyRecord, bytes: KeptBytes): void | Promise<void>;
   /**
    * Charges the batch's synchronous work to the nodes doing it
    * (`veroai_node_process_seconds`). A new one for each batch: read it at every use.
@@ -458,11 +464,17 @@ export class SinkRunner extends NodeCounts implements Downstream {
   push(record: AnyRecord): void | Promise<void> {
     this.recordsIn += 1;
     let key: Buffer | null;
-    let value: Buffer | null;
+    let partition: number;
+    let value: Buffer | null | undefined;
     const interrupted = this.hooks.timer.enter(this);
     try {
       key = this.sink.keySerde.serialize(record.key, this.topic);
-      value = this.sink.valueSerde.serialize(record.value, this.topic);
+      partition = this.hooks.partitionFor(this.topic, key);
+      // a kept record whose repartition shares values goes on as it is: its value needs no bytes
+      value =
+        partition === this.taskPartition && this.sink.shareInPlaceValues === true
+          ? undefined
+          : this.sink.valueSerde.serialize(record.value, this.topic);
     } catch (error) {
       this.hooks.timer.leave(interrupted);
       const wrapped =
@@ -476,17 +488,17 @@ export class SinkRunner extends NodeCounts implements Downstream {
       return;
     }
     this.hooks.timer.leave(interrupted);
-    const out: OutgoingRecord = {
-      topic: this.topic,
-      partition: this.hooks.partitionFor(this.topic, key),
-      key,
-      value,
-      timestamp: record.timestamp,
-      headers: record.headers,
-    };
-    if (out.partition === this.taskPartition)
-      return this.hooks.keepInPlace(this.sink.inPlaceSource!, record, out);
-    this.hooks.emit(out);
+    const { timestamp, headers } = record;
+    if (partition === this.taskPartition)
+      return this.hooks.keepInPlace(this.sink.inPlaceSource!, record, {
+        topic: this.topic,
+        partition,
+        key,
+        value,
+        timestamp,
+        headers,
+      });
+    this.hooks.emit({ topic: this.topic, partition, key, value: value!, timestamp, headers });
   }
 
   parentEnded(): void | Promise<void> {

@@ -31,8 +31,16 @@ const GAP = 10 * 60_000;
 const APP = 'in-place';
 const REPARTITION_TOPIC = `${APP}-by-user-repartition`;
 
-/** Valid clicks, re-keyed by user, counted per session (gap 10 min, grace 0), finals only. */
-function sessionsByUser(inPlace: boolean) {
+/**
+ * Valid clicks, re-keyed by user, counted per session (gap 10 min, grace 0),
+ * finals only. `seen` collects the values the step before the repartition
+ * forwards, `after` says whether the step after it got those very objects.
+ */
+function sessionsByUser(
+  inPlace: boolean,
+  shareValues = false,
+  identity?: { seen: WeakSet<object>; after: boolean[] },
+) {
   const builder = new TopologyBuilder();
   builder
     .stream('clicks', {
@@ -42,7 +50,9 @@ function sessionsByUser(inPlace: boolean) {
     })
     .filter((click) => click.valid, { name: 'valid-clicks' })
     .selectKey((click) => click.user, { name: 'key-by-user', key: Serdes.string })
-    .repartition({ name: 'by-user', inPlace })
+    .peek((click) => identity?.seen.add(click), { name: 'before' })
+    .repartition({ name: 'by-user', inPlace, shareValues })
+    .peek((click) => identity?.after.push(identity.seen.has(click)), { name: 'after' })
     .groupByKey()
     .windowedBy(SessionWindows.ofInactivityGapAndGrace(GAP, 0))
     .count({ name: 'clicks-per-session' })
@@ -58,8 +68,8 @@ afterEach(async () => {
   drivers = [];
 });
 
-async function start(inPlace: boolean): Promise<TestDriver> {
-  const driver = await TestDriver.create(sessionsByUser(inPlace), {
+async function start(inPlace: boolean, shareValues = false): Promise<TestDriver> {
+  const driver = await TestDriver.create(sessionsByUser(inPlace, shareValues), {
     applicationId: APP,
     defaultPartitions: PARTITIONS,
   });
@@ -141,6 +151,39 @@ describe('repartition in place', () => {
           .map((r): [string, number, number] => [r.key, r.value.t, r.partition]),
       ),
     ).toEqual(byPartition(crossed.map((c): [string, number, number] => [c.user, c.t, partitionOf(c.user)])));
+  });
+
+  it('hands kept values on as they are with shareValues (the same objects, no bytes), and closes the same sessions', async () => {
+    const input = clicks(1_000, 5);
+    const [crossing, shared] = [await start(false), await start(true, true)];
+    for (let i = 0; i < input.length; i += 50) {
+      const batch = input
+        .slice(i, i + 50)
+        .map((click) => ({ key: click.user, value: click, timestamp: click.t }));
+      await crossing.pipeInputs('clicks', batch);
+      await shared.pipeInputs('clicks', batch);
+    }
+    expect(finals(shared)).toEqual(finals(crossing));
+    // without shareValues a kept record's value is read back from its bytes: a copy
+    for (const share of [true, false]) {
+      const identity = { seen: new WeakSet<object>(), after: [] as boolean[] };
+      const driver = await TestDriver.create(sessionsByUser(true, share, identity), {
+        applicationId: APP,
+        defaultPartitions: PARTITIONS,
+      });
+      drivers.push(driver);
+      await driver.pipeInputs(
+        'clicks',
+        input.slice(0, 200).map((click) => ({ key: click.user, value: click, timestamp: click.t })),
+      );
+      expect(identity.after.length).toBeGreaterThan(150);
+      expect(new Set(identity.after)).toEqual(new Set([share]));
+    }
+    expect(() =>
+      new TopologyBuilder()
+        .stream('clicks', { key: Serdes.string, value: Serdes.json<Click>() })
+        .repartition({ name: 'by-user', shareValues: true }),
+    ).toThrow(/shareValues applies to the records a repartition in place keeps/);
   });
 
   it('runs the steps before and after the topic as one sub-topology', () => {

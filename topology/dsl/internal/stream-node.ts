@@ -85,9 +85,13 @@ export class StreamNode<K, V> {
 
   /**
    * Adds a sink writing this stream to `topic`; fails when a serde is known neither here nor in `options`.
-   * With `inPlaceSource`, records in the task's own partition go to that source instead (a repartition in place).
+   * With `inPlace`, records in the task's own partition go to its source instead (a repartition in place).
    */
-  sinkTo(topic: TopicRef, options: ToOptions<K, V>, inPlaceSource?: string): void {
+  sinkTo(
+    topic: TopicRef,
+    options: ToOptions<K, V>,
+    inPlace?: { readonly source: string; readonly shareValues: boolean },
+  ): void {
     const keySerde = options.key ?? this.serdes.key;
     const valueSerde = options.value ?? this.serdes.value;
     const where = topic.kind === 'internal' ? `repartition topic '${topic.name}'` : `to('${topic.name}')`;
@@ -111,7 +115,9 @@ export class StreamNode<K, V> {
       topic,
       keySerde: keySerde as Serde<unknown>,
       valueSerde: valueSerde as Serde<unknown>,
-      ...(inPlaceSource === undefined ? {} : { inPlaceSource }),
+      ...(inPlace === undefined
+        ? {}
+        : { inPlaceSource: inPlace.source, shareInPlaceValues: inPlace.shareValues }),
     });
   }
 
@@ -124,10 +130,17 @@ export class StreamNode<K, V> {
     graph.addRepartitionTopic({ name: `${name}-repartition`, partitions: options.partitions });
     const topic: TopicRef = { kind: 'internal', name: `${name}-repartition` };
     const sourceName = `${name}-repartition-source`;
+    if (options.shareValues === true && options.inPlace !== true)
+      throw new TopologyError(
+        `repartition '${name}': shareValues applies to the records a repartition in place keeps`,
+        'add inPlace: true, or drop shareValues',
+      );
     this.sinkTo(
       topic,
       { key: keySerde, value: valueSerde, name: `${name}-repartition-sink` },
-      options.inPlace === true ? sourceName : undefined,
+      options.inPlace === true
+        ? { source: sourceName, shareValues: options.shareValues === true }
+        : undefined,
     );
     const source = graph.add({
       kind: 'source',

@@ -1,5 +1,6 @@
 import { isPromise } from '../../promises.js';
-import type { OutgoingRecord, SourceRecord, StreamRecord } from '../../record.js';
+import type { SourceRecord, StreamRecord } from '../../record.js';
+import type { KeptBytes } from '../batch-graph.js';
 import type { SourceFormat } from './record-decoder.js';
 
 type AnyRecord = StreamRecord<unknown, unknown>;
@@ -11,8 +12,8 @@ export interface KeptRecord {
   /** The source node that reads the repartition topic back. */
   readonly source: string;
   readonly record: AnyRecord;
-  /** What it would have crossed the topic as. */
-  readonly bytes: OutgoingRecord;
+  /** What it would have crossed the topic as (no value bytes when the repartition shares values). */
+  readonly bytes: KeptBytes;
 }
 
 /**
@@ -50,12 +51,17 @@ export class InPlaceRecords {
     return kept;
   }
 
-  /** The record source `kept.source` reads; throws (or rejects) as that source's deserialisers do. */
+  /**
+   * The record source `kept.source` reads; throws (or rejects) as that
+   * source's deserialisers do. A repartition that shares values hands the
+   * key and value on as they are.
+   */
   decode(kept: KeptRecord): AnyRecord | Promise<AnyRecord> {
     const format = this.formats.get(kept.source)!;
     const { bytes, record } = kept;
-    const k = format.key.deserialize(bytes.key, bytes.topic);
-    const v = format.value.deserialize(bytes.value, bytes.topic);
+    const shared = bytes.value === undefined;
+    const k = shared ? record.key : format.key.deserialize(bytes.key, bytes.topic);
+    const v = shared ? record.value : format.value.deserialize(bytes.value ?? null, bytes.topic);
     const read = (key: unknown, value: unknown): AnyRecord => ({
       topic: record.topic,
       partition: record.partition,

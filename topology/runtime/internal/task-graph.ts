@@ -7,6 +7,7 @@ import type { OutgoingRecord, StreamRecord } from '../../record.js';
 import {
   type BatchHooks,
   type Downstream,
+  type KeptBytes,
   type NodeCounts,
   NodeTimer,
   ProcessorRunner,
@@ -28,7 +29,7 @@ export interface TaskGraphHooks {
   emit(record: OutgoingRecord): void;
   partitionFor(topic: string, key: Buffer | null): number;
   /** A record a repartition in place keeps in the task, for its source node `source` (see BatchHooks.keepInPlace). */
-  keepInPlace(source: string, record: AnyRecord, bytes: OutgoingRecord): void | Promise<void>;
+  keepInPlace(source: string, record: AnyRecord, bytes: KeptBytes): void | Promise<void>;
   /** The batch fails, and with it the task (see BatchHooks.failTask). */
   failTask(error: unknown): void;
 }
