@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../processors/seeded-random.js';
 import {
+  type ProcessorSupplier,
   partitionForKey,
   Serdes,
   SessionWindows,
@@ -184,6 +185,47 @@ describe('repartition in place', () => {
         .stream('clicks', { key: Serdes.string, value: Serdes.json<Click>() })
         .repartition({ name: 'by-user', shareValues: true }),
     ).toThrow(/shareValues applies to the records a repartition in place keeps/);
+  });
+
+  it("passes on at once what a punctuator before the repartition forwards outside a batch's first pass", async () => {
+    // every task ticks on wall-clock time; a tick is keyed 'tick': one task keeps its own, the others send theirs across
+    const ticker: ProcessorSupplier<string | null, Click, string, Click> = (context) => {
+      context.schedule(1_000, 'wall-clock', (now) =>
+        context.forward({
+          topic: '',
+          partition: 0,
+          offset: -1,
+          key: 'tick',
+          value: { user: 'tick', t: now, valid: true },
+          timestamp: now,
+          headers: {},
+        }),
+      );
+      return { process: (record) => context.forward(record) };
+    };
+    const ticks = async (inPlace: boolean) => {
+      const builder = new TopologyBuilder();
+      builder
+        .stream('clicks', { key: Serdes.string, value: Serdes.json<Click>() })
+        .process(ticker, { name: 'ticker', keyPreserving: true, value: Serdes.json<Click>() })
+        .selectKey((click) => click.user, { name: 'key-by-user', key: Serdes.string })
+        .repartition({ name: 'by-user', inPlace })
+        .groupByKey()
+        .count({ name: 'per-user' })
+        .toStream()
+        .to('counts', { value: Serdes.number });
+      const driver = await TestDriver.create(builder.build(), {
+        applicationId: APP,
+        defaultPartitions: PARTITIONS,
+        startTime: 10_000,
+      });
+      drivers.push(driver);
+      await driver.advanceTime(1_500);
+      const counts = driver.readOutput<string, number>('counts').filter((r) => r.key === 'tick');
+      return { last: counts.at(-1)?.value, crossed: driver.readRaw(REPARTITION_TOPIC).length };
+    };
+    expect(await ticks(false)).toEqual({ last: PARTITIONS, crossed: PARTITIONS });
+    expect(await ticks(true)).toEqual({ last: PARTITIONS, crossed: PARTITIONS - 1 });
   });
 
   it('runs the steps before and after the topic as one sub-topology', () => {
