@@ -104,18 +104,24 @@ function clicks(count: number, seed: number): Click[] {
   });
 }
 
+/**
+ * The clicks keyed by user, 50 a call to each driver: a task's batch holds
+ * many users, out of order, and the invalid events.
+ */
+async function pipeInBatches(input: readonly Click[], drivers: readonly TestDriver[]): Promise<void> {
+  for (let i = 0; i < input.length; i += 50) {
+    const batch = input
+      .slice(i, i + 50)
+      .map((click) => ({ key: click.user, value: click, timestamp: click.t }));
+    for (const driver of drivers) await driver.pipeInputs('clicks', batch);
+  }
+}
+
 describe('repartition in place', () => {
   it('keeps every record of input keyed by user in its task and closes the sessions the crossing topology closes, batch by batch', async () => {
     const input = clicks(2_000, 7);
     const [crossing, inPlace] = [await start(false), await start(true)];
-    // batches of 50 records per call: a task's batch holds many users, out of order, and the invalid events
-    for (let i = 0; i < input.length; i += 50) {
-      const batch = input
-        .slice(i, i + 50)
-        .map((click) => ({ key: click.user, value: click, timestamp: click.t }));
-      await crossing.pipeInputs('clicks', batch);
-      await inPlace.pipeInputs('clicks', batch);
-    }
+    await pipeInBatches(input, [crossing, inPlace]);
     // (a driver's reads move on: each output is read once)
     const expected = finals(crossing);
     const late = (driver: TestDriver) => driver.readLateRecords().map((r) => r.value?.toString());
@@ -157,13 +163,7 @@ describe('repartition in place', () => {
   it('hands kept values on as they are with shareValues (the same objects, no bytes), and closes the same sessions', async () => {
     const input = clicks(1_000, 5);
     const [crossing, shared] = [await start(false), await start(true, true)];
-    for (let i = 0; i < input.length; i += 50) {
-      const batch = input
-        .slice(i, i + 50)
-        .map((click) => ({ key: click.user, value: click, timestamp: click.t }));
-      await crossing.pipeInputs('clicks', batch);
-      await shared.pipeInputs('clicks', batch);
-    }
+    await pipeInBatches(input, [crossing, shared]);
     expect(finals(shared)).toEqual(finals(crossing));
     // without shareValues a kept record's value is read back from its bytes: a copy
     for (const share of [true, false]) {
