@@ -17,6 +17,11 @@ export interface SubTopology {
   readonly nodes: readonly GraphNode[];
   readonly sinks: readonly SinkNode[];
   readonly stores: readonly StoreSpec[];
+  /**
+   * The sources whose records reach a repartition in place of this
+   * sub-topology: a task runs their batches in two passes (see StreamTask).
+   */
+  readonly twoPassSources: ReadonlySet<string>;
 }
 
 /** The compiled plan: what runs, and what `describe()` prints. */
@@ -97,12 +102,15 @@ export function compileTopology(graph: LogicalGraph): Topology {
   }
   const subTopologies = [...groups.values()].map((members, id): SubTopology => {
     const storeNames = new Set(members.flatMap((n) => (n.kind === 'processor' ? n.stores : [])));
+    const sources = members.filter((n): n is SourceNode => n.kind === 'source');
+    const sinks = members.filter((n): n is SinkNode => n.kind === 'sink');
     return {
       id,
-      sources: members.filter((n): n is SourceNode => n.kind === 'source'),
+      sources,
       nodes: members,
-      sinks: members.filter((n): n is SinkNode => n.kind === 'sink'),
+      sinks,
       stores: [...storeNames].map((s) => graph.stores.get(s)!),
+      twoPassSources: twoPassSources(sources, sinks, graph.nodes, children),
     };
   });
   for (const sub of subTopologies) {
@@ -112,7 +120,6 @@ export function compileTopology(graph: LogicalGraph): Topology {
         'every stream must start at builder.stream()',
       );
     }
-    checkInPlace(sub, children);
   }
   return {
     subTopologies,
@@ -129,32 +136,43 @@ export function inPlaceSources(sub: SubTopology): Set<string> {
 }
 
 /**
- * A task runs a batch of a source that feeds a repartition in place in two
- * passes (see StreamTask): the steps before the repartition for the whole
- * batch, then the records it kept, with stream time advanced record by
+ * The sources whose records reach a repartition in place (their batches run
+ * in two passes, see StreamTask): the steps before the repartition for the
+ * whole batch, then the records it kept, with stream time advanced record by
  * record. The steps of the first pass see the stream time of the batch's
- * start, so none of them may keep state.
+ * start, so none of the steps such a source feeds before the repartition may
+ * keep state.
  */
-function checkInPlace(sub: SubTopology, children: ReadonlyMap<string, readonly string[]>): void {
-  const kept = inPlaceSources(sub);
-  if (kept.size === 0) return;
-  const byName = new Map(sub.nodes.map((n) => [n.name, n]));
-  const repartitions = sub.sinks
-    .filter((s) => s.inPlaceSource !== undefined)
-    .map((s) => s.name)
-    .join(', ');
-  const seen = new Set<string>();
-  const visit = (name: string, source: string): void => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    const node = byName.get(name)!;
-    if (node.kind === 'processor' && node.stores.length > 0) {
+function twoPassSources(
+  sources: readonly SourceNode[],
+  sinks: readonly SinkNode[],
+  nodes: ReadonlyMap<string, GraphNode>,
+  children: ReadonlyMap<string, readonly string[]>,
+): Set<string> {
+  const kept = new Set(sinks.flatMap((s) => (s.inPlaceSource === undefined ? [] : [s.inPlaceSource])));
+  const twoPass = new Set<string>();
+  if (kept.size === 0) return twoPass;
+  for (const source of sources) {
+    if (kept.has(source.name)) continue;
+    // the steps the source feeds (a source that reads the repartition back is not among them)
+    const fed = new Set<string>();
+    const pending = [source.name];
+    while (pending.length > 0)
+      for (const child of children.get(pending.pop()!) ?? [])
+        if (!fed.has(child)) {
+          fed.add(child);
+          pending.push(child);
+        }
+    const steps = [...fed].map((name) => nodes.get(name)!);
+    const repartitions = steps.filter((n) => n.kind === 'sink' && n.inPlaceSource !== undefined);
+    if (repartitions.length === 0) continue;
+    const stateful = steps.find((n) => n.kind === 'processor' && n.stores.length > 0);
+    if (stateful?.kind === 'processor')
       throw new TopologyError(
-        `processor '${name}' keeps state (${node.stores.join(', ')}) and reads source '${source}', whose batches a repartition in place (${repartitions}) runs in two passes: the steps fed by that source before the repartition must keep no state`,
-        `move '${name}' after the repartition, or drop inPlace from it`,
+        `processor '${stateful.name}' keeps state (${stateful.stores.join(', ')}) and reads source '${source.name}', whose batches a repartition in place (${repartitions.map((n) => n.name).join(', ')}) runs in two passes: the steps fed by that source before the repartition must keep no state`,
+        `move '${stateful.name}' after the repartition, or drop inPlace from it`,
       );
-    }
-    for (const child of children.get(name) ?? []) visit(child, source);
-  };
-  for (const source of sub.sources) if (!kept.has(source.name)) visit(source.name, source.name);
+    twoPass.add(source.name);
+  }
+  return twoPass;
 }

@@ -264,7 +264,7 @@ export class StreamTask {
       const entry = this.graph.source(source.name);
       await this.punctuate('all');
       // a source that feeds a repartition in place is run in two passes (see runKept)
-      const twoPasses = this.graph.feedsRepartitionInPlace(source.name);
+      const twoPasses = this.subTopology.twoPassSources.has(source.name);
       if (twoPasses) this.inPlace.collect();
       // after the punctuations, whose store scans flush (a flush forgets what was read ahead);
       // decoded ahead when a processor reads ahead for the records it will get
@@ -289,17 +289,13 @@ export class StreamTask {
           this.deadLetterRaw(raw, error, source.name);
           continue;
         }
-        if (twoPasses) {
-          // stream time moves in the second pass, with the records that reach the state
-          const pending = entry.push(record);
-          if (pending !== undefined) await pending;
-          continue;
-        }
-        // advanced when the record is processed (not when decoded): a record that cannot be decoded has no time
-        if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+        // advanced when the record is processed (not when decoded): a record that cannot be decoded has no
+        // time; in a first pass, in the second instead, with the records that reach the state
+        if (!twoPasses && record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
         const pending = entry.push(record);
         if (pending !== undefined) await pending;
-        if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
+        if (!twoPasses && this.schedule.streamTimeReached(this.streamTimeMs))
+          await this.punctuate('stream-time');
       }
       if (twoPasses && this.taskFailure === undefined) await this.runKept();
       if (this.taskFailure === undefined) await this.graph.endBatch();
@@ -360,16 +356,19 @@ export class StreamTask {
 
   /** A kept record as its source reads it; undefined once dead-lettered (it does not decode). */
   private decodeKept(kept: KeptRecord): AnyRecord | undefined | Promise<AnyRecord | undefined> {
-    const failed = (error: unknown) => {
-      this.deadLetter(kept.record, error, kept.source);
-      return undefined;
-    };
     try {
       const decoded = this.inPlace.decode(kept);
-      return isPromise(decoded) ? decoded.catch(failed) : decoded;
+      return isPromise(decoded)
+        ? decoded.catch((error: unknown) => this.deadLetterKept(kept, error))
+        : decoded;
     } catch (error) {
-      return failed(error);
+      return this.deadLetterKept(kept, error);
     }
+  }
+
+  private deadLetterKept(kept: KeptRecord, error: unknown): undefined {
+    this.deadLetter(kept.record, error, kept.source);
+    return undefined;
   }
 
   /**

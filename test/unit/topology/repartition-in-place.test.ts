@@ -239,6 +239,28 @@ describe('repartition in place', () => {
     ]);
   });
 
+  it('accepts state fed by another source of the sub-topology: a table joined after the repartition', async () => {
+    const builder = new TopologyBuilder();
+    const plans = builder.table('plans', { key: Serdes.string, value: Serdes.string });
+    builder
+      .stream('clicks', { key: Serdes.string, value: Serdes.json<Click>() })
+      .selectKey((click) => click.user, { name: 'key-by-user', key: Serdes.string })
+      .repartition({ name: 'by-user', inPlace: true })
+      .join(plans, (click, plan) => `${click.user}:${plan}`, { value: Serdes.string })
+      .to('out');
+    const topology = builder.build();
+    expect(topology.subTopologies).toHaveLength(1);
+    // only the clicks run in two passes; the table's records go straight to its store
+    const [sub] = topology.subTopologies;
+    const clicks = sub!.sources.find((s) => s.topics.some((t) => t.name === 'clicks'))!;
+    expect([...sub!.twoPassSources]).toEqual([clicks.name]);
+    const driver = await TestDriver.create(topology, { applicationId: APP, defaultPartitions: PARTITIONS });
+    drivers.push(driver);
+    await driver.pipeInput('plans', 'user-1', 'pro', 1_000);
+    await driver.pipeInput('clicks', 'user-1', { user: 'user-1', t: 2_000, valid: true }, 2_000);
+    expect(driver.readOutput<string, string>('out').map((r) => r.value)).toEqual(['user-1:pro']);
+  });
+
   it('refuses a stateful step before the repartition, and a partition count other than its tasks', async () => {
     const stateful = new TopologyBuilder();
     stateful

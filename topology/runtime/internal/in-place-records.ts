@@ -62,17 +62,22 @@ export class InPlaceRecords {
     const shared = bytes.value === undefined;
     const k = shared ? record.key : format.key.deserialize(bytes.key, bytes.topic);
     const v = shared ? record.value : format.value.deserialize(bytes.value ?? null, bytes.topic);
-    const read = (key: unknown, value: unknown): AnyRecord => ({
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      key,
-      value,
-      timestamp: bytes.timestamp,
-      headers: record.headers,
-      ...(record.origin === undefined ? {} : { origin: record.origin }),
-    });
-    if (isPromise(k) || isPromise(v)) return Promise.all([k, v]).then(([key, value]) => read(key, value));
-    return read(k, v);
+    if (isPromise(k) || isPromise(v))
+      return Promise.all([k, v]).then(([key, value]) => readBack(kept, key, value));
+    return readBack(kept, k, v);
   }
+}
+
+/** A kept record with the key and value its source reads, at the place of the input record it derives from. */
+function readBack({ record, bytes }: KeptRecord, key: unknown, value: unknown): AnyRecord {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    key,
+    value,
+    timestamp: bytes.timestamp,
+    headers: record.headers,
+    origin: record.origin,
+  };
 }

@@ -53,8 +53,6 @@ export class TaskGraph {
   private readonly processors = new Map<string, ProcessorRunner | RecordRunner>();
   /** Per source, the RecordProcessors it feeds directly that read ahead, by node name. */
   private readonly readers = new Map<string, Array<[string, RecordProcessor<unknown, unknown>]>>();
-  /** The sources whose records reach a repartition in place (see SinkNode.inPlaceSource). */
-  private readonly feedsInPlace = new Set<string>();
   private readonly nodes: GraphNode[] = [];
   private readonly terminals: number;
   private readonly hooks: BatchHooks;
@@ -80,15 +78,6 @@ export class TaskGraph {
     const children = new Map<string, string[]>(subTopology.nodes.map((n) => [n.name, []]));
     for (const node of subTopology.nodes)
       if (node.kind !== 'source') for (const parent of node.parents) children.get(parent)?.push(node.name);
-    const reachesInPlace = (name: string, seen = new Set<string>()): boolean => {
-      if (seen.has(name)) return false;
-      seen.add(name);
-      const node = subTopology.nodes.find((n) => n.name === name);
-      if (node?.kind === 'sink' && node.inPlaceSource !== undefined) return true;
-      return (children.get(name) ?? []).some((child) => reachesInPlace(child, seen));
-    };
-    for (const source of subTopology.sources)
-      if (reachesInPlace(source.name)) this.feedsInPlace.add(source.name);
     const terminalEnded = () => this.terminalEnded();
     const completion: Downstream = { push: () => undefined, parentEnded: terminalEnded };
     const built = new Map<string, Downstream>();
@@ -162,14 +151,6 @@ export class TaskGraph {
   /** The entry of the source node `name`. */
   source(name: string): Downstream {
     return this.sources.get(name)!;
-  }
-
-  /**
-   * True when records of source `name` reach a repartition in place: the
-   * task then runs its batches in two passes (see StreamTask).
-   */
-  feedsRepartitionInPlace(name: string): boolean {
-    return this.feedsInPlace.has(name);
   }
 
   /** True when a processor fed by source `name` reads ahead: the batch is then decoded before it runs. */
