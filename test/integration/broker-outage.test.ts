@@ -18,7 +18,6 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTopic, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { Serdes, windowedSerde } from '../../topology/index.js';
+import { freePort } from '../support/free-port.js';
 import { groupProgress, produce, readTopic, untilCaughtUp } from '../support/kafka-io.js';
 import { type PrivateKafka, startPrivateKafka } from '../support/private-kafka.js';
 import { WatchedProcess } from '../support/watched-process.js';
@@ -226,14 +226,6 @@ async function groupMembers(groupId: string): Promise<number> {
   } finally {
     await admin.disconnect();
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The lines a person reads on stderr: everything but the JSON log lines. */

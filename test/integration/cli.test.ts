@@ -55,13 +55,13 @@ describe('the veroai command', () => {
   });
 
   it('run serves health and metrics while sample traffic flows, and stops cleanly on SIGTERM', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn(process.execPath, [bin, 'run'], {
       cwd: root,
       env: {
         ...process.env,
         LOG_LEVEL: 'info',
-        API_PORT: String(port),
+        // port 0: the job binds a port nobody holds and says which (a port picked here could be taken first)
+        API_PORT: '0',
         SAMPLE_EVENTS_PER_SECOND: '500',
         STATE_DIR: mkdtempSync(join(tmpdir(), 'veroai-run-')),
       },
@@ -73,6 +73,10 @@ describe('the veroai command', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       const deadline = Date.now() + 30_000;
+      const address = /API and \/metrics on http:\/\/127\.0\.0\.1:(\d+)/;
+      while (Date.now() < deadline && !address.test(stderr)) await new Promise((r) => setTimeout(r, 100));
+      const port = Number(address.exec(stderr)?.[1]);
+      expect(port, `no address on stderr: ${stderr.slice(-2_000)}`).toBeGreaterThan(0);
       let counted = 0;
       while (Date.now() < deadline && counted === 0) {
         await new Promise((r) => setTimeout(r, 500));
@@ -97,14 +101,13 @@ describe('the veroai command', () => {
   }, 120_000);
 
   it('demo runs the whole pipeline with its traffic, prints the API and keys, and serves features to a tenant key', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn(process.execPath, [bin, 'demo', '--duration', '100'], {
       cwd: root,
       env: {
         ...process.env,
-        API_PORT: String(port),
+        API_PORT: '0',
         SAMPLE_EVENTS_PER_SECOND: '400',
-        APPLICATION_ID: `demo-test-${port}`,
+        APPLICATION_ID: `demo-test-${process.pid}-${Date.now().toString(36)}`,
         STATE_DIR: mkdtempSync(join(tmpdir(), 'veroai-demo-')),
       },
     });
@@ -131,7 +134,9 @@ describe('the veroai command', () => {
       expect(
         stdout,
         `demo ${exitCode === undefined ? 'running' : `exited ${exitCode}`}; stderr: ${stderr.slice(-2_000)}`,
-      ).toContain(`query API http://127.0.0.1:${port}`);
+      ).toMatch(/query API http:\/\/127\.0\.0\.1:\d+ /);
+      const port = Number(/query API http:\/\/127\.0\.0\.1:(\d+) /.exec(stdout)?.[1]);
+      expect(port).toBeGreaterThan(0);
       expect(stdout).toMatch(/events\/s +\d+ +events in \d+/);
       const acmeKey = /tenant acme: (\S+)/.exec(stdout)?.[1];
       expect(acmeKey).toBeDefined();

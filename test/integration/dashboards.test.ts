@@ -6,12 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAnthropic } from '../support/fake-anthropic.js';
-import {
-  ensurePrometheus,
-  freePort,
-  type RunningPrometheus,
-  startPrometheus,
-} from '../support/prometheus.js';
+import { freePort } from '../support/free-port.js';
+import { ensurePrometheus, type RunningPrometheus, startPrometheus } from '../support/prometheus.js';
 import { startPrivateRedis } from '../support/redis.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureKafka, uniqueName } from '../../deploy/kafka/local-broker.js';
 import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import type { ConsumerListener } from '../../topology/transports/transport.js';
+import { freePort } from '../support/free-port.js';
 import { startPrivateRedis } from '../support/redis.js';
 import { WatchedProcess } from '../support/watched-process.js';
 
@@ -89,15 +90,6 @@ function veroaiInTerminal(
     }
   });
   return spawned;
-}
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A TCP server that accepts connections and never answers; `connected` resolves at the first one. */

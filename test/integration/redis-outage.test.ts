@@ -14,7 +14,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -39,6 +38,7 @@ import {
   StreamsApplication,
   TopologyBuilder,
 } from '../../topology/index.js';
+import { freePort } from '../support/free-port.js';
 
 const logger = pino({ level: 'silent' });
 /** The client's patience for "answers fast": well above the 250 ms required, far below the seconds seen before. */
@@ -106,17 +106,6 @@ class PrivateRedis {
   resume(): void {
     this.server?.kill('SIGCONT');
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port for redis-server');
-  return address.port;
 }
 
 /** Polls until `check` holds; fails naming what it waited for. */

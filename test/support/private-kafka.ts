@@ -7,12 +7,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
+import { freePort } from './free-port.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'deploy', 'kafka', 'kafka.sh');
 
@@ -114,13 +114,4 @@ async function warmUp(brokers: string[]): Promise<void> {
       await producer.disconnect().catch(() => undefined);
     }
   }
-}
-
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
