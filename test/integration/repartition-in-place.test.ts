@@ -123,13 +123,14 @@ describe('repartition in place on a real broker', () => {
     const transport = new KafkaTransport({ brokers, clientId: 'in-place-test' });
     const applicationId = uniqueName('in-place-app');
     const repartitionTopic = `${applicationId}-by-user-repartition`;
+    const registry = new Registry();
     const app = new StreamsApplication(builder.build(), {
       applicationId,
       transport,
       commitIntervalMs: 200,
       defaultStoreType: 'memory',
       logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      metricsRegistry: new Registry(),
+      metricsRegistry: registry,
     });
     // the input committed to its end: everything it sent across is written; then the clicks that crossed
     const caughtUp = async () => {
@@ -150,6 +151,13 @@ describe('repartition in place on a real broker', () => {
     const crossed = records.filter(({ key, click }) => partitionOf(key) !== partitionOf(click.user));
     expect(crossed.length).toBeGreaterThan(CLICKS / 5);
     expect((await endOffsets(brokers, repartitionTopic)).reduce((a, b) => a + b, 0)).toBe(crossed.length);
+    // what an SRE reads: the sink's records in, and those it kept in place (every closer stays)
+    const sinkRecords = async (direction: string) =>
+      (await registry.getSingleMetric('veroai_node_records_total')!.get()).values.find(
+        (v) => v.labels.node === 'by-user-repartition-sink' && v.labels.direction === direction,
+      )?.value;
+    expect(await sinkRecords('in')).toBe(records.length + closers.length);
+    expect(await sinkRecords('kept')).toBe(records.length - crossed.length + closers.length);
 
     const expected = oracle(records.map((r) => r.click));
     const actual = new Map<string, number>();

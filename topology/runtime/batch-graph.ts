@@ -70,6 +70,8 @@ function endAll(children: readonly Downstream[]): void | Promise<void> {
 export class NodeCounts {
   recordsIn = 0;
   recordsOut = 0;
+  /** A repartition in place: records kept in the task instead of crossing its topic (they count in `recordsIn` only). */
+  recordsKept = 0;
   /** Milliseconds the node's own code ran in this batch; undefined when the batch was not timed (see NodeTimer). */
   busyMs: number | undefined;
   constructor(readonly node: string) {}
@@ -78,6 +80,7 @@ export class NodeCounts {
   protected resetCounts(): void {
     this.recordsIn = 0;
     this.recordsOut = 0;
+    this.recordsKept = 0;
     this.busyMs = undefined;
   }
 
@@ -489,7 +492,8 @@ export class SinkRunner extends NodeCounts implements Downstream {
     }
     this.hooks.timer.leave(interrupted);
     const { timestamp, headers } = record;
-    if (partition === this.taskPartition)
+    if (partition === this.taskPartition) {
+      this.recordsKept += 1;
       return this.hooks.keepInPlace(this.sink.inPlaceSource!, record, {
         topic: this.topic,
         partition,
@@ -498,6 +502,7 @@ export class SinkRunner extends NodeCounts implements Downstream {
         timestamp,
         headers,
       });
+    }
     this.hooks.emit({ topic: this.topic, partition, key, value: value!, timestamp, headers });
   }
 

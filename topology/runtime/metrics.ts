@@ -2,6 +2,18 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { OutgoingRecord } from '../record.js';
 
+/**
+ * One node's counts for one batch. `recordsKept`: records a repartition in
+ * place kept in the task (the rest of its `recordsIn` crossed the topic).
+ */
+export interface NodeBatchCounts {
+  readonly node: string;
+  readonly recordsIn: number;
+  readonly recordsOut: number;
+  readonly recordsKept: number;
+  busySeconds(): number | undefined;
+}
+
 /** Where the store-entries gauge reads, at scrape time, the entries of one application's local stores. */
 export type StoreEntriesSource = () => Iterable<readonly [store: string, entries: number]>;
 
@@ -41,7 +53,7 @@ export class RuntimeMetrics {
       get('veroai_node_records_total') ??
       new Counter({
         name: 'veroai_node_records_total',
-        help: 'Records into and out of each processor node',
+        help: 'Records into and out of each processor node; direction=kept: records a repartition in place kept in its task',
         labelNames: ['application', 'node', 'direction'],
         registers,
       });
@@ -194,13 +206,15 @@ export class RuntimeMetrics {
    * seconds its own code ran (observed only for batches that fed it records,
    * so idle nodes do not drag the quantiles to zero).
    */
-  processed(node: string, recordsIn: number, recordsOut: number, busySeconds?: number): void {
-    if (recordsIn > 0)
-      this.nodeRecords.inc({ application: this.applicationId, node, direction: 'in' }, recordsIn);
-    if (recordsOut > 0)
-      this.nodeRecords.inc({ application: this.applicationId, node, direction: 'out' }, recordsOut);
+  processed(counts: NodeBatchCounts): void {
+    const { node, recordsIn, recordsOut, recordsKept } = counts;
+    const application = this.applicationId;
+    if (recordsIn > 0) this.nodeRecords.inc({ application, node, direction: 'in' }, recordsIn);
+    if (recordsOut > 0) this.nodeRecords.inc({ application, node, direction: 'out' }, recordsOut);
+    if (recordsKept > 0) this.nodeRecords.inc({ application, node, direction: 'kept' }, recordsKept);
+    const busySeconds = counts.busySeconds();
     if (recordsIn > 0 && busySeconds !== undefined)
-      this.nodeProcessSeconds.observe({ application: this.applicationId, node }, busySeconds);
+      this.nodeProcessSeconds.observe({ application, node }, busySeconds);
   }
 
   /**

@@ -221,8 +221,7 @@ export class StreamTask {
     this.taskFailure = undefined;
     await this.runThroughGraph(batch.records, source);
     if (this.taskFailure !== undefined) throw this.taskFailure;
-    for (const c of this.graph.counts())
-      this.env.metrics.processed(c.node, c.recordsIn, c.recordsOut, c.busySeconds());
+    for (const c of this.graph.counts()) this.env.metrics.processed(c);
     await this.state.expireWindows(this.streamTimeMs);
     await this.state.flush();
     this.env.metrics.consumed(batch.topic, batch.records.length);
