@@ -36,6 +36,12 @@ const schema = z
     COMMIT_INTERVAL_MS: z.coerce.number().int().min(10, 'expected at least 10 (milliseconds)').default(1000),
     STATE_DIR: z.string().min(1).default('.state'),
     STATE_STORE: z.enum(['rocksdb', 'memory']).default('rocksdb'),
+    // how long the local state of a task this instance no longer runs is kept before it is deleted
+    STATE_CLEANUP_DELAY_MS: z.coerce
+      .number({ error: 'expected a whole number of milliseconds, e.g. 600000 for 10 min' })
+      .int('expected a whole number of milliseconds, e.g. 600000 for 10 min')
+      .min(1_000, 'expected at least 1000 (milliseconds), e.g. 600000 for 10 min')
+      .default(600_000),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')

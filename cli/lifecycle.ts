@@ -25,7 +25,7 @@ export const ExitCode = {
   ok: 0,
   /** A fatal error: at start-up (Kafka or Redis unreachable, API port in use) or while running (a sink down past its retries, the consumer crashed). */
   fatal: 1,
-  /** The configuration is invalid (an environment variable, STATE_DIR, a command-line option): fix what the message names. */
+  /** The configuration is invalid (an environment variable, STATE_DIR or one another instance holds, a command-line option): fix what the message names. */
   config: 2,
   /** A clean stop did not finish within STOP_TIMEOUT_MS: the batches still in flight were abandoned uncommitted and are reprocessed on restart. */
   stopTimeout: 3,
@@ -105,7 +105,8 @@ export function describeError(error: unknown): string {
 /** The exit code an error ends the process with. */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof VeroaiError) {
-    if (error.code === 'VEROAI_ERR_CONFIG') return ExitCode.config;
+    if (error.code === 'VEROAI_ERR_CONFIG' || error.code === 'VEROAI_ERR_STATE_DIR_IN_USE')
+      return ExitCode.config;
     if (error.code === STOP_TIMEOUT_CODE) return ExitCode.stopTimeout;
   }
   return ExitCode.fatal;

@@ -224,6 +224,7 @@ async function assembleMainJob(
     processingGuarantee: config.PROCESSING_GUARANTEE,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     stateDir: config.STATE_DIR,
+    stateCleanupDelayMs: config.STATE_CLEANUP_DELAY_MS,
     defaultStoreType: config.STATE_STORE,
     stopTimeoutMs: config.STOP_TIMEOUT_MS,
     maxBrokerOutageMs: config.BROKER_MAX_OUTAGE_MS,

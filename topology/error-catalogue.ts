@@ -64,6 +64,13 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     hint: 'stop what listens there, or set API_PORT to a free port',
   },
+  VEROAI_ERR_STATE_DIR_IN_USE: {
+    meaning:
+      "another running process holds the application's state directory (<stateDir>/<applicationId>): two instances cannot share one",
+    status: 500,
+    retriable: false,
+    hint: 'give each instance of an application its own STATE_DIR, or stop the other one',
+  },
   VEROAI_ERR_STOP_TIMEOUT: {
     meaning: 'a stop did not finish within its deadline: what was in flight is abandoned uncommitted',
     status: 500,

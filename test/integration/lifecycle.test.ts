@@ -246,6 +246,28 @@ describe('start-up', () => {
     expect(run.stderr).not.toMatch(/running on the/);
   }, 120_000);
 
+  it('a STATE_DIR another running instance holds: exit 2 with one line naming it and the process; a SIGKILLed holder does not block a restart', async () => {
+    const env = await baseEnv({});
+    const holder = veroai(['run'], env);
+    await holder.printed(/running on the memory transport/, 60_000);
+    const second = veroai(['run'], { ...env, API_PORT: '0' });
+    const exit = await second.exitsWithin(30_000);
+    expect(exit.code, second.describe()).toBe(2);
+    const lines = humanLines(second.stderr);
+    expect(lines, second.describe()).toHaveLength(1);
+    expect(lines[0]).toContain(`state directory '${join(env.STATE_DIR!, env.APPLICATION_ID!)}'`);
+    expect(lines[0]).toMatch(new RegExp(`in use by process ${holder.child.pid}; .*STATE_DIR`));
+    expect(second.stderr).not.toMatch(STACK_FRAME);
+    expect(second.stderr).not.toMatch(/running on the|"to":"running"/);
+    // the holder killed without a stop leaves its lock behind: the next instance takes it over
+    holder.child.kill('SIGKILL');
+    await holder.exitsWithin(30_000);
+    const restart = veroai(['run'], { ...env, API_PORT: '0' });
+    await restart.printed(/running on the memory transport/, 60_000);
+    restart.child.kill('SIGTERM');
+    expect((await restart.exitsWithin(60_000)).code, restart.describe()).toBe(0);
+  }, 180_000);
+
   it('a STATE_DIR that cannot be written: exit 2 with one line naming it, never running', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'veroai-lifecycle-')), 'a-file');
     writeFileSync(file, 'not a directory');

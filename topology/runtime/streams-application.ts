@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { TopologyError } from '../errors.js';
 import type { Topology } from '../plan/topology.js';
 import type { Serde } from '../serdes/serde.js';
+import { StateDirectory } from '../state/state-directory.js';
 import type { StateStore, StoreType } from '../state/store.js';
 import { checkStoreType } from '../state/store-type.js';
 import type { Transport, TransportConsumer } from '../transports/transport.js';
@@ -58,6 +61,15 @@ export interface StreamsConfig {
    */
   readonly stateDir?: string;
   /**
+   * How long the directory of a task this instance no longer runs is kept
+   * (from the last time a task of this instance used it) before it is
+   * deleted; a task that comes back within it restores only the changelog
+   * after its checkpoint. Checked as often. Kafka Streams'
+   * `state.cleanup.delay.ms`; default 10 minutes; the CLI takes it from
+   * STATE_CLEANUP_DELAY_MS.
+   */
+  readonly stateCleanupDelayMs?: number;
+  /**
    * The backend of stores whose DSL options do not choose one (`{ store: 'rocksdb' }`).
    * Default `memory`; the CLI takes it from STATE_STORE (default `rocksdb`).
    */
@@ -81,6 +93,9 @@ export interface StreamsConfig {
    */
   readonly maxBrokerOutageMs?: number;
 }
+
+/** StreamsConfig.stateCleanupDelayMs: Kafka Streams' `state.cleanup.delay.ms` default. */
+const DEFAULT_STATE_CLEANUP_DELAY_MS = 600_000;
 
 export type ApplicationState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -115,6 +130,11 @@ export class StreamsApplication extends EventEmitter {
   private unwatchStores: (() => void) | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   private punctuationTimer: NodeJS.Timeout | undefined;
+  /** `<stateDir>/<applicationId>`, locked while the application runs, when the topology keeps persistent stores. */
+  private stateDirectory: StateDirectory | undefined;
+  private stateCleanupTimer: NodeJS.Timeout | undefined;
+  private readonly stateRoot: string;
+  private readonly stateCleanupDelayMs: number;
   private currentState: ApplicationState = 'created';
   /** The stop in progress or done: every stop() call returns it. */
   private stopping: Promise<void> | undefined;
@@ -149,6 +169,13 @@ export class StreamsApplication extends EventEmitter {
     const clock = config.clock ?? Date.now;
     this.commitIntervalMs = config.commitIntervalMs ?? 1000;
     const maxInFlight = config.maxInFlightBatches ?? 8;
+    this.stateRoot = config.stateDir ?? join(tmpdir(), 'veroai-streams');
+    this.stateCleanupDelayMs = config.stateCleanupDelayMs ?? DEFAULT_STATE_CLEANUP_DELAY_MS;
+    if (!(Number.isFinite(this.stateCleanupDelayMs) && this.stateCleanupDelayMs > 0))
+      throw new TopologyError(
+        `stateCleanupDelayMs ${this.stateCleanupDelayMs} is not valid`,
+        'give a positive number of milliseconds',
+      );
     const maxOutageMs = config.maxBrokerOutageMs ?? DEFAULT_MAX_BROKER_OUTAGE_MS;
     if (!(Number.isFinite(maxOutageMs) && maxOutageMs > 0))
       throw new TopologyError(
@@ -195,7 +222,7 @@ export class StreamsApplication extends EventEmitter {
       backpressure,
       lag,
       batches,
-      stateDir: config.stateDir,
+      stateDir: this.stateRoot,
       defaultStoreType: config.defaultStoreType,
       now: clock,
       consumer,
@@ -233,6 +260,9 @@ export class StreamsApplication extends EventEmitter {
       await prepareSerdes(this.topology, this.applicationId);
       // stop() or a fatal error during start-up: the application never runs (stop() closes what is open)
       if (this.state !== 'starting') return;
+      if (this.keepsPersistentState())
+        this.stateDirectory = await StateDirectory.lock(this.stateRoot, this.applicationId);
+      if (this.state !== 'starting') return;
       this.metrics.declareStores(
         [...this.topology.stores.values()].filter((s) => s.changelog).map((s) => s.name),
       );
@@ -269,6 +299,14 @@ export class StreamsApplication extends EventEmitter {
       this.commitTimer.unref();
       this.punctuationTimer = setInterval(() => void this.punctuate(), 100);
       this.punctuationTimer.unref();
+      const stateDirectory = this.stateDirectory;
+      if (stateDirectory !== undefined) {
+        this.stateCleanupTimer = setInterval(
+          () => void this.assignment.cleanStateDirectory(stateDirectory, this.stateCleanupDelayMs),
+          this.stateCleanupDelayMs,
+        );
+        this.stateCleanupTimer.unref();
+      }
       this.lag.start();
       this.unwatchStores = this.metrics.watchStoreEntries(() => this.queries.entries());
       this.setState('running');
@@ -303,6 +341,7 @@ export class StreamsApplication extends EventEmitter {
     this.outage.close();
     clearInterval(this.commitTimer);
     clearInterval(this.punctuationTimer);
+    clearInterval(this.stateCleanupTimer);
     this.lag.stop();
     this.unwatchStores?.();
     const heldUpBy = await drainAndClose(
@@ -318,8 +357,16 @@ export class StreamsApplication extends EventEmitter {
       },
       timeoutMs,
     );
+    // the tasks are closed (or abandoned past the deadline): another process may take the directory
+    await this.stateDirectory?.release();
     if (this.currentState !== 'failed') this.setState('stopped');
     if (heldUpBy !== undefined) throw stopTimeoutError(timeoutMs, heldUpBy);
+  }
+
+  /** Whether a store of the topology is persistent (`rocksdb`), by its own choice or the default. */
+  private keepsPersistentState(): boolean {
+    const fallback = this.config.defaultStoreType ?? 'memory';
+    return [...this.topology.stores.values()].some((s) => (s.storeType ?? fallback) === 'rocksdb');
   }
 
   /** Tasks this instance runs now, by id (`<subTopology>_<partition>`). */

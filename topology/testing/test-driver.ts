@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { TopologyError } from '../errors.js';
@@ -21,7 +24,11 @@ export interface TestDriverOptions {
   settleTimeoutMs?: number;
   /** The backend of stores whose DSL options do not choose one (StreamsApplication's). Default `memory`. */
   defaultStoreType?: StoreType;
-  /** Where `rocksdb` stores keep their files (StreamsApplication's); a test removes it when done. */
+  /**
+   * Where `rocksdb` stores keep their files (StreamsApplication's); a test
+   * that gives one removes it when done. Default: a directory of this driver
+   * alone, deleted by close() (as Kafka Streams' TopologyTestDriver).
+   */
   stateDir?: string;
 }
 
@@ -61,6 +68,8 @@ export class TestDriver {
     readonly app: StreamsApplication,
     startTime: number,
     private readonly settleTimeoutMs: number,
+    /** The state directory create() made for this driver alone: close() deletes it. */
+    private readonly ownStateDir?: string,
   ) {
     this.wallClock = startTime;
   }
@@ -81,13 +90,15 @@ export class TestDriver {
       })),
     );
     let driver: TestDriver | undefined;
+    const ownStateDir =
+      options.stateDir === undefined ? await mkdtemp(join(tmpdir(), 'veroai-test-driver-')) : undefined;
     const app = new StreamsApplication(topology, {
       applicationId,
       transport,
       clock: () => driver?.wallClock ?? options.startTime ?? 0,
       commitIntervalMs: 60_000,
       ...(options.defaultStoreType === undefined ? {} : { defaultStoreType: options.defaultStoreType }),
-      ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      stateDir: options.stateDir ?? ownStateDir,
       logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
       metricsRegistry: new Registry(),
     });
@@ -97,6 +108,7 @@ export class TestDriver {
       app,
       options.startTime ?? 0,
       options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS,
+      ownStateDir,
     );
     await app.start();
     return driver;
@@ -223,8 +235,12 @@ export class TestDriver {
   }
 
   async close(): Promise<void> {
-    await this.app.stop();
-    await this.transport.close();
+    try {
+      await this.app.stop();
+      await this.transport.close();
+    } finally {
+      if (this.ownStateDir !== undefined) await rm(this.ownStateDir, { recursive: true, force: true });
+    }
   }
 
   /**

@@ -1,8 +1,7 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { deadLetterTopic, lateRecordsTopic } from '../../plan/topology.js';
 import type { TopicPartition } from '../../record.js';
+import type { StateDirectory } from '../../state/state-directory.js';
 import type { StoreType } from '../../state/store.js';
 import type { CommitOffset, Transport, TransportConsumer } from '../../transports/transport.js';
 import { restoreChangelogs } from '../changelog-restorer.js';
@@ -34,8 +33,8 @@ export interface TaskAssignmentDependencies {
   readonly lag: ConsumerLagMonitor;
   readonly failures: BrokerFailures;
   readonly batches: BatchProcessing;
-  /** StreamsConfig.stateDir: where persistent stores live. */
-  readonly stateDir: string | undefined;
+  /** StreamsConfig.stateDir (or its default): where persistent stores live. */
+  readonly stateDir: string;
   /** StreamsConfig.defaultStoreType: the backend of stores whose options choose none. */
   readonly defaultStoreType: StoreType | undefined;
   /** The wall clock tasks read. */
@@ -140,6 +139,31 @@ export class TaskAssignment {
     this.deps.backpressure.release(task, true);
     await this.closeDirty(task);
     tasks.report();
+  }
+
+  /**
+   * Deletes the state of tasks this instance has not used for `delayMs`
+   * (see StateDirectory), between assignment changes: no task being created
+   * has its directory deleted under it. A failure is logged; the next round
+   * tries again.
+   */
+  cleanStateDirectory(directory: StateDirectory, delayMs: number): Promise<void> {
+    const { logger, tasks } = this.deps;
+    const run = this.changes.then(async () => {
+      const removed = await directory
+        .removeUnownedTasks(new Set(tasks.byId().keys()), delayMs)
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, 'cleaning the state directory failed; the next round tries again');
+          return [];
+        });
+      if (removed.length > 0)
+        logger.info(
+          { tasks: removed, delayMs },
+          'deleted the local state of tasks this instance has not run for the cleanup delay',
+        );
+    });
+    this.changes = run;
+    return run;
   }
 
   /** A task that cannot be created or restored is fatal, as in Kafka Streams: the application stops. */
@@ -269,7 +293,7 @@ export class TaskAssignment {
       deadLetterTopic: deadLetterTopic(applicationId),
       lateTopic: lateRecordsTopic(applicationId),
       readCommitted: this.deps.exactlyOnce,
-      stateDir: this.deps.stateDir ?? join(tmpdir(), 'veroai-streams'),
+      stateDir: this.deps.stateDir,
       defaultStoreType: this.deps.defaultStoreType ?? 'memory',
       partitionCount: (topic) => layout.partitionCount(topic),
       partitionFor: (topic, key) =>

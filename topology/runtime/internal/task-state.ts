@@ -1,3 +1,4 @@
+import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SubTopology } from '../../plan/topology.js';
@@ -39,6 +40,8 @@ export interface TaskStateOptions {
 export class TaskState {
   private readonly stores = new Map<string, TaskStore>();
   private readonly checkpointFile: CheckpointFile;
+  /** `<stateDir>/<applicationId>/<taskId>`: the persistent stores' files and the checkpoint. */
+  private readonly directory: string;
   /** Changelog records written since the last checkpoint. */
   private changelogWrites = 0;
   /** Per windowed store, the stream time of its last expiry sweep. */
@@ -51,6 +54,7 @@ export class TaskState {
     private readonly options: TaskStateOptions,
   ) {
     const directory = join(options.stateDir, options.applicationId, options.taskId);
+    this.directory = directory;
     this.checkpointFile = new CheckpointFile(directory);
     for (const spec of subTopology.stores) {
       this.stores.set(
@@ -117,6 +121,7 @@ export class TaskState {
       }
       restores.push({ task: taskId, store: spec.name, topic, partition, from, end, target });
     }
+    if (persistent) await this.markUsed();
     return restores;
   }
 
@@ -188,5 +193,18 @@ export class TaskState {
 
   async close(): Promise<void> {
     for (const { store } of this.stores.values()) await store.close();
+    if ([...this.stores.values()].some((s) => s.persistent !== undefined)) await this.markUsed();
+  }
+
+  /**
+   * Sets the task directory's modification time to now: the state
+   * directory's cleaner (StateDirectory.removeUnownedTasks) counts its delay
+   * from the last time a task of this instance opened or closed it.
+   */
+  private async markUsed(): Promise<void> {
+    const now = new Date();
+    await utimes(this.directory, now, now).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
   }
 }
