@@ -256,12 +256,16 @@ export class StreamsApplication extends EventEmitter {
       started = resolve;
     });
     try {
+      // first: an instance that may not use its state directory touches nothing else (topics, the group)
+      if (this.keepsPersistentState()) {
+        const directory = await StateDirectory.lock(this.stateRoot, this.applicationId);
+        // a stop that ran meanwhile released nothing: this start gives it up itself
+        if (this.state !== 'starting') return await directory.release();
+        this.stateDirectory = directory;
+      }
       await this.layout.prepare();
       await prepareSerdes(this.topology, this.applicationId);
       // stop() or a fatal error during start-up: the application never runs (stop() closes what is open)
-      if (this.state !== 'starting') return;
-      if (this.keepsPersistentState())
-        this.stateDirectory = await StateDirectory.lock(this.stateRoot, this.applicationId);
       if (this.state !== 'starting') return;
       this.metrics.declareStores(
         [...this.topology.stores.values()].filter((s) => s.changelog).map((s) => s.name),
