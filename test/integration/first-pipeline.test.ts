@@ -27,9 +27,12 @@ import { StreamsApplication } from '../../topology/index.js';
 import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import { produce, readTopic } from '../support/kafka-io.js';
 import { connectTestRedis, deleteKeysWithPrefix, uniqueKeyPrefix } from '../support/redis.js';
+import { until } from '../support/until.js';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
+/** How long the pipeline may take to reach a state the test waits for (a loaded CI machine). */
+const PIPELINE_WAIT_MS = 90_000;
 // two hours ago, on a minute boundary: valid event times, and rolling buckets are easy to reason about
 const T0 = Math.floor((Date.now() - 2 * 60 * MINUTE) / MINUTE) * MINUTE;
 const tenant = uniqueName('it').replace(/-/g, '');
@@ -133,14 +136,6 @@ async function consumedInput(registry: Registry): Promise<number> {
   return values.filter((v) => v.labels.topic === rawEvents).reduce((sum, v) => sum + v.value, 0);
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 let start: Array<{ partition: number; offset: string }>;
 
 beforeAll(async () => {
@@ -190,13 +185,23 @@ afterAll(async () => {
 describe('the first pipeline on Kafka and Redis', () => {
   it('turns the morning into the expected session, features in Redis and answers over the API, tenant by tenant', async () => {
     const { app, registry, features, sessionHistory } = await startPipeline(uniqueName('it-pipeline'), start);
-    await until(async () => (await consumedInput(registry)) >= EVENTS.length, 'the input to be consumed');
+    await until(
+      async () => (await consumedInput(registry)) >= EVENTS.length,
+      'the input to be consumed',
+      PIPELINE_WAIT_MS,
+      200,
+    );
 
     // the closed session on user_sessions (read from where this run's records start)
     const closed = (
       await readTopic(brokers, 'user_sessions', { atLeast: 0, timeoutMs: 60_000, quietMs: 2_000 })
     ).filter((r) => r.key === `${tenant}/u1`);
-    await until(async () => (await sessionHistory.recent(tenant, 'u1')).length > 0, 'the session history');
+    await until(
+      async () => (await sessionHistory.recent(tenant, 'u1')).length > 0,
+      'the session history',
+      PIPELINE_WAIT_MS,
+      200,
+    );
     expect(closed).toHaveLength(1);
     expect(await sessions.deserialize(closed[0]!.value, 'user_sessions')).toEqual(EXPECTED_SESSION);
     expect(await sessionHistory.recent(tenant, 'u1')).toEqual([EXPECTED_SESSION]);
@@ -205,6 +210,8 @@ describe('the first pipeline on Kafka and Redis', () => {
     await until(
       async () => (await features.get('user_activity', `${tenant}/u1`))?.eventTime === T0 + 40 * MINUTE,
       'user_activity as of the last event',
+      PIPELINE_WAIT_MS,
+      200,
     );
     const activity = await features.get('user_activity', `${tenant}/u1`);
     expect(activity?.values).toMatchObject({
@@ -271,20 +278,27 @@ describe('the first pipeline on Kafka and Redis', () => {
     await until(
       async () => (await consumedInput(replay.registry)) >= EVENTS.length,
       'the replay to be consumed',
+      PIPELINE_WAIT_MS,
+      200,
     );
     // the replay recomputed and sent every view again (written with an equal event time, or refused as older)
-    await until(async () => {
-      const counted = async (name: string) =>
-        ((await replay.registry.getSingleMetric(name)?.get())?.values ?? []).reduce(
-          (sum, v) => sum + v.value,
-          0,
+    await until(
+      async () => {
+        const counted = async (name: string) =>
+          ((await replay.registry.getSingleMetric(name)?.get())?.values ?? []).reduce(
+            (sum, v) => sum + v.value,
+            0,
+          );
+        return (
+          (await counted('veroai_features_written_total')) +
+            (await counted('veroai_features_stale_skipped_total')) >=
+          3
         );
-      return (
-        (await counted('veroai_features_written_total')) +
-          (await counted('veroai_features_stale_skipped_total')) >=
-        3
-      );
-    }, 'the replay to write its features');
+      },
+      'the replay to write its features',
+      PIPELINE_WAIT_MS,
+      200,
+    );
     const after = await Promise.all(entities.map(([view, entity]) => store.get(view, entity)));
     expect(after.map((f) => [f?.values, f?.eventTime])).toEqual(before.map((f) => [f?.values, f?.eventTime]));
   }, 180_000);

@@ -39,6 +39,7 @@ import {
   TopologyBuilder,
 } from '../../topology/index.js';
 import { freePort } from '../support/free-port.js';
+import { until } from '../support/until.js';
 
 const logger = pino({ level: 'silent' });
 /** The client's patience for "answers fast": well above the 250 ms required, far below the seconds seen before. */
@@ -69,7 +70,7 @@ class PrivateRedis {
       { stdio: 'ignore' },
     );
     this.server = server;
-    await waitFor(
+    await until(
       async () => {
         if (server.exitCode !== null || server.signalCode !== null)
           throw new Error(
@@ -83,8 +84,9 @@ class PrivateRedis {
           return false;
         }
       },
-      5_000,
       `redis-server on port ${this.port} to answer`,
+      5_000,
+      25,
     );
   }
 
@@ -105,19 +107,6 @@ class PrivateRedis {
 
   resume(): void {
     this.server?.kill('SIGCONT');
-  }
-}
-
-/** Polls until `check` holds; fails naming what it waited for. */
-async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -243,10 +232,11 @@ describe('the query API while Redis is down or hung', () => {
     const feature = `${job.address}/v1/features/user_activity/acme%2Fu1`;
     const ready = `${job.address}/health/ready`;
     try {
-      await waitFor(
+      await until(
         async () => (await boundedGet(ready)).status === 200,
-        10_000,
         'readiness before the outage',
+        10_000,
+        25,
       );
       expect((await boundedGet(feature, 'acme-key')).status).toBe(404);
 
@@ -270,10 +260,11 @@ describe('the query API while Redis is down or hung', () => {
         expect(notReady.ms, outage).toBeLessThan(CLIENT_TIMEOUT_MS);
 
         await recover();
-        await waitFor(
+        await until(
           async () => (await boundedGet(ready)).status === 200,
-          15_000,
           `readiness 200 once Redis is back from ${outage}`,
+          15_000,
+          25,
         );
         expect((await boundedGet(feature, 'acme-key')).status).toBe(404);
       }
@@ -297,7 +288,7 @@ describe('the main job when Redis stays down', () => {
       return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
     };
     try {
-      await waitFor(async () => (await written()) > 0, 15_000, 'the first features written');
+      await until(async () => (await written()) > 0, 'the first features written', 15_000, 25);
       let failedAt: number | undefined;
       let failure: unknown;
       void job.failed.then((error) => {
@@ -307,7 +298,7 @@ describe('the main job when Redis stays down', () => {
 
       const killedAt = Date.now();
       await redis.kill();
-      await waitFor(() => failedAt !== undefined, maxOutageMs + 15_000, 'the job to fail');
+      await until(() => failedAt !== undefined, 'the job to fail', maxOutageMs + 15_000, 25);
       const afterMs = failedAt! - killedAt;
       // the outage is timed from the first failed write, which comes after the kill
       expect(afterMs).toBeGreaterThanOrEqual(maxOutageMs - 50);
@@ -339,7 +330,7 @@ describe('the sink step against a real Redis', () => {
   // a connection reconnects on its own after a restart, within its retry delay (at most 2 s); commands fail
   // at once until then (no offline queue), so each test starts once this one is back
   beforeEach(async () => {
-    await waitFor(() => client.status === 'ready', 10_000, 'the test connection to be ready');
+    await until(() => client.status === 'ready', 'the test connection to be ready', 10_000, 25);
   });
 
   it('retries a write through a short outage (hung, then down) and writes it once Redis is back', async () => {
@@ -354,27 +345,28 @@ describe('the sink step against a real Redis', () => {
     });
     try {
       pipeline.input([update('acme/before-outage', 1_000)]);
-      await waitFor(() => pipeline.output().length === 1, 10_000, 'the write before the outage');
+      await until(() => pipeline.output().length === 1, 'the write before the outage', 10_000, 25);
 
       redis.hang();
       const hungAt = Date.now();
       pipeline.input([update('acme/during-outage', 2_000, { events_1h: 7 })]);
       // a hung Redis is noticed within the sink's command timeout (2 s), not minutes later
-      await waitFor(() => failures.length >= 1, 6_000, 'the sink to report the hung Redis');
+      await until(() => failures.length >= 1, 'the sink to report the hung Redis', 6_000, 25);
       expect(Date.now() - hungAt).toBeLessThan(6_000);
       expect(failures[0]!.error).toMatchObject({ code: 'VEROAI_ERR_SINK_UNAVAILABLE' });
 
       await redis.kill();
       const before = failures.length;
-      await waitFor(() => failures.length >= before + 2, 5_000, 'retries while Redis is down');
+      await until(() => failures.length >= before + 2, 'retries while Redis is down', 5_000, 25);
       await redis.restart();
 
-      await waitFor(
+      await until(
         () => pipeline.output().includes('acme/during-outage'),
-        15_000,
         'the write once Redis is back',
+        15_000,
+        25,
       );
-      await waitFor(() => client.status === 'ready', 10_000, 'the test connection to be back');
+      await until(() => client.status === 'ready', 'the test connection to be back', 10_000, 25);
       expect(await client.hget(store.keyOf('user_activity', 'acme/during-outage'), 'events_1h')).toBe('7');
       expect(pipeline.deadLetters()).toEqual([]);
       expect(failures.some((f) => f.exhausted)).toBe(false);
@@ -399,10 +391,11 @@ describe('the sink step against a real Redis', () => {
         update('acme/wrongtype', 3_000),
         update('acme/after-wrongtype', 3_000),
       ]);
-      await waitFor(
+      await until(
         () => pipeline.output().length === 2 && pipeline.deadLetters().length === 1,
-        10_000,
         'two records written and one dead-lettered',
+        10_000,
+        25,
       );
       expect(pipeline.output()).toEqual(['acme/before-wrongtype', 'acme/after-wrongtype']);
       const [dead] = pipeline.deadLetters();
@@ -431,10 +424,11 @@ describe('the sink step against a real Redis', () => {
         update('acme/nan', 4_000, { error_rate_1h: Number.NaN }),
         update('acme/after-nan', 4_000),
       ]);
-      await waitFor(
+      await until(
         () => pipeline.output().length === 2 && pipeline.deadLetters().length === 1,
-        10_000,
         'two records written and one dead-lettered',
+        10_000,
+        25,
       );
       expect(pipeline.output()).toEqual(['acme/before-nan', 'acme/after-nan']);
       const [dead] = pipeline.deadLetters();
@@ -472,7 +466,7 @@ describe('the sink step against a real Redis', () => {
         () => 'written',
         (error: unknown) => error,
       );
-      await waitFor(() => failures.length === 1, 5_000, 'the first failure');
+      await until(() => failures.length === 1, 'the first failure', 5_000, 25);
       const abortedAt = Date.now();
       controller.abort();
       // the 60 s backoff wait ends at once

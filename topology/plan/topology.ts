@@ -22,6 +22,8 @@ export interface SubTopology {
    * sub-topology: a task runs their batches in two passes (see StreamTask).
    */
   readonly twoPassSources: ReadonlySet<string>;
+  /** The sources that read back a repartition in place of this sub-topology (their topic has one partition per task). */
+  readonly inPlaceSources: ReadonlySet<string>;
 }
 
 /** The compiled plan: what runs, and what `describe()` prints. */
@@ -104,13 +106,17 @@ export function compileTopology(graph: LogicalGraph): Topology {
     const storeNames = new Set(members.flatMap((n) => (n.kind === 'processor' ? n.stores : [])));
     const sources = members.filter((n): n is SourceNode => n.kind === 'source');
     const sinks = members.filter((n): n is SinkNode => n.kind === 'sink');
+    const inPlaceSources = new Set(
+      sinks.flatMap((s) => (s.inPlaceSource === undefined ? [] : [s.inPlaceSource])),
+    );
     return {
       id,
       sources,
       nodes: members,
       sinks,
       stores: [...storeNames].map((s) => graph.stores.get(s)!),
-      twoPassSources: twoPassSources(sources, sinks, graph.nodes, children),
+      twoPassSources: twoPassSources(sources, inPlaceSources, graph.nodes, children),
+      inPlaceSources,
     };
   });
   for (const sub of subTopologies) {
@@ -130,11 +136,6 @@ export function compileTopology(graph: LogicalGraph): Topology {
   };
 }
 
-/** The source nodes of `sub` that read back a repartition in place of the same sub-topology. */
-export function inPlaceSources(sub: SubTopology): Set<string> {
-  return new Set(sub.sinks.flatMap((s) => (s.inPlaceSource === undefined ? [] : [s.inPlaceSource])));
-}
-
 /**
  * The sources whose records reach a repartition in place (their batches run
  * in two passes, see StreamTask): the steps before the repartition for the
@@ -145,11 +146,10 @@ export function inPlaceSources(sub: SubTopology): Set<string> {
  */
 function twoPassSources(
   sources: readonly SourceNode[],
-  sinks: readonly SinkNode[],
+  kept: ReadonlySet<string>,
   nodes: ReadonlyMap<string, GraphNode>,
   children: ReadonlyMap<string, readonly string[]>,
 ): Set<string> {
-  const kept = new Set(sinks.flatMap((s) => (s.inPlaceSource === undefined ? [] : [s.inPlaceSource])));
   const twoPass = new Set<string>();
   if (kept.size === 0) return twoPass;
   for (const source of sources) {

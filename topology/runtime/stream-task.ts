@@ -147,7 +147,7 @@ export class StreamTask {
    */
   restoreStreamTime(metadata: string | undefined): void {
     const time = decodeStreamTime(metadata);
-    if (time !== undefined && time > this.streamTimeMs) this.streamTimeMs = time;
+    if (time !== undefined) this.advanceStreamTime(time);
   }
 
   store(name: string): StateStore | undefined {
@@ -290,7 +290,7 @@ export class StreamTask {
         }
         // advanced when the record is processed (not when decoded): a record that cannot be decoded has no
         // time; in a first pass, in the second instead, with the records that reach the state
-        if (!twoPasses && record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+        if (!twoPasses) this.advanceStreamTime(record.timestamp);
         const pending = entry.push(record);
         if (pending !== undefined) await pending;
         if (!twoPasses && this.schedule.streamTimeReached(this.streamTimeMs))
@@ -346,7 +346,7 @@ export class StreamTask {
       const record = decoded[i];
       if (record === undefined) continue;
       this.currentSource = kept[i]!.input;
-      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+      this.advanceStreamTime(record.timestamp);
       const pending = this.graph.source(kept[i]!.source).push(record);
       if (pending !== undefined) await pending;
       if (this.schedule.streamTimeReached(this.streamTimeMs)) await this.punctuate('stream-time');
@@ -379,10 +379,15 @@ export class StreamTask {
     const decoded = this.decodeKept(kept);
     const push = (record: AnyRecord | undefined) => {
       if (record === undefined) return;
-      if (record.timestamp > this.streamTimeMs) this.streamTimeMs = record.timestamp;
+      this.advanceStreamTime(record.timestamp);
       return this.graph.source(kept.source).push(record);
     };
     return isPromise(decoded) ? decoded.then(push) : push(decoded);
+  }
+
+  /** Stream time only moves forward: with each record processed (not decoded), and from committed metadata. */
+  private advanceStreamTime(timestamp: number): void {
+    if (timestamp > this.streamTimeMs) this.streamTimeMs = timestamp;
   }
 
   /** Lets the processors fed by `source` read ahead for the batch's decoded records; a failure is only logged. */

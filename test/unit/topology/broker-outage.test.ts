@@ -16,6 +16,7 @@ import {
   VeroaiError,
 } from '../../../topology/index.js';
 import type { TransportProducer } from '../../../topology/transports/transport.js';
+import { until } from '../../support/until.js';
 
 const silent = pino({ level: 'silent' });
 const apps: StreamsApplication[] = [];
@@ -78,14 +79,6 @@ async function setUp(maxBrokerOutageMs: number) {
     transport.log.read('out', 0, 0, 1_000).map((r) => Serdes.number.deserialize(r.value, 'out') as number);
   const committed = () => transport.log.committed(app.applicationId, 'in', 0);
   return { app, transport, append, output, committed };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('a broker outage', () => {

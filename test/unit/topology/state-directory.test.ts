@@ -24,6 +24,7 @@ import {
 } from '../../../topology/index.js';
 import { StateDirectory } from '../../../topology/state/state-directory.js';
 import { MemoryTransport } from '../../../topology/transports/memory/memory-transport.js';
+import { until } from '../../support/until.js';
 
 const directories: string[] = [];
 const stops: Array<() => Promise<void>> = [];
@@ -107,14 +108,6 @@ describe('cleaning the state directory', () => {
   });
 });
 
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within 30 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function counted(app: StreamsApplication, word: string): Promise<number | undefined> {
   const store = app.queryStore<KeyValueStore<string, number>>('word-counts', word);
   return (await store?.get(word)) ?? undefined;
@@ -187,15 +180,20 @@ describe('a StreamsApplication with persistent stores', () => {
     const app = await started(root, transport, 300);
     stops.push(() => app.stop());
     await app.start();
-    await until(() => !existsSync(gone), 'the old task directory deleted');
-    await until(async () => (await counted(app, 'word-0')) === 1, 'the word counted');
+    await until(() => !existsSync(gone), 'the old task directory deleted', 30_000, 20);
+    await until(async () => (await counted(app, 'word-0')) === 1, 'the word counted', 30_000, 20);
     // its own tasks keep their state however old their directories are: a round that deletes a second
     // stale directory has seen them old
     expect([...app.activeTasks().keys()].sort()).toEqual(['0_0', '0_1']);
     for (const task of ['0_0', '0_1']) utimesSync(join(root, 'words-app', task), old, old);
     mkdirSync(join(root, 'words-app', '0_9'));
     utimesSync(join(root, 'words-app', '0_9'), old, old);
-    await until(() => !existsSync(join(root, 'words-app', '0_9')), 'the second old task directory deleted');
+    await until(
+      () => !existsSync(join(root, 'words-app', '0_9')),
+      'the second old task directory deleted',
+      30_000,
+      20,
+    );
     expect((await readdir(join(root, 'words-app'))).sort()).toEqual(['.lock', '0_0', '0_1']);
     expect(await counted(app, 'word-0')).toBe(1);
     expect(await counted(app, 'word-1')).toBe(1);

@@ -15,6 +15,7 @@ import {
   TopologyBuilder,
   VeroaiError,
 } from '../../../topology/index.js';
+import { until } from '../../support/until.js';
 
 const silent = pino({ level: 'silent' });
 const apps: StreamsApplication[] = [];
@@ -87,14 +88,6 @@ async function setUp(options: { stopTimeoutMs?: number } = {}) {
         });
   const committed = () => transport.log.committed(app.applicationId, 'in', 0);
   return { app, transport, append, handed, committed };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('StreamsApplication.stop()', () => {

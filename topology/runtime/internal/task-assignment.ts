@@ -149,7 +149,7 @@ export class TaskAssignment {
    */
   cleanStateDirectory(directory: StateDirectory, delayMs: number): Promise<void> {
     const { logger, tasks } = this.deps;
-    const run = this.changes.then(async () => {
+    return this.serialise(async () => {
       const removed = await directory
         .removeUnownedTasks(new Set(tasks.byId().keys()), delayMs)
         .catch((error: unknown) => {
@@ -162,8 +162,6 @@ export class TaskAssignment {
           'deleted the local state of tasks this instance has not run for the cleanup delay',
         );
     });
-    this.changes = run;
-    return run;
   }
 
   /** A task that cannot be created or restored is fatal, as in Kafka Streams: the application stops. */

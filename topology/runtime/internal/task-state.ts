@@ -42,6 +42,8 @@ export class TaskState {
   private readonly checkpointFile: CheckpointFile;
   /** `<stateDir>/<applicationId>/<taskId>`: the persistent stores' files and the checkpoint. */
   private readonly directory: string;
+  /** Whether a store of the task is persistent: only then is there a directory and a checkpoint. */
+  private readonly persistent: boolean;
   /** Changelog records written since the last checkpoint. */
   private changelogWrites = 0;
   /** Per windowed store, the stream time of its last expiry sweep. */
@@ -72,6 +74,7 @@ export class TaskState {
         }),
       );
     }
+    this.persistent = [...this.stores.values()].some((s) => s.persistent !== undefined);
     this.readers = [...this.stores.values()].flatMap((s) => (s.prefetch === undefined ? [] : [s.prefetch]));
   }
 
@@ -99,9 +102,8 @@ export class TaskState {
    */
   async open(): Promise<ChangelogRestore[]> {
     const { applicationId, partition, transport, readCommitted, taskId } = this.options;
-    const persistent = [...this.stores.values()].some((s) => s.persistent !== undefined);
-    const checkpoint = persistent ? await this.checkpointFile.read() : new Map<string, number>();
-    if (persistent && readCommitted) await this.checkpointFile.delete();
+    const checkpoint = this.persistent ? await this.checkpointFile.read() : new Map<string, number>();
+    if (this.persistent && readCommitted) await this.checkpointFile.delete();
     const restores: ChangelogRestore[] = [];
     for (const spec of this.subTopology.stores) {
       const target = this.stores.get(spec.name)!;
@@ -121,7 +123,7 @@ export class TaskState {
       }
       restores.push({ task: taskId, store: spec.name, topic, partition, from, end, target });
     }
-    if (persistent) await this.markUsed();
+    if (this.persistent) await this.markUsed();
     return restores;
   }
 
@@ -193,7 +195,7 @@ export class TaskState {
 
   async close(): Promise<void> {
     for (const { store } of this.stores.values()) await store.close();
-    if ([...this.stores.values()].some((s) => s.persistent !== undefined)) await this.markUsed();
+    if (this.persistent) await this.markUsed();
   }
 
   /**

@@ -2,7 +2,6 @@ import { TopologyError } from '../../errors.js';
 import {
   changelogTopic,
   deadLetterTopic,
-  inPlaceSources,
   lateRecordsTopic,
   type SubTopology,
   type Topology,
@@ -147,9 +146,8 @@ export class TopicLayout {
    */
   taskCount(sub: SubTopology): number | undefined {
     // a repartition in place has one partition per task of the sub-topology that writes and reads it
-    const kept = inPlaceSources(sub);
     const counts = sub.sources
-      .filter((s) => !kept.has(s.name))
+      .filter((s) => !sub.inPlaceSources.has(s.name))
       .flatMap((s) => s.topics.map((t) => this.partitions.get(topicName(t, this.applicationId))));
     if (counts.length === 0 || counts.some((c) => c === undefined)) return undefined;
     return Math.max(...(counts as number[]));
