@@ -7,7 +7,7 @@
  * error, 3 stop deadline passed, 130/143 a second SIGINT/SIGTERM.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import { KafkaTransport } from '../../topology/transports/kafka/index.js';
 import type { ConsumerListener } from '../../topology/transports/transport.js';
 import { freePort } from '../support/free-port.js';
 import { startPrivateRedis } from '../support/redis.js';
+import { until } from '../support/until.js';
 import { WatchedProcess } from '../support/watched-process.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -67,10 +68,15 @@ function veroaiInTerminal(
   args: string[],
   env: Record<string, string>,
 ): WatchedProcess & { pid: () => number } {
-  const quoted = [process.execPath, bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return inTerminal([process.execPath, bin, ...args], env);
+}
+
+/** `command` in a terminal, as veroaiInTerminal: its pid, and its stdin typed at the terminal. */
+function inTerminal(command: string[], env: Record<string, string>): WatchedProcess & { pid: () => number } {
+  const quoted = command.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // a terminal of a real size (a pty starts at 0x0, where the screen library draws nothing)
-  const command = `stty cols 160 rows 50; echo "veroai-pid=$$"; cd '${root}' && exec ${quoted}`;
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+  const shell = `stty cols 160 rows 50; echo "veroai-pid=$$"; cd '${root}' && exec ${quoted}`;
+  const child = spawn('script', ['-qfec', shell, '/dev/null'], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -90,6 +96,18 @@ function veroaiInTerminal(
     }
   });
   return spawned;
+}
+
+/** The process at the end of `pid`'s chain of children (under `npm start`: the job itself). */
+function deepestDescendant(pid: number): number {
+  for (;;) {
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split(/\s+/)
+      .filter((p) => p !== '');
+    if (children.length === 0) return pid;
+    pid = Number(children.at(-1));
+  }
 }
 
 /** A TCP server that accepts connections and never answers; `connected` resolves at the first one. */
@@ -161,6 +179,32 @@ describe('signals', () => {
     const exit = await demo.exitsWithin(30_000);
     expect(exit.code, demo.describe()).toBe(0);
     expect(demo.stdout).toMatch(/"msg":"stopped"/);
+  }, 120_000);
+
+  it('npm start: Ctrl-C in a terminal while the job is busy is one clean stop, the state directory given back', async () => {
+    // the demo's own traffic and log level, as `npm start` runs it
+    const { SAMPLE_EVENTS_PER_SECOND: _rate, LOG_LEVEL: _level, ...env } = await baseEnv({ API_PORT: '0' });
+    const npm = inTerminal(['npm', 'start'], env);
+    await npm.printed(/features written +[1-9]/, 60_000);
+    const lock = join(env.STATE_DIR!, env.APPLICATION_ID!, '.lock');
+    expect(existsSync(lock), npm.describe()).toBe(true);
+    // the job's event loop busy for half a second when Ctrl-C comes (a long batch, a loaded machine): a
+    // launcher between npm and the job that relays the signal when the job does not answer within
+    // milliseconds (tsx's CLI) would kill it; the signal must wait for the job's own handler
+    const job = deepestDescendant(npm.pid());
+    process.kill(job, 'SIGSTOP');
+    npm.child.stdin!.write('\x03');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    try {
+      process.kill(job, 'SIGCONT');
+    } catch {
+      // gone: something killed the job while it was busy (what the next line reports)
+    }
+    await npm.printed(/SIGINT: stopping cleanly/, 10_000);
+    // npm itself exits 130 on SIGINT, whatever the job did: the job's clean stop shows in what it gives back
+    await npm.exitsWithin(30_000);
+    await until(() => !existsSync(lock), `the lock given back: ${npm.describe()}`, 30_000, 50);
+    expect(npm.stdout, npm.describe()).not.toMatch(/SIGINT again/);
   }, 120_000);
 
   it('with its output redirected: the first SIGTERM starts a clean stop, a second exits at once with 143', async () => {
